@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make demo`: start the sandbox with the demo world, then run ecsfleet against it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+PORT=${DEMO_PORT:-4566}
+mkdir -p .demo
+export AWS_ENDPOINT_URL="http://127.0.0.1:${PORT}" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox
+
+"$BIN/ecsfleet" sandbox up --port "$PORT" --seed demo > .demo/env 2> .demo/sandbox.log &
+SANDBOX_PID=$!
+trap 'kill "$SANDBOX_PID" 2>/dev/null; wait "$SANDBOX_PID" 2>/dev/null || true' EXIT
+if ! "$BIN/ecsfleet" sandbox ready --timeout 60; then
+  cat .demo/sandbox.log >&2
+  exit 1
+fi
+# The seed runs after the endpoint answers: wait until its services have tasks.
+for _ in $(seq 1 100); do
+  grep -q '^export' .demo/env 2>/dev/null && break
+  sleep 0.2
+done
+
+echo "== The sandbox is up at $AWS_ENDPOINT_URL (log: .demo/sandbox.log)"
+echo "== ecsfleet status --cluster demo"
+"$BIN/ecsfleet" status --cluster demo

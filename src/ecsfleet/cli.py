@@ -1,0 +1,119 @@
+"""The `ecsfleet` command: one Typer app with a sub-command (group) per capability."""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Annotated
+
+import botocore.exceptions
+import click
+import typer
+from rich.console import Console
+
+from . import __version__
+from .aws import AwsTarget, Clients, error_code, explain_connection_error
+from .errors import UserError
+from .sandbox.cli import app as sandbox_app
+from .snapshot import SnapshotReader
+from .status import status_document, status_tables
+
+app = typer.Typer(
+    name="ecsfleet",
+    help="Run Amazon ECS on EC2 cheaply and safely: keep load balancers and DNS on the tasks' "
+    "dynamic ports, roll agent updates, deploy versioned compute fleets. Every command reads "
+    "AWS_REGION / AWS_PROFILE / AWS_ENDPOINT_URL like the AWS CLI; `ecsfleet sandbox up` serves an "
+    "emulated AWS to try it on.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(sandbox_app, name="sandbox")
+err = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class Globals:
+    region: str | None
+    endpoint_url: str | None
+    profile: str | None
+
+    def clients(self) -> Clients:
+        return Clients(AwsTarget.resolve(self.region, self.endpoint_url, self.profile))
+
+
+class Output(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ecsfleet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    region: Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION, "
+                                               "AWS_DEFAULT_REGION, then the profile's).")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(
+        envvar="AWS_ENDPOINT_URL", help="Send every AWS call here (the sandbox, a VPC endpoint).")] = None,
+    profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile to use.")] = None,
+    log_level: Annotated[str, typer.Option(envvar="ECSFLEET_LOG_LEVEL", help="DEBUG, INFO, WARNING, ERROR.")]
+    = "INFO",
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s",
+                        stream=sys.stderr)
+    for noisy in ("botocore", "urllib3", "boto3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ctx.obj = Globals(region, endpoint_url, profile)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    cluster: Annotated[str, typer.Option("--cluster", "-c", envvar="ECSFLEET_CLUSTER",
+                                         help="Cluster name or ARN.")],
+    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+) -> None:
+    """Show a cluster's container instances and tasks, from one snapshot."""
+    snap = SnapshotReader(ctx.obj.clients()).read(cluster)
+    if output is Output.json:
+        typer.echo(json.dumps(status_document(snap), indent=2))
+    else:
+        Console().print(status_tables(snap))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors and unreachable AWS end in one line on stderr, not a traceback."""
+    try:
+        result = app(args=argv, prog_name="ecsfleet", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except UserError as error:
+        err.print(f"[red]error:[/] {error}", highlight=False)
+        return error.exit_code
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        hint = explain_connection_error(error, None)
+        if hint:
+            err.print(f"[red]error:[/] {hint}", highlight=False)
+            return 2
+        err.print(f"[red]error:[/] AWS call failed ({error_code(error) or type(error).__name__}): {error}",
+                  highlight=False)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

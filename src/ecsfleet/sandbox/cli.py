@@ -1,0 +1,106 @@
+"""`ecsfleet sandbox ...`: serve the emulated AWS and poke at a running one."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+import urllib.error
+import urllib.request
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import UserError
+
+app = typer.Typer(
+    help="An emulated AWS on one local endpoint (moto plus an ECS scheduler and agents), for trying "
+    "ecsfleet before giving it credentials.",
+    no_args_is_help=True,
+)
+
+DEFAULT_PORT = 4566
+
+
+@app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = DEFAULT_PORT,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    region: Annotated[str, typer.Option(help="Region the seed creates its resources in.")] = "us-east-1",
+    seed: Annotated[str | None, typer.Option(help="Create a ready-made world: 'demo'.")] = None,
+    speed: Annotated[float, typer.Option(help="Sandbox seconds per real second.")] = 1.0,
+) -> None:
+    """Serve the sandbox in the foreground until interrupted, and print the environment to export."""
+    from .emulator import Sandbox
+    from .seed import SEEDS
+
+    if seed is not None and seed not in SEEDS:
+        raise UserError(f"unknown seed {seed!r}: choose one of {', '.join(sorted(SEEDS))}")
+    sandbox = Sandbox(port=port, host=host, region=region, realtime=True, speed=speed)
+    try:
+        sandbox.start()
+    except OSError as error:
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    try:
+        if seed is not None:
+            world = SEEDS[seed](sandbox)
+            typer.echo(f"# seeded {seed!r}: {world}", err=True)
+        for key, value in sandbox.env().items():
+            typer.echo(f"export {key}={value}")
+        typer.echo(f"# sandbox serving on {sandbox.endpoint_url}; Ctrl-C to stop", err=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    finally:
+        sandbox.stop()
+
+
+def _control(endpoint: str, name: str, args: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(
+        f"{endpoint.rstrip('/')}/_sandbox/{name}", data=json.dumps(args or {}).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"{}")
+    except urllib.error.URLError as error:
+        raise UserError(f"no sandbox answers at {endpoint}: {error.reason}") from error
+
+
+EndpointOption = Annotated[str, typer.Option(envvar="AWS_ENDPOINT_URL", help="The sandbox's endpoint.")]
+
+
+@app.command()
+def calls(endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}",
+          reset: Annotated[bool, typer.Option(help="Zero the counters after printing.")] = False) -> None:
+    """Print how many calls the sandbox served, by service and operation."""
+    for row in _control(endpoint_url, "calls")["calls"]:
+        typer.echo(f"{row['count']:>8}  {row['service']}:{row['operation']}")
+    if reset:
+        _control(endpoint_url, "calls/reset")
+
+
+@app.command()
+def advance(seconds: Annotated[float, typer.Argument(help="Sandbox seconds to move forward.")],
+            endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}") -> None:
+    """Move a running sandbox's clock forward (tasks start and stop, agents update)."""
+    _control(endpoint_url, "advance", {"seconds": seconds})
+
+
+@app.command()
+def ready(endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}",
+          timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 30.0) -> None:
+    """Wait until a sandbox answers at the endpoint (for scripts)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _control(endpoint_url, "health")
+            return
+        except UserError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -1,0 +1,275 @@
+"""`Sandbox`: an emulated AWS on one local endpoint, with a clock and fault switches."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from types import TracebackType
+from typing import Any
+
+from . import moto_bridge
+from .clock import SandboxClock
+from .ecs import EcsRegion, EcsTimings
+from .ecs_api import EcsApi, iso_times, render_instance, render_task
+from .ecs_model import ContainerInstance
+from .server import CallLog, Control, FaultBook, SandboxApp
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+
+
+class Sandbox:
+    """Serve an emulated AWS on `endpoint_url` until `stop()` (or the end of a `with` block).
+
+    moto keeps its state per process, so one process runs one sandbox at a time.
+    `realtime=True` moves the sandbox clock with the wall clock (times `speed`); otherwise it
+    moves only through `advance()`, which makes tests repeatable.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        region: str = "us-east-1",
+        realtime: bool = False,
+        speed: float = 1.0,
+        timings: EcsTimings | None = None,
+    ) -> None:
+        self.region = region
+        self.timings = timings or EcsTimings()
+        self.clock = SandboxClock()
+        self._host, self._port = host, port
+        self._realtime, self._speed = realtime, speed
+        self.lock = threading.RLock()
+        self._calls = CallLog()
+        self._faults = FaultBook()
+        self._regions: dict[str, EcsRegion] = {}
+        self._server: Any = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    # ---- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        from werkzeug.serving import make_server
+
+        moto_bridge.reset_moto()
+        moto_bridge.route_ecs_clusters(self._cluster_created, self._cluster_deleted)
+        app = SandboxApp(
+            moto=moto_bridge.moto_app(),
+            ecs=EcsApi(self.ecs),
+            lock=self.lock,
+            calls=self._calls,
+            faults=self._faults,
+            controls=self._controls(),
+            default_region=self.region,
+        )
+        self._server = make_server(
+            self._host, self._port, app, threaded=True, request_handler=moto_bridge.request_handler()
+        )
+        self._port = self._server.server_address[1]
+        self._threads = [threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)]
+        if self._realtime:
+            self._threads.append(threading.Thread(target=self._tick_forever, name="sandbox-clock", daemon=True))
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _tick_forever(self) -> None:
+        last = time.monotonic()
+        while not self._stopping.wait(0.1):
+            now = time.monotonic()
+            self.advance((now - last) * self._speed)
+            last = now
+
+    # ---- where and how to reach it ---------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return int(self._port)
+
+    def env(self) -> dict[str, str]:
+        """Environment that points boto3 (and so ecsfleet) at this sandbox."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            **CREDENTIALS,
+        }
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        import boto3
+
+        make: Any = boto3.client
+        return make(
+            service,
+            region_name=kwargs.pop("region_name", self.region),
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            **kwargs,
+        )
+
+    # ---- time ------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def advance(self, seconds: float = 0.0) -> None:
+        """Move the sandbox clock: tasks start and stop, agents update, EC2 instances join."""
+        with self.lock:
+            self.clock.advance(seconds)
+            for region in list(self._regions.values()):
+                region.reconcile_all()
+            self.clock.run_due()
+
+    # ---- call counting ---------------------------------------------------------------------
+
+    def calls(self, service: str | None = None) -> Counter[tuple[str, str]]:
+        counts = self._calls.snapshot()
+        if service is None:
+            return counts
+        return Counter({key: n for key, n in counts.items() if key[0] == service})
+
+    def count(self, service: str, operation: str) -> int:
+        return self._calls.snapshot()[(service, operation)]
+
+    def reset_calls(self) -> None:
+        self._calls.reset()
+
+    # ---- fault switches --------------------------------------------------------------------
+
+    def throttle(self, service: str, operation: str, times: int = 1) -> None:
+        self._faults.arm(service, operation, times, "throttle")
+
+    def fail(self, service: str, operation: str, times: int = 1) -> None:
+        """The next `times` calls answer with a 5xx server error."""
+        self._faults.arm(service, operation, times, "server-error")
+
+    def disconnect_agent(self, instance: str, connected: bool = False) -> None:
+        with self.lock:
+            region, ci = self._find_instance(instance)
+            region.set_agent_connected(ci, connected)
+
+    def reconnect_agent(self, instance: str) -> None:
+        self.disconnect_agent(instance, connected=True)
+
+    def fail_agent_update(self, instance: str) -> None:
+        """The next agent update of this instance ends FAILED instead of UPDATED."""
+        with self.lock:
+            self._find_instance(instance)[1].fail_next_update = True
+
+    def terminate_instance(self, instance: str) -> None:
+        """Terminate the EC2 instance: its container instance deregisters and its tasks stop."""
+        with self.lock:
+            region_name = self.region
+            ec2_id = instance
+            if instance.startswith("arn:"):
+                region, ci = self._find_instance(instance)
+                region_name, ec2_id = region.region, ci.ec2_instance_id
+            moto_bridge.terminate_instance(region_name, ec2_id)
+        self.advance(0)
+
+    def reset(self) -> None:
+        """Forget every resource, call count and fault (moto's state included)."""
+        with self.lock:
+            moto_bridge.reset_moto()
+            self._regions.clear()
+            # Timers of the old world must not fire into the new one.
+            self.clock = SandboxClock(start=self.clock.now())
+            self._faults.clear()
+            self._calls.reset()
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def ecs(self, region: str) -> EcsRegion:
+        existing = self._regions.get(region)
+        if existing is not None:
+            return existing
+
+        def emit(detail_type: str, source: str, resources: list[str], detail: dict[str, Any]) -> None:
+            stamped = {**detail, "updatedAt": self.clock.now()}
+            moto_bridge.put_event(region, detail_type, source, resources, iso_times(stamped), self.clock.now())
+
+        created = EcsRegion(
+            region,
+            self.clock,
+            self.timings,
+            ec2_facts=lambda: moto_bridge.ec2_facts(region),
+            emit=emit,
+            render_task=lambda task: render_task(created, task),
+            render_instance=lambda ci: render_instance(created, ci),
+        )
+        self._regions[region] = created
+        return created
+
+    def _find_instance(self, ref: str) -> tuple[EcsRegion, ContainerInstance]:
+        for region in self._regions.values():
+            for ci in region.instances.values():
+                if ref in (ci.arn, ci.id, ci.ec2_instance_id):
+                    return region, ci
+        raise KeyError(f"no container instance {ref!r} in the sandbox")
+
+    def _cluster_created(self, region: str, name: str) -> None:
+        self.ecs(region).create_cluster(name)
+
+    def _cluster_deleted(self, region: str, name: str) -> None:
+        cluster = self.ecs(region).clusters.get(name)
+        if cluster is not None:
+            cluster.status = "INACTIVE"
+
+    def _controls(self) -> dict[str, Control]:
+        def calls(_: dict[str, Any]) -> Any:
+            return {"calls": [{"service": s, "operation": o, "count": n}
+                              for (s, o), n in sorted(self._calls.snapshot().items())]}
+
+        def fault(args: dict[str, Any]) -> None:
+            self._faults.arm(args["service"], args["operation"], int(args.get("times", 1)),
+                             args.get("kind", "throttle"))
+
+        return {
+            "health": lambda _: {"ok": True, "region": self.region, "now": self.clock.now()},
+            "calls": calls,
+            "calls/reset": lambda _: self.reset_calls(),
+            "advance": lambda a: self.advance(float(a.get("seconds", 0))),
+            "fault": fault,
+            "agent/disconnect": lambda a: self.disconnect_agent(a["instance"]),
+            "agent/reconnect": lambda a: self.reconnect_agent(a["instance"]),
+            "agent/fail-update": lambda a: self.fail_agent_update(a["instance"]),
+            "instance/terminate": lambda a: self.terminate_instance(a["instance"]),
+            "reset": lambda _: self.reset(),
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ensure_credentials() -> None:
+    """boto3 signs every request; the sandbox accepts any key, so supply one when none is set."""
+    for key, value in CREDENTIALS.items():
+        os.environ.setdefault(key, value)

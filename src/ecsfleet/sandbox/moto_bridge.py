@@ -1,0 +1,104 @@
+"""Everything the sandbox reads from or writes to moto's in-process backends, in one place,
+so a moto upgrade touches one file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .ecs import Ec2Facts
+from .ecs_model import ACCOUNT_ID
+
+
+def ec2_facts(region: str) -> list[Ec2Facts]:
+    from moto.ec2.models import ec2_backends
+
+    facts = []
+    for instance in ec2_backends[ACCOUNT_ID][region].all_instances():
+        user_data = instance.user_data
+        if isinstance(user_data, list):  # some moto paths keep a one-element list
+            user_data = user_data[0] if user_data else ""
+        facts.append(
+            Ec2Facts(
+                instance_id=instance.id,
+                state=instance._state.name,
+                instance_type=instance.instance_type,
+                image_id=instance.image_id,
+                availability_zone=instance.placement.zone or f"{region}a",
+                private_ip=instance.private_ip,
+                public_ip=instance.public_ip,
+                user_data=str(user_data or ""),
+            )
+        )
+    return facts
+
+
+def terminate_instance(region: str, instance_id: str) -> None:
+    from moto.ec2.models import ec2_backends
+
+    ec2_backends[ACCOUNT_ID][region].terminate_instances([instance_id])
+
+
+def put_event(region: str, detail_type: str, source: str, resources: list[str], detail: dict[str, Any],
+              at: float) -> None:
+    from moto.events.models import events_backends
+
+    backend = events_backends[ACCOUNT_ID][region]
+    if not any(bus.rules for bus in backend.event_buses.values()):
+        return  # nobody listens: skip the JSON work
+    backend.put_events([
+        {
+            "Source": source,
+            "DetailType": detail_type,
+            "Resources": resources,
+            "Detail": json.dumps(detail),
+            # moto's default input template writes `time` unquoted: it must be a number.
+            "Time": at,
+        }
+    ])
+
+
+def reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def route_ecs_clusters(on_create: Callable[[str, str], None], on_delete: Callable[[str, str], None]) -> None:
+    """Clusters that CloudFormation creates in moto's ECS must exist in the sandbox's ECS too."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    backend: Any = EC2ContainerServiceBackend
+    # Keep moto's originals once, so starting a second sandbox in a process does not wrap twice.
+    if not hasattr(backend, "_sandbox_original_create"):
+        backend._sandbox_original_create = backend.create_cluster
+        backend._sandbox_original_delete = backend.delete_cluster
+    create = backend._sandbox_original_create
+    delete = backend._sandbox_original_delete
+
+    def create_cluster(self: Any, cluster_name: str, *args: Any, **kwargs: Any) -> Any:
+        cluster = create(self, cluster_name, *args, **kwargs)
+        on_create(self.region_name, cluster.name)
+        return cluster
+
+    def delete_cluster(self: Any, cluster_str: str) -> Any:
+        cluster = delete(self, cluster_str)
+        on_delete(self.region_name, cluster.name)
+        return cluster
+
+    backend.create_cluster = create_cluster
+    backend.delete_cluster = delete_cluster
+
+
+def moto_app() -> Callable[..., Any]:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    app: Callable[..., Any] = DomainDispatcherApplication(create_backend_app)
+    return app
+
+
+def request_handler() -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return MotoRequestHandler

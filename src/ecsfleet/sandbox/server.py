@@ -1,0 +1,180 @@
+"""The sandbox's one HTTP endpoint: counts every call, injects faults, serves ECS itself and
+hands every other service to moto."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.wsgi import get_input_stream
+
+from .ecs_api import EcsApi
+from .ecs_model import EcsError
+from .protocols import Operation, error_response, identify
+
+log = logging.getLogger(__name__)
+StartResponse = Callable[..., Any]
+Control = Callable[[dict[str, Any]], Any]
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+
+
+class CallLog:
+    """How many calls the endpoint served, by (service, operation)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def record(self, service: str, operation: str) -> None:
+        with self._lock:
+            self._counts[(service, operation)] += 1
+
+    def snapshot(self) -> Counter[tuple[str, str]]:
+        with self._lock:
+            return Counter(self._counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+@dataclass
+class _Fault:
+    service: str
+    operation: str
+    remaining: int
+    kind: str
+
+
+class FaultBook:
+    """Faults armed by tests: the next N calls of an operation fail with a throttle or a 5xx."""
+
+    KINDS = ("throttle", "server-error")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[_Fault] = []
+
+    def arm(self, service: str, operation: str, times: int, kind: str) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"fault kind must be one of {self.KINDS}, not {kind!r}")
+        with self._lock:
+            self._faults.append(_Fault(service, operation, times, kind))
+
+    def take(self, op: Operation) -> str | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.remaining > 0 and (fault.service, fault.operation) == (op.service, op.name):
+                    fault.remaining -= 1
+                    return fault.kind
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+
+class SandboxApp:
+    """WSGI application behind the sandbox endpoint."""
+
+    def __init__(
+        self,
+        moto: Callable[..., Any],
+        ecs: EcsApi,
+        lock: threading.RLock,
+        calls: CallLog,
+        faults: FaultBook,
+        controls: dict[str, Control],
+        default_region: str,
+    ) -> None:
+        self._moto = moto
+        self._ecs = ecs
+        self._lock = lock
+        self._calls = calls
+        self._faults = faults
+        self._controls = controls
+        self._default_region = default_region
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sandbox/"):
+            return self._control(path.removeprefix("/_sandbox/"), environ, start_response)
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("wsgi.input_terminated", None)
+        op = identify(environ, body)
+        if op is not None:
+            self._calls.record(op.service, op.name)
+            kind = self._faults.take(op)
+            if kind is not None:
+                status, headers, payload = error_response(op, kind)
+                start_response(_status_line(status), headers)
+                return [payload]
+            if op.service == "ecs":
+                return self._serve_ecs(op.name, environ, body, start_response)
+        with self._lock:
+            # moto's response is produced lazily; materialise it while the lock is held.
+            return list(self._moto(environ, start_response))
+
+    def _serve_ecs(
+        self, operation: str, environ: dict[str, Any], body: bytes, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        region = match.group(1) if match else self._default_region
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            params = None
+        try:
+            if not isinstance(params, dict):
+                raise EcsError("SerializationException", "The request body is not a JSON object.")
+            with self._lock:
+                result = self._ecs.call(region, operation, params)
+            status, payload = 200, result
+        except EcsError as error:
+            status, payload = error.status, {"__type": error.code, "message": error.message}
+        except KeyError as error:
+            status, payload = 400, {"__type": "InvalidParameterException", "message": f"{error} is required."}
+        except Exception as error:  # a sandbox bug must show as a 500 with its cause, not kill the server
+            log.exception("sandbox ECS failed on %s", operation)
+            status, payload = 500, {"__type": "ServerException", "message": f"{type(error).__name__}: {error}"}
+        data = json.dumps(payload).encode()
+        start_response(
+            _status_line(status),
+            [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data))),
+             ("x-amzn-RequestId", "sandbox")],
+        )
+        return [data]
+
+    def _control(self, name: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        handler = self._controls.get(name)
+        if handler is None:
+            return _json(start_response, 404, {"error": f"no sandbox control named {name!r}",
+                                                "controls": sorted(self._controls)})
+        raw = get_input_stream(environ).read()
+        try:
+            args = json.loads(raw) if raw else {}
+            result = handler(args)
+        except (KeyError, TypeError, ValueError, EcsError) as error:
+            return _json(start_response, 400, {"error": str(error)})
+        return _json(start_response, 200, result if result is not None else {"ok": True})
+
+
+def _json(start_response: StartResponse, status: int, payload: Any) -> list[bytes]:
+    data = json.dumps(payload, indent=2, sort_keys=True).encode()
+    start_response(_status_line(status), [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _status_line(status: int) -> str:
+    from http import HTTPStatus
+
+    return f"{status} {HTTPStatus(status).phrase}"

@@ -1,0 +1,342 @@
+"""Observe: one read of an ECS cluster into immutable records.
+
+Every capability reads the cluster through here, with the fewest calls that can see it:
+ListContainerInstances and ListTasks to the last page, DescribeContainerInstances and
+DescribeTasks in batches of 100, DescribeTaskDefinition once per task definition ARN for the
+life of the process (a task definition revision never changes), and EC2 DescribeInstances in
+batches of 200 for the hosts' addresses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .aws import Clients, describe_in_batches, error_code, paginate
+from .errors import NotFound
+
+ECS_DESCRIBE_MAX = 100
+EC2_FILTER_VALUES_MAX = 200
+DEFAULT_STOP_TIMEOUT = 30.0
+
+
+def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    container_port: int
+    host_port: int
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    last_status: str
+    bindings: tuple[PortBinding, ...]
+    environment: Mapping[str, str]
+    health_status: str | None = None
+
+    def host_port(self, container_port: int | None = None) -> int | None:
+        """The host port bound to `container_port`, or the first binding when none is named."""
+        for binding in self.bindings:
+            if container_port is None or binding.container_port == container_port:
+                return binding.host_port
+        return None
+
+
+@dataclass(frozen=True)
+class Task:
+    arn: str
+    family: str
+    revision: int
+    task_definition_arn: str
+    group: str
+    last_status: str
+    desired_status: str
+    started_by: str
+    container_instance_arn: str | None
+    created_at: dt.datetime | None
+    started_at: dt.datetime | None
+    health_status: str
+    has_health_check: bool
+    stop_timeout: float
+    containers: tuple[Container, ...]
+
+    @property
+    def id(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def service(self) -> str | None:
+        return self.group.removeprefix("service:") if self.group.startswith("service:") else None
+
+    def container(self, name: str) -> Container | None:
+        return next((c for c in self.containers if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class ContainerInstance:
+    arn: str
+    ec2_instance_id: str
+    status: str
+    agent_connected: bool
+    agent_version: str | None
+    docker_version: str | None
+    agent_update_status: str | None
+    registered_cpu: int
+    registered_memory: int
+    remaining_cpu: int
+    remaining_memory: int
+    running_tasks: int
+    pending_tasks: int
+    attributes: Mapping[str, str]
+    private_ip: str | None = None
+    public_ip: str | None = None
+    private_dns_name: str | None = None
+    image_id: str | None = None
+    instance_type: str | None = None
+    availability_zone: str | None = None
+    ec2_tags: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+
+    @property
+    def id(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    cluster: str
+    region: str
+    taken_at: dt.datetime
+    instances: tuple[ContainerInstance, ...]
+    tasks: tuple[Task, ...]
+
+    def instance(self, arn: str | None) -> ContainerInstance | None:
+        return self._instances_by_arn.get(arn or "")
+
+    def instance_by_ec2_id(self, ec2_instance_id: str) -> ContainerInstance | None:
+        return next((i for i in self.instances if i.ec2_instance_id == ec2_instance_id), None)
+
+    def tasks_on(self, instance_arn: str) -> tuple[Task, ...]:
+        return tuple(t for t in self.tasks if t.container_instance_arn == instance_arn)
+
+    @property
+    def _instances_by_arn(self) -> dict[str, ContainerInstance]:
+        cached: dict[str, ContainerInstance] | None = self.__dict__.get("_by_arn")
+        if cached is None:
+            cached = {i.arn: i for i in self.instances}
+            object.__setattr__(self, "_by_arn", cached)
+        return cached
+
+
+@dataclass(frozen=True)
+class ContainerDefinition:
+    name: str
+    environment: Mapping[str, str]
+    has_health_check: bool
+    stop_timeout: float | None
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    arn: str
+    family: str
+    revision: int
+    containers: tuple[ContainerDefinition, ...]
+
+    @property
+    def stop_timeout(self) -> float:
+        timeouts = [c.stop_timeout for c in self.containers if c.stop_timeout is not None]
+        return max(timeouts) if timeouts else DEFAULT_STOP_TIMEOUT
+
+
+class TaskDefinitionCache:
+    """Task definitions by ARN; a revision is immutable, so an entry never goes stale."""
+
+    def __init__(self) -> None:
+        self._by_arn: dict[str, TaskDefinition] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._by_arn)
+
+    def get(self, ecs: Any, arn: str) -> TaskDefinition:
+        with self._lock:
+            found = self._by_arn.get(arn)
+        if found is None:
+            found = parse_task_definition(ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"])
+            with self._lock:
+                self._by_arn[arn] = found
+        return found
+
+
+def parse_task_definition(doc: Mapping[str, Any]) -> TaskDefinition:
+    return TaskDefinition(
+        arn=doc["taskDefinitionArn"],
+        family=doc["family"],
+        revision=int(doc["revision"]),
+        containers=tuple(
+            ContainerDefinition(
+                name=c["name"],
+                environment=_frozen({e["name"]: e.get("value", "") for e in c.get("environment") or []}),
+                has_health_check=bool(c.get("healthCheck")),
+                stop_timeout=float(c["stopTimeout"]) if c.get("stopTimeout") else None,
+            )
+            for c in doc.get("containerDefinitions") or []
+        ),
+    )
+
+
+def merged_environment(definition: ContainerDefinition, overrides: Mapping[str, Any]) -> Mapping[str, str]:
+    """The container's environment as ECS gives it: the task definition's, then the task's overrides."""
+    env = dict(definition.environment)
+    for override in overrides.get("containerOverrides") or []:
+        if override.get("name") == definition.name:
+            env.update({e["name"]: e.get("value", "") for e in override.get("environment") or []})
+    return _frozen(env)
+
+
+def parse_task(doc: Mapping[str, Any], definition: TaskDefinition) -> Task:
+    by_name = {c.name: c for c in definition.containers}
+    overrides = doc.get("overrides") or {}
+    containers = []
+    for c in doc.get("containers") or []:
+        container_def = by_name.get(c["name"]) or ContainerDefinition(c["name"], _frozen({}), False, None)
+        bindings = tuple(
+            PortBinding(int(b["containerPort"]), int(b["hostPort"]), b.get("protocol", "tcp"))
+            for b in c.get("networkBindings") or []
+            if b.get("hostPort") is not None and b.get("containerPort") is not None
+        )
+        containers.append(
+            Container(
+                name=c["name"],
+                last_status=c.get("lastStatus", "PENDING"),
+                # Docker lists each binding once for IPv4 and once for IPv6: keep one.
+                bindings=tuple(dict.fromkeys(bindings)),
+                environment=merged_environment(container_def, overrides),
+                health_status=c.get("healthStatus"),
+            )
+        )
+    return Task(
+        arn=doc["taskArn"],
+        family=definition.family,
+        revision=definition.revision,
+        task_definition_arn=definition.arn,
+        group=doc.get("group", f"family:{definition.family}"),
+        last_status=doc.get("lastStatus", "PENDING"),
+        desired_status=doc.get("desiredStatus", "RUNNING"),
+        started_by=doc.get("startedBy", ""),
+        container_instance_arn=doc.get("containerInstanceArn"),
+        created_at=_time(doc.get("createdAt")),
+        started_at=_time(doc.get("startedAt")),
+        health_status=doc.get("healthStatus", "UNKNOWN"),
+        has_health_check=any(c.has_health_check for c in definition.containers),
+        stop_timeout=definition.stop_timeout,
+        containers=tuple(containers),
+    )
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromtimestamp(float(value), dt.UTC)
+
+
+def _resource(resources: Sequence[Mapping[str, Any]], name: str) -> int:
+    for r in resources:
+        if r.get("name") == name:
+            return int(r.get("integerValue") or 0)
+    return 0
+
+
+def parse_container_instance(doc: Mapping[str, Any], ec2: Mapping[str, Any] | None) -> ContainerInstance:
+    version = doc.get("versionInfo") or {}
+    ec2 = ec2 or {}
+    return ContainerInstance(
+        arn=doc["containerInstanceArn"],
+        ec2_instance_id=doc.get("ec2InstanceId", ""),
+        status=doc.get("status", "ACTIVE"),
+        agent_connected=bool(doc.get("agentConnected", False)),
+        agent_version=version.get("agentVersion"),
+        docker_version=version.get("dockerVersion"),
+        agent_update_status=doc.get("agentUpdateStatus"),
+        registered_cpu=_resource(doc.get("registeredResources") or [], "CPU"),
+        registered_memory=_resource(doc.get("registeredResources") or [], "MEMORY"),
+        remaining_cpu=_resource(doc.get("remainingResources") or [], "CPU"),
+        remaining_memory=_resource(doc.get("remainingResources") or [], "MEMORY"),
+        running_tasks=int(doc.get("runningTasksCount", 0)),
+        pending_tasks=int(doc.get("pendingTasksCount", 0)),
+        attributes=_frozen({a["name"]: a.get("value", "") for a in doc.get("attributes") or []}),
+        private_ip=ec2.get("PrivateIpAddress"),
+        public_ip=ec2.get("PublicIpAddress"),
+        private_dns_name=ec2.get("PrivateDnsName") or None,
+        image_id=ec2.get("ImageId"),
+        instance_type=ec2.get("InstanceType"),
+        availability_zone=(ec2.get("Placement") or {}).get("AvailabilityZone"),
+        ec2_tags=_frozen({t["Key"]: t.get("Value", "") for t in ec2.get("Tags") or []}),
+    )
+
+
+class SnapshotReader:
+    """Reads clusters; keep one per process so task definitions are fetched once."""
+
+    def __init__(self, clients: Clients, cache: TaskDefinitionCache | None = None) -> None:
+        self.clients = clients
+        self.cache = cache or TaskDefinitionCache()
+
+    def read(self, cluster: str) -> ClusterSnapshot:
+        ecs = self.clients("ecs")
+        try:
+            instance_arns = paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster)
+            task_arns = paginate(ecs, "list_tasks", "taskArns", cluster=cluster)
+        except Exception as error:
+            if error_code(error) == "ClusterNotFoundException":
+                raise NotFound(f"cluster '{cluster}' not found in {self.clients.target.region}") from error
+            raise
+        instance_docs = describe_in_batches(
+            instance_arns, ECS_DESCRIBE_MAX,
+            lambda batch: ecs.describe_container_instances(cluster=cluster, containerInstances=list(batch))[
+                "containerInstances"],
+        )
+        task_docs = describe_in_batches(
+            task_arns, ECS_DESCRIBE_MAX,
+            lambda batch: ecs.describe_tasks(cluster=cluster, tasks=list(batch))["tasks"],
+        )
+        ec2_by_id = self._ec2_instances([d["ec2InstanceId"] for d in instance_docs if d.get("ec2InstanceId")])
+        instances = tuple(parse_container_instance(d, ec2_by_id.get(d.get("ec2InstanceId", ""))) for d in instance_docs)
+        tasks = tuple(
+            parse_task(d, self.cache.get(ecs, d["taskDefinitionArn"]))
+            for d in task_docs
+        )
+        return ClusterSnapshot(
+            cluster=cluster,
+            region=self.clients.target.region,
+            taken_at=dt.datetime.now(dt.UTC),
+            instances=instances,
+            tasks=tasks,
+        )
+
+    def _ec2_instances(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """Addresses and image of each host. A filter, not InstanceIds: an instance that vanished
+        since the ECS read is simply absent instead of failing the whole call."""
+        if not ids:
+            return {}
+        ec2 = self.clients("ec2")
+        found: dict[str, Mapping[str, Any]] = {}
+        for batch in describe_in_batches(
+            list(dict.fromkeys(ids)), EC2_FILTER_VALUES_MAX,
+            lambda batch: paginate(ec2, "describe_instances", "Reservations",
+                                   Filters=[{"Name": "instance-id", "Values": list(batch)}]),
+        ):
+            for instance in batch.get("Instances", []):
+                found[instance["InstanceId"]] = instance
+        return found

@@ -1,0 +1,36 @@
+"""Shared fixtures: one sandbox per test session, reset before every test that uses it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from ecsfleet.aws import AwsTarget, Clients
+from ecsfleet.sandbox import Sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Sandbox]:
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def sb(sandbox_server: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """A clean sandbox, with the environment pointing boto3 and ecsfleet at it."""
+    sandbox_server.reset()
+    for key, value in sandbox_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return sandbox_server
+
+
+@pytest.fixture
+def clients(sb: Sandbox) -> Clients:
+    return Clients(AwsTarget(region=sb.region, endpoint_url=sb.endpoint_url))
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")

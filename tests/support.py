@@ -1,0 +1,52 @@
+"""Building blocks for sandbox scenarios in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecsfleet.sandbox import Sandbox
+from ecsfleet.sandbox.seed import launch_instances, network
+
+
+def cluster_with_instances(sb: Sandbox, name: str = "test", count: int = 2,
+                           instance_type: str = "t3.medium") -> list[str]:
+    """A cluster with `count` registered container instances; returns their EC2 ids."""
+    _, subnet, group = network(sb)
+    sb.client("ecs").create_cluster(clusterName=name)
+    return launch_instances(sb, name, count, subnet, group, instance_type)
+
+
+def task_definition(family: str = "app", ports: list[tuple[int, int]] | None = None, memory: int = 128,
+                    cpu: int = 128, env: dict[str, str] | None = None, **container: Any) -> dict[str, Any]:
+    """Arguments for RegisterTaskDefinition: one container named after the family."""
+    return {
+        "family": family,
+        "containerDefinitions": [{
+            "name": family,
+            "image": "busybox",
+            "memory": memory,
+            "cpu": cpu,
+            "portMappings": [{"containerPort": c, "hostPort": h} for c, h in (ports or [(80, 0)])],
+            "environment": [{"name": k, "value": v} for k, v in (env or {}).items()],
+            **container,
+        }],
+    }
+
+
+def describe_tasks(sb: Sandbox, cluster: str, arns: list[str]) -> list[dict[str, Any]]:
+    ecs = sb.client("ecs")
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(arns), 100):
+        found += ecs.describe_tasks(cluster=cluster, tasks=arns[start:start + 100])["tasks"]
+    return found
+
+
+def running_tasks(sb: Sandbox, cluster: str, **filters: Any) -> list[dict[str, Any]]:
+    ecs = sb.client("ecs")
+    arns = [a for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, **filters)
+            for a in page["taskArns"]]
+    return describe_tasks(sb, cluster, arns) if arns else []
+
+
+def host_ports(task: dict[str, Any]) -> list[int]:
+    return [b["hostPort"] for c in task["containers"] for b in c.get("networkBindings", [])]
