@@ -35,6 +35,11 @@ app.add_typer(sandbox_app, name="sandbox")
 err = Console(stderr=True, soft_wrap=True)
 
 
+def out() -> Console:
+    """stdout; wide when it is not a terminal, so logs and pipes keep whole ids and addresses."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 @dataclass
 class Globals:
     region: str | None
@@ -88,7 +93,7 @@ def status(
     if output is Output.json:
         typer.echo(json.dumps(status_document(snap), indent=2))
     else:
-        Console().print(status_tables(snap))
+        out().print(status_tables(snap))
 
 
 def main(argv: list[str] | None = None) -> int:
