@@ -17,6 +17,8 @@ from rich.console import Console
 from . import __version__
 from .aws import AwsTarget, Clients, error_code, explain_connection_error
 from .errors import UserError
+from .lbsync.cli import HELP as LB_SYNC_HELP
+from .lbsync.cli import lb_sync
 from .sandbox.cli import app as sandbox_app
 from .snapshot import SnapshotReader
 from .status import status_document, status_tables
@@ -32,6 +34,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.command("lb-sync", help=LB_SYNC_HELP)(lb_sync)
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -293,11 +293,24 @@ class SnapshotReader:
         self.clients = clients
         self.cache = cache or TaskDefinitionCache()
 
-    def read(self, cluster: str) -> ClusterSnapshot:
+    def read(self, cluster: str, ec2_instance_id: str | None = None) -> ClusterSnapshot:
+        """The whole cluster, or only one host and its tasks when `ec2_instance_id` is given
+        (what a per-host agent needs: two list calls and two describes whatever the cluster's size)."""
         ecs = self.clients("ecs")
         try:
-            instance_arns = paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster)
-            task_arns = paginate(ecs, "list_tasks", "taskArns", cluster=cluster)
+            if ec2_instance_id is None:
+                instance_arns = paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster)
+                task_arns = paginate(ecs, "list_tasks", "taskArns", cluster=cluster)
+            else:
+                instance_arns = paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster,
+                                         filter=f"ec2InstanceId == {ec2_instance_id}")
+                if not instance_arns:
+                    raise NotFound(f"EC2 instance {ec2_instance_id} is not a container instance of cluster "
+                                   f"'{cluster}'")
+                task_arns = paginate(ecs, "list_tasks", "taskArns", cluster=cluster,
+                                     containerInstance=instance_arns[0])
+        except NotFound:
+            raise
         except Exception as error:
             if error_code(error) == "ClusterNotFoundException":
                 raise NotFound(f"cluster '{cluster}' not found in {self.clients.target.region}") from error

@@ -30,6 +30,7 @@ def up(
     region: Annotated[str, typer.Option(help="Region the seed creates its resources in.")] = "us-east-1",
     seed: Annotated[str | None, typer.Option(help="Create a ready-made world: 'demo'.")] = None,
     speed: Annotated[float, typer.Option(help="Sandbox seconds per real second.")] = 1.0,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Log every request served.")] = False,
 ) -> None:
     """Serve the sandbox in the foreground until interrupted, and print the environment to export."""
     from .emulator import Sandbox
@@ -37,7 +38,7 @@ def up(
 
     if seed is not None and seed not in SEEDS:
         raise UserError(f"unknown seed {seed!r}: choose one of {', '.join(sorted(SEEDS))}")
-    sandbox = Sandbox(port=port, host=host, region=region, realtime=True, speed=speed)
+    sandbox = Sandbox(port=port, host=host, region=region, realtime=True, speed=speed, verbose=verbose)
     try:
         sandbox.start()
     except OSError as error:

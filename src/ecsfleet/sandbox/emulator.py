@@ -36,8 +36,10 @@ class Sandbox:
         realtime: bool = False,
         speed: float = 1.0,
         timings: EcsTimings | None = None,
+        verbose: bool = False,
     ) -> None:
         self.region = region
+        self.verbose = verbose
         self.timings = timings or EcsTimings()
         self.clock = SandboxClock()
         self._host, self._port = host, port
@@ -53,8 +55,12 @@ class Sandbox:
     # ---- life cycle -----------------------------------------------------------------------
 
     def start(self) -> Sandbox:
+        import logging
+
         from werkzeug.serving import make_server
 
+        # One line per request drowns everything else; `sandbox up --verbose` turns it back on.
+        logging.getLogger("werkzeug").setLevel(logging.INFO if self.verbose else logging.WARNING)
         moto_bridge.reset_moto()
         moto_bridge.route_ecs_clusters(self._cluster_created, self._cluster_deleted)
         app = SandboxApp(
@@ -152,6 +158,10 @@ class Sandbox:
         if service is None:
             return counts
         return Counter({key: n for key, n in counts.items() if key[0] == service})
+
+    def call_sequence(self, service: str | None = None) -> list[tuple[str, str]]:
+        """Calls in the order served, to assert the order of writes."""
+        return [c for c in self._calls.sequence() if service is None or c[0] == service]
 
     def count(self, service: str, operation: str) -> int:
         return self._calls.snapshot()[(service, operation)]

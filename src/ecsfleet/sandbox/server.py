@@ -28,13 +28,23 @@ _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 class CallLog:
     """How many calls the endpoint served, by (service, operation)."""
 
+    SEQUENCE_LIMIT = 100_000
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str]] = Counter()
+        self._sequence: list[tuple[str, str]] = []
 
     def record(self, service: str, operation: str) -> None:
         with self._lock:
             self._counts[(service, operation)] += 1
+            if len(self._sequence) < self.SEQUENCE_LIMIT:
+                self._sequence.append((service, operation))
+
+    def sequence(self) -> list[tuple[str, str]]:
+        """Calls in the order they were served (the first 100,000 since the last reset)."""
+        with self._lock:
+            return list(self._sequence)
 
     def snapshot(self) -> Counter[tuple[str, str]]:
         with self._lock:
@@ -43,6 +53,7 @@ class CallLog:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._sequence.clear()
 
 
 @dataclass

@@ -1,0 +1,72 @@
+"""`ecsfleet lb-sync`: statika's job, per host or for a whole cluster."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..config import Reloading, env_first, fetch
+from ..errors import UserError
+from ..metadata import instance_id as metadata_instance_id
+from ..runner import drive
+from .controller import LbSync
+from .services import parse_config, parse_services
+
+HELP = """Keep Classic ELB listeners and health checks on the dynamic host ports of ECS tasks, and
+register the hosts that run them.
+
+statika users change nothing: with no flags, CONFIGURATION_URL (cluster, sleepTimeSeconds),
+SERVICES_URL and AWS_REGION are read as statika reads them, and it runs per host (this EC2
+instance, from instance metadata) every sleepTimeSeconds.
+"""
+
+
+def lb_sync(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (0: all applied, 1: a change failed).")]
+    = False,
+    interval: Annotated[float | None, typer.Option(help="Run as a daemon: a pass every N seconds.", min=1)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned changes; change nothing.")] = False,
+    cluster: Annotated[str | None, typer.Option(help="ECS cluster (default: the config file's `cluster`).")] = None,
+    services: Annotated[str | None, typer.Option(
+        help="Services file: a path, s3://bucket/key or https:// URL (default: $SERVICES_URL).")] = None,
+    config: Annotated[str | None, typer.Option(
+        help="statika configuration file {cluster, sleepTimeSeconds} (default: $CONFIGURATION_URL).")] = None,
+    instance_id: Annotated[str | None, typer.Option(
+        help="Manage only this host's registration (default: this EC2 instance, from metadata).")] = None,
+    all_instances: Annotated[bool, typer.Option(
+        "--all-instances", help="One controller for every host of the cluster.")] = False,
+    events_queue: Annotated[str | None, typer.Option(
+        help="SQS queue URL receiving ECS events: a pass runs as soon as one arrives.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
+) -> None:
+    clients = ctx.obj.clients()
+    config_url = config or env_first("ECSFLEET_LBSYNC_CONFIG", "CONFIGURATION_URL")
+    services_url = services or env_first("ECSFLEET_LBSYNC_SERVICES", "SERVICES_URL")
+    if not services_url:
+        raise UserError("no services file: pass --services or set SERVICES_URL")
+    settings = None
+    if config_url:
+        raw, _ = fetch(config_url, clients)
+        assert raw is not None
+        settings = parse_config(config_url, raw)
+    chosen_cluster = cluster or (settings.cluster if settings else None)
+    if not chosen_cluster:
+        raise UserError("no cluster: pass --cluster, or a config file with `cluster` (CONFIGURATION_URL)")
+    if instance_id and all_instances:
+        raise UserError("--instance-id and --all-instances exclude each other")
+    if once and interval is not None:
+        raise UserError("--once and --interval exclude each other")
+    if not once and interval is None:
+        if settings is None:
+            raise UserError("say how to run: --once, or --interval N (or a config file with sleepTimeSeconds)")
+        interval = float(settings.sleepTimeSeconds)
+    host = None if all_instances else (instance_id or metadata_instance_id())
+    document = Reloading(services_url, parse_services, clients)
+    document.get()  # a broken file at start is an error, not something to wait out
+    controller = LbSync(clients, chosen_cluster, document.get, host,
+                        config_warning=lambda: document.last_error)
+    code = drive(controller, clients, once=once, interval=interval, dry_run=dry_run, events_queue=events_queue,
+                 metrics_port=metrics_port, echo=typer.echo)
+    raise typer.Exit(code)

@@ -1,0 +1,254 @@
+"""Drives a capability's reconcile pass: once, in a loop with early wake-ups from ECS events on
+SQS, or from a Lambda handler; reports each action on one log line and as Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .aws import Clients, explain_connection_error
+
+log = logging.getLogger("ecsfleet")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one planned action."""
+
+    kind: str
+    target: str
+    detail: str
+    ok: bool = True
+    skipped: bool = False
+    error: str | None = None
+
+    def log_line(self) -> str:
+        state = "skipped" if self.skipped else "ok" if self.ok else "failed"
+        text = f"action={self.kind} target={self.target} result={state} {self.detail}"
+        return text + (f" error={json.dumps(self.error)}" if self.error else "")
+
+
+@dataclass(frozen=True)
+class PassReport:
+    capability: str
+    dry_run: bool
+    planned: tuple[str, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
+    warnings: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(o.ok for o in self.outcomes)
+
+    @property
+    def writes(self) -> int:
+        return sum(1 for o in self.outcomes if not o.skipped)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "capability": self.capability,
+            "ok": self.ok,
+            "dryRun": self.dry_run,
+            "planned": list(self.planned),
+            "applied": [o.log_line() for o in self.outcomes if o.ok and not o.skipped],
+            "failed": [o.log_line() for o in self.outcomes if not o.ok],
+            "skipped": [o.log_line() for o in self.outcomes if o.skipped],
+            "warnings": list(self.warnings),
+            "errors": list(self.errors),
+        }
+
+
+class Reconciler(Protocol):
+    capability: str
+
+    def reconcile(self, dry_run: bool) -> PassReport: ...
+
+
+def safe_pass(reconciler: Reconciler, dry_run: bool) -> PassReport:
+    """One pass that never raises: a failure becomes an error in the report."""
+    try:
+        report = reconciler.reconcile(dry_run)
+    except Exception as error:
+        hint = explain_connection_error(error, None)
+        message = hint or f"{type(error).__name__}: {error}"
+        if not hint:
+            log.exception("%s pass failed", reconciler.capability)
+        return PassReport(reconciler.capability, dry_run, errors=(message,))
+    for warning in report.warnings:
+        log.warning("%s: %s", reconciler.capability, warning)
+    for outcome in report.outcomes:
+        (log.info if outcome.ok else log.error)("%s %s", reconciler.capability, outcome.log_line())
+    for error_text in report.errors:
+        log.error("%s: %s", reconciler.capability, error_text)
+    return report
+
+
+class Metrics:
+    """Prometheus metrics of a daemon (served on --metrics-port)."""
+
+    def __init__(self, capability: str, port: int | None) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+        self.registry = CollectorRegistry()
+        self.capability = capability
+        self.reconciles = Counter("ecsfleet_reconciles", "Reconcile passes", ["capability", "outcome"],
+                                  registry=self.registry)
+        self.actions = Counter("ecsfleet_actions", "Actions applied", ["capability", "kind", "outcome"],
+                               registry=self.registry)
+        self.errors = Counter("ecsfleet_errors", "Errors seen in passes", ["capability"], registry=self.registry)
+        self._last_success = time.monotonic()
+        self.since_success = Gauge("ecsfleet_seconds_since_last_success",
+                                   "Seconds since the last pass that applied everything", ["capability"],
+                                   registry=self.registry)
+        self.since_success.labels(capability).set_function(lambda: time.monotonic() - self._last_success)
+        if port is not None:
+            start_http_server(port, registry=self.registry)
+
+    def observe(self, report: PassReport) -> None:
+        self.reconciles.labels(self.capability, "ok" if report.ok else "error").inc()
+        for outcome in report.outcomes:
+            state = "skipped" if outcome.skipped else "ok" if outcome.ok else "failed"
+            self.actions.labels(self.capability, outcome.kind, state).inc()
+        failures = len(report.errors) + sum(1 for o in report.outcomes if not o.ok)
+        if failures:
+            self.errors.labels(self.capability).inc(failures)
+        if report.ok:
+            self._last_success = time.monotonic()
+
+
+@dataclass
+class SqsWakeups:
+    """Long-polls an SQS queue that EventBridge fills with ECS events; any new event means "look
+    again" (events arrive at least once and out of order, so they are never taken as the truth)."""
+
+    clients: Clients
+    queue_url: str
+    wake: threading.Event = field(default_factory=threading.Event)
+    seen: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> SqsWakeups:
+        threading.Thread(target=self._poll_forever, name="sqs-wakeups", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _poll_forever(self) -> None:
+        sqs = self.clients("sqs")
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                               WaitTimeSeconds=20).get("Messages", [])
+            except Exception as error:
+                log.warning("cannot read events from %s: %s", self.queue_url, error)
+                self._stop.wait(5)
+                continue
+            if messages and self.fresh(m.get("Body", "") for m in messages):
+                self.wake.set()
+            if messages:
+                try:
+                    sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                except Exception as error:
+                    log.warning("cannot delete events from %s: %s", self.queue_url, error)
+
+    def fresh(self, bodies: Iterable[str]) -> bool:
+        """True when any event is newer than the last seen for its resource (detail.version)."""
+        any_new = False
+        for body in bodies:
+            try:
+                event = json.loads(body)
+                resource = (event.get("resources") or [event.get("id", "")])[0]
+                version = int((event.get("detail") or {}).get("version", 0))
+            except (ValueError, TypeError, AttributeError, IndexError):
+                any_new = True  # unreadable: look again anyway
+                continue
+            if version == 0 or version > self.seen.get(resource, -1):
+                self.seen[resource] = max(version, self.seen.get(resource, -1))
+                any_new = True
+        return any_new
+
+
+def run_forever(
+    reconciler: Reconciler,
+    interval: float,
+    dry_run: bool = False,
+    wakeups: SqsWakeups | None = None,
+    metrics: Metrics | None = None,
+    stop: threading.Event | None = None,
+    on_report: Callable[[PassReport], None] | None = None,
+) -> None:
+    """Reconcile every `interval` seconds, and at once when an event arrives. Never raises on an
+    AWS error: the next pass tries again."""
+    stop = stop or threading.Event()
+    wake = wakeups.wake if wakeups else threading.Event()
+    while not stop.is_set():
+        wake.clear()
+        report = safe_pass(reconciler, dry_run)
+        if metrics:
+            metrics.observe(report)
+        if on_report:
+            on_report(report)
+        deadline = time.monotonic() + interval
+        while not stop.is_set() and time.monotonic() < deadline:
+            if wake.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+                break
+
+
+def print_report(report: PassReport, echo: Callable[[str], None]) -> None:
+    """What a one-shot run shows on stdout: the plan for a dry run, else what happened."""
+    if report.dry_run:
+        echo(f"{report.capability}: dry run, {len(report.planned)} change(s) planned, nothing applied")
+        for line in report.planned:
+            echo(f"  would {line}")
+    else:
+        applied = sum(1 for o in report.outcomes if o.ok and not o.skipped)
+        failed = sum(1 for o in report.outcomes if not o.ok)
+        echo(f"{report.capability}: {applied} change(s) applied, {failed} failed"
+             + (", converged" if not report.outcomes and report.ok else ""))
+        for outcome in report.outcomes:
+            echo(f"  {outcome.log_line()}")
+    for warning in report.warnings:
+        echo(f"  warning: {warning}")
+    for error in report.errors:
+        echo(f"  error: {error}")
+
+
+def drive(
+    reconciler: Reconciler,
+    clients: Clients,
+    *,
+    once: bool,
+    interval: float | None,
+    dry_run: bool,
+    events_queue: str | None,
+    metrics_port: int | None,
+    echo: Callable[[str], None],
+) -> int:
+    """The `--once | --interval N` contract every controller command shares. Returns the exit code:
+    0 when everything applied, 1 when anything failed."""
+    if once:
+        report = safe_pass(reconciler, dry_run)
+        print_report(report, echo)
+        return 0 if report.ok else 1
+    assert interval is not None
+    wakeups = SqsWakeups(clients, events_queue).start() if events_queue else None
+    metrics = Metrics(reconciler.capability, metrics_port) if metrics_port is not None else None
+    log.info("%s: reconciling every %ss%s%s", reconciler.capability, interval,
+             f", and on events from {events_queue}" if events_queue else "",
+             f"; metrics on :{metrics_port}/metrics" if metrics_port is not None else "")
+    try:
+        run_forever(reconciler, interval, dry_run, wakeups, metrics)
+    except KeyboardInterrupt:
+        log.info("%s: stopped", reconciler.capability)
+    finally:
+        if wakeups:
+            wakeups.stop()
+    return 0

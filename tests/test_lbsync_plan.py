@@ -1,0 +1,110 @@
+"""lb-sync's pure planner."""
+
+from __future__ import annotations
+
+from builders import host, snapshot, task
+from ecsfleet.lbsync.plan import (
+    Deregister,
+    HealthCheck,
+    Listener,
+    LoadBalancer,
+    MoveListener,
+    Register,
+    SetBackendPolicies,
+    SetHealthCheck,
+    plan,
+)
+from ecsfleet.lbsync.services import ServiceEntry
+
+WEB = ServiceEntry(serviceName="web", family="web", exposedContainerName="web", loadBalancerName="web-lb")
+CHECK = HealthCheck("HTTP:8080/health", 10, 5, 2, 3)
+
+
+def lb(port: int = 8080, instances: tuple[str, ...] = (), policies: tuple[str, ...] = ("sticky",)) -> LoadBalancer:
+    check = CHECK.on_port(port)
+    return LoadBalancer(
+        "web-lb",
+        (Listener("HTTP", 80, "HTTP", port, None, policies),
+         Listener("HTTPS", 443, "HTTP", port, "arn:aws:acm:cert", ())),
+        check, frozenset(instances), {port: ("backend-auth",)},
+    )
+
+
+def test_first_task_registers_host_then_aims_check_then_moves_listeners() -> None:
+    h1, h2 = host(1), host(2)
+    result = plan(snapshot([h1, h2], [task(1, h1, 32768)]), [WEB], {"web-lb": lb()}, {"i-0001", "i-0002"})
+    assert result.actions == (
+        Register("web-lb", ("i-0001",)),
+        SetHealthCheck("web-lb", HealthCheck("HTTP:32768/health", 10, 5, 2, 3), "HTTP:8080/health"),
+        MoveListener("web-lb", lb().listeners[0], 32768),
+        SetBackendPolicies("web-lb", 32768, ("backend-auth",)),
+        MoveListener("web-lb", lb().listeners[1], 32768),
+    )
+    assert result.warnings == ()
+
+
+def test_converged_plans_nothing() -> None:
+    h1 = host(1)
+    converged = LoadBalancer("web-lb", (Listener("HTTP", 80, "HTTP", 32768),),
+                             HealthCheck("HTTP:32768/health", 10, 5, 2, 3), frozenset({"i-0001"}))
+    assert plan(snapshot([h1], [task(1, h1, 32768)]), [WEB], {"web-lb": converged}, {"i-0001"}).actions == ()
+
+
+def test_newest_running_task_wins_during_a_rolling_deploy() -> None:
+    h1 = host(1)
+    old = task(1, h1, 32768, revision=1, started=0)
+    new = task(2, h1, 32769, revision=2, started=60)
+    result = plan(snapshot([h1], [old, new]), [WEB], {"web-lb": lb(32768, ("i-0001",))}, {"i-0001"})
+    assert {a.instance_port for a in result.actions if isinstance(a, MoveListener)} == {32769}
+
+
+def test_new_task_not_yet_healthy_does_not_take_traffic() -> None:
+    h1 = host(1)
+    old = task(1, h1, 32768, revision=1, started=0, checked=True, health="HEALTHY")
+    new = task(2, h1, 32769, revision=2, started=60, checked=True, health="UNKNOWN")
+    pending = task(3, h1, None, revision=2, started=90, last="PENDING")
+    current = LoadBalancer("web-lb", (Listener("HTTP", 80, "HTTP", 32768),),
+                           HealthCheck("HTTP:32768/health", 10, 5, 2, 3), frozenset({"i-0001"}))
+    assert plan(snapshot([h1], [old, new, pending]), [WEB], {"web-lb": current}, {"i-0001"}).actions == ()
+
+
+def test_stopping_task_and_draining_host_leave_at_once() -> None:
+    h1, h2 = host(1), host(2, status="DRAINING")
+    stopping = task(1, h1, 32768, desired="STOPPED")
+    draining = task(2, h2, 32768)
+    current = LoadBalancer("web-lb", (Listener("HTTP", 80, "HTTP", 32768),), None, frozenset({"i-0001", "i-0002"}))
+    result = plan(snapshot([h1, h2], [stopping, draining]), [WEB], {"web-lb": current}, {"i-0001", "i-0002"})
+    assert result.actions == (Deregister("web-lb", ("i-0001", "i-0002")),)
+
+
+def test_hosts_on_another_port_are_not_registered_and_are_named() -> None:
+    h1, h2 = host(1), host(2)
+    result = plan(snapshot([h1, h2], [task(1, h1, 32768, started=0), task(2, h2, 32770, started=10)]), [WEB],
+                  {"web-lb": lb(32770, ("i-0001", "i-0002"))}, {"i-0001", "i-0002"})
+    assert result.actions == (Deregister("web-lb", ("i-0001",)),)
+    assert len(result.warnings) == 1 and "i-0001" in result.warnings[0] and "32770" in result.warnings[0]
+
+
+def test_out_of_scope_hosts_are_never_touched() -> None:
+    h1, h2 = host(1), host(2)
+    # Per-host mode on h1: h2 (another agent's) and i-9999 (not in the cluster) stay registered.
+    current = LoadBalancer("web-lb", (Listener("HTTP", 80, "HTTP", 32768),), None,
+                           frozenset({"i-0001", "i-0002", "i-9999"}))
+    result = plan(snapshot([h1, h2], [task(2, h2, 32768)]), [WEB], {"web-lb": current}, {"i-0001"})
+    assert result.actions == (Deregister("web-lb", ("i-0001",)),)
+
+
+def test_container_port_picks_the_binding_and_missing_container_warns() -> None:
+    h1 = host(1)
+    entry = ServiceEntry(family="web", exposedContainerName="web", loadBalancerName="web-lb", containerPort=9090)
+    t = task(1, h1, 32768, container_port=80)
+    result = plan(snapshot([h1], [t]), [entry], {"web-lb": lb(32768, ("i-0001",))}, {"i-0001"})
+    assert result.actions == (Deregister("web-lb", ("i-0001",)),)
+    assert "container port 9090" in result.warnings[0]
+    other = ServiceEntry(family="web", exposedContainerName="sidecar", loadBalancerName="web-lb")
+    assert "no container 'sidecar'" in plan(snapshot([h1], [t]), [other], {"web-lb": lb()}, {"i-0001"}).warnings[0]
+
+
+def test_tcp_health_check_keeps_its_shape() -> None:
+    assert HealthCheck("TCP:8080", 30, 5, 2, 10).on_port(32768) == HealthCheck("TCP:32768", 30, 5, 2, 10)
+    assert HealthCheck("HTTPS:443/a/b?c", 5, 2, 3, 4).on_port(1) == HealthCheck("HTTPS:1/a/b?c", 5, 2, 3, 4)
