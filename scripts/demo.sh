@@ -22,5 +22,4 @@ for _ in $(seq 1 100); do
 done
 
 echo "== The sandbox is up at $AWS_ENDPOINT_URL (log: .demo/sandbox.log)"
-echo "== ecsfleet status --cluster demo"
-"$BIN/ecsfleet" status --cluster demo
+"$BIN/python" scripts/demo.py

@@ -280,3 +280,41 @@ def test_lambda_handler_runs_a_cluster_wide_pass(sb: Sandbox, tmp_path: Path, mo
     summary = handler({"detail-type": "ECS Task State Change"}, None)
     assert summary["ok"] and len(summary["applied"]) == 3
     assert handler({}, None)["applied"] == []
+
+
+def test_daemon_wakes_on_ecs_events_and_serves_metrics(sb: Sandbox, clients: Clients) -> None:
+    import time
+    import urllib.request
+
+    from ecsfleet.runner import Metrics, SqsWakeups, run_forever
+    from ecsfleet.sandbox.emulator import free_port
+
+    web_world(sb, desired=0)
+    sqs, events = sb.client("sqs"), sb.client("events")
+    queue = sqs.create_queue(QueueName="lb-sync-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="ecs-tasks", EventPattern=json.dumps({"source": ["aws.ecs"],
+                                                               "detail-type": ["ECS Task State Change"]}))
+    events.put_targets(Rule="ecs-tasks", Targets=[{"Id": "q", "Arn": arn}])
+    port = free_port()
+    metrics = Metrics("lb-sync", port)
+    wakeups = SqsWakeups(clients, queue).start()
+    stop = threading.Event()
+    daemon = threading.Thread(target=run_forever, args=(controller(clients), 3600.0, False, wakeups, metrics, stop),
+                              daemon=True)
+    daemon.start()
+    try:
+        sb.client("ecs").update_service(cluster="test", service="web", desiredCount=1)
+        sb.advance(2)  # RUNNING: the event reaches the queue, the daemon looks again long before its interval
+        deadline = time.monotonic() + 30
+        while not describe_lb(sb)["Instances"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert describe_lb(sb)["Instances"] != []
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert 'ecsfleet_reconciles_total{capability="lb-sync",outcome="ok"}' in text
+        assert 'ecsfleet_actions_total{capability="lb-sync",kind="register",outcome="ok"} 1.0' in text
+        assert "ecsfleet_seconds_since_last_success" in text
+    finally:
+        stop.set()
+        wakeups.stop()
+        daemon.join(timeout=5)

@@ -70,8 +70,9 @@ class Reconciler(Protocol):
     def reconcile(self, dry_run: bool) -> PassReport: ...
 
 
-def safe_pass(reconciler: Reconciler, dry_run: bool) -> PassReport:
-    """One pass that never raises: a failure becomes an error in the report."""
+def safe_pass(reconciler: Reconciler, dry_run: bool, log_outcomes: bool = True) -> PassReport:
+    """One pass that never raises: a failure becomes an error in the report. Each outcome is
+    logged on one line (a one-shot command prints them instead)."""
     try:
         report = reconciler.reconcile(dry_run)
     except Exception as error:
@@ -80,6 +81,8 @@ def safe_pass(reconciler: Reconciler, dry_run: bool) -> PassReport:
         if not hint:
             log.exception("%s pass failed", reconciler.capability)
         return PassReport(reconciler.capability, dry_run, errors=(message,))
+    if not log_outcomes:
+        return report
     for warning in report.warnings:
         log.warning("%s: %s", reconciler.capability, warning)
     for outcome in report.outcomes:
@@ -207,7 +210,7 @@ def print_report(report: PassReport, echo: Callable[[str], None]) -> None:
     if report.dry_run:
         echo(f"{report.capability}: dry run, {len(report.planned)} change(s) planned, nothing applied")
         for line in report.planned:
-            echo(f"  would {line}")
+            echo(f"  plan: {line}")
     else:
         applied = sum(1 for o in report.outcomes if o.ok and not o.skipped)
         failed = sum(1 for o in report.outcomes if not o.ok)
@@ -235,7 +238,7 @@ def drive(
     """The `--once | --interval N` contract every controller command shares. Returns the exit code:
     0 when everything applied, 1 when anything failed."""
     if once:
-        report = safe_pass(reconciler, dry_run)
+        report = safe_pass(reconciler, dry_run, log_outcomes=False)
         print_report(report, echo)
         return 0 if report.ok else 1
     assert interval is not None

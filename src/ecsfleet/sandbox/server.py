@@ -131,6 +131,10 @@ class SandboxApp:
                 return [payload]
             if op.service == "ecs":
                 return self._serve_ecs(op.name, environ, body, start_response)
+        if op is not None and op.service == "sqs":
+            # ReceiveMessage long-polls for up to 20 s: holding the lock would stop the very
+            # events it waits for. moto's queues take concurrent access on their own.
+            return list(self._moto(environ, start_response))
         with self._lock:
             # moto's response is produced lazily; materialise it while the lock is held.
             return list(self._moto(environ, start_response))
