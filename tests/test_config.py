@@ -42,7 +42,7 @@ def test_every_problem_is_listed_with_file_and_field(tmp_path: Path) -> None:
 
 def test_one_load_balancer_per_service() -> None:
     with pytest.raises(ConfigError, match="given to both 'web' and 'api'"):
-        parse_services("f", json.dumps(GOOD + [{**GOOD[0], "serviceName": "api", "family": "api"}]).encode())
+        parse_services("f", json.dumps([*GOOD, {**GOOD[0], "serviceName": "api", "family": "api"}]).encode())
 
 
 def test_statika_config_defaults() -> None:
@@ -52,7 +52,7 @@ def test_statika_config_defaults() -> None:
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nope.json"):
+    with pytest.raises(ConfigError, match=r"nope\.json"):
         Reloading(str(tmp_path / "nope.json"), parse_services).get()
 
 
