@@ -178,7 +178,8 @@ def plan_service(
     on_port = {host for _, host, p in candidates if p == port}
     elsewhere = sorted({host for _, host, p in candidates if p != port} - on_port)
     if elsewhere:
-        warnings.append(f"{entry.label}: {', '.join(elsewhere)} run it only on other host ports than {port}; "
+        named = ", ".join(elsewhere[:10]) + (f" and {len(elsewhere) - 10} more" if len(elsewhere) > 10 else "")
+        warnings.append(f"{entry.label}: {named} run it only on other host ports than {port}; "
                         f"a Classic ELB has one instance port, so they are not registered with {lb.name}")
 
     actions: list[Action] = []

@@ -53,7 +53,7 @@ def launch_instances(sb: Sandbox, cluster: str, count: int, subnet_id: str, secu
 def network(sb: Sandbox) -> tuple[str, str, str]:
     ec2 = sb.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.10.1.0/24",
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.10.0.0/18",
                                AvailabilityZone=f"{sb.region}a")["Subnet"]["SubnetId"]
     ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
     group = ec2.create_security_group(GroupName="ecs-nodes", Description="ECS nodes", VpcId=vpc)["GroupId"]
