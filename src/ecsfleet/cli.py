@@ -16,6 +16,8 @@ from rich.console import Console
 
 from . import __version__
 from .aws import AwsTarget, Clients, error_code, explain_connection_error
+from .dns.cli import HELP as DNS_SYNC_HELP
+from .dns.cli import dns_sync
 from .errors import UserError
 from .lbsync.cli import HELP as LB_SYNC_HELP
 from .lbsync.cli import lb_sync
@@ -35,6 +37,7 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.command("lb-sync", help=LB_SYNC_HELP)(lb_sync)
+app.command("dns-sync", help=DNS_SYNC_HELP)(dns_sync)
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -124,6 +124,20 @@ class ClusterSnapshot:
     def instance_by_ec2_id(self, ec2_instance_id: str) -> ContainerInstance | None:
         return next((i for i in self.instances if i.ec2_instance_id == ec2_instance_id), None)
 
+    def serving(self, task: Task) -> bool:
+        """Running, staying, on an ACTIVE host, and healthy where the task definition checks health.
+
+        A task whose desiredStatus is STOPPED, or on a DRAINING host, is leaving: ECS has announced
+        its stop, so it gets no new traffic from that moment, while it still runs."""
+        host = self.instance(task.container_instance_arn)
+        return (
+            host is not None
+            and host.status == "ACTIVE"
+            and task.last_status == "RUNNING"
+            and task.desired_status == "RUNNING"
+            and (not task.has_health_check or task.health_status == "HEALTHY")
+        )
+
     def tasks_on(self, instance_arn: str) -> tuple[Task, ...]:
         return tuple(t for t in self.tasks if t.container_instance_arn == instance_arn)
 

@@ -118,21 +118,6 @@ def describe(action: Action) -> str:
     raise AssertionError(action)
 
 
-def _serving(task: Task, snap: ClusterSnapshot) -> bool:
-    """Running, staying, on an ACTIVE host, and healthy where the task definition checks health.
-
-    A task whose desiredStatus is STOPPED, or on a DRAINING host, is leaving: ECS has announced
-    its stop, so it gets no traffic from now on."""
-    host = snap.instance(task.container_instance_arn)
-    return (
-        host is not None
-        and host.status == "ACTIVE"
-        and task.last_status == "RUNNING"
-        and task.desired_status == "RUNNING"
-        and (not task.has_health_check or task.health_status == "HEALTHY")
-    )
-
-
 def _matches(task: Task, entry: ServiceEntry) -> bool:
     # statika matched tasks by family; a serviceName alone selects the service's tasks.
     if entry.family:
@@ -153,7 +138,7 @@ def plan_service(
         host = snap.instance(task.container_instance_arn)
         if host is None or host.ec2_instance_id not in scope or not _matches(task, entry):
             continue
-        if not _serving(task, snap):
+        if not snap.serving(task):
             continue
         container = task.container(entry.exposedContainerName)
         if container is None:

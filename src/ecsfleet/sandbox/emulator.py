@@ -37,9 +37,13 @@ class Sandbox:
         speed: float = 1.0,
         timings: EcsTimings | None = None,
         verbose: bool = False,
+        dns_port: int | None = None,
     ) -> None:
+        """`dns_port`: also answer the Route53 zones over DNS on this UDP port (0 picks one)."""
         self.region = region
         self.verbose = verbose
+        self._dns_port = dns_port
+        self._dns: Any = None
         self.timings = timings or EcsTimings()
         self.clock = SandboxClock()
         self._host, self._port = host, port
@@ -49,6 +53,7 @@ class Sandbox:
         self._faults = FaultBook()
         self._regions: dict[str, EcsRegion] = {}
         self._server: Any = None
+        self._hook: moto_bridge.ClusterHook = (self._cluster_created, self._cluster_deleted)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
@@ -62,7 +67,7 @@ class Sandbox:
         # One line per request drowns everything else; `sandbox up --verbose` turns it back on.
         logging.getLogger("werkzeug").setLevel(logging.INFO if self.verbose else logging.WARNING)
         moto_bridge.reset_moto()
-        moto_bridge.route_ecs_clusters(self._cluster_created, self._cluster_deleted)
+        moto_bridge.route_ecs_clusters(self._hook)
         app = SandboxApp(
             moto=moto_bridge.moto_app(),
             ecs=EcsApi(self.ecs),
@@ -81,10 +86,18 @@ class Sandbox:
             self._threads.append(threading.Thread(target=self._tick_forever, name="sandbox-clock", daemon=True))
         for thread in self._threads:
             thread.start()
+        if self._dns_port is not None:
+            from .dns_server import SandboxDns
+
+            self._dns = SandboxDns(self.lock, self._dns_port, self._host)
+            self._dns.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
+        moto_bridge.unroute_ecs_clusters(self._hook)
+        if self._dns is not None:
+            self._dns.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -115,6 +128,11 @@ class Sandbox:
     @property
     def port(self) -> int:
         return int(self._port)
+
+    @property
+    def dns_port(self) -> int | None:
+        """The UDP port the Route53 zones are answered on, when started with `dns_port`."""
+        return self._dns.port if self._dns is not None else None
 
     def env(self) -> dict[str, str]:
         """Environment that points boto3 (and so ecsfleet) at this sandbox."""

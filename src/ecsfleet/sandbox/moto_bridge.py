@@ -65,30 +65,41 @@ def reset_moto() -> None:
     moto_api_backend.reset()
 
 
-def route_ecs_clusters(on_create: Callable[[str, str], None], on_delete: Callable[[str, str], None]) -> None:
+ClusterHook = tuple[Callable[[str, str], None], Callable[[str, str], None]]
+# moto's state is per process; the sandbox started last (and not yet stopped) receives the hooks.
+_cluster_hooks: list[ClusterHook] = []
+
+
+def route_ecs_clusters(hook: ClusterHook) -> None:
     """Clusters that CloudFormation creates in moto's ECS must exist in the sandbox's ECS too."""
     from moto.ecs.models import EC2ContainerServiceBackend
 
+    _cluster_hooks.append(hook)
     backend: Any = EC2ContainerServiceBackend
-    # Keep moto's originals once, so starting a second sandbox in a process does not wrap twice.
-    if not hasattr(backend, "_sandbox_original_create"):
-        backend._sandbox_original_create = backend.create_cluster
-        backend._sandbox_original_delete = backend.delete_cluster
-    create = backend._sandbox_original_create
-    delete = backend._sandbox_original_delete
+    if hasattr(backend, "_sandbox_original_create"):
+        return
+    create = backend._sandbox_original_create = backend.create_cluster
+    delete = backend._sandbox_original_delete = backend.delete_cluster
 
     def create_cluster(self: Any, cluster_name: str, *args: Any, **kwargs: Any) -> Any:
         cluster = create(self, cluster_name, *args, **kwargs)
-        on_create(self.region_name, cluster.name)
+        if _cluster_hooks:
+            _cluster_hooks[-1][0](self.region_name, cluster.name)
         return cluster
 
     def delete_cluster(self: Any, cluster_str: str) -> Any:
         cluster = delete(self, cluster_str)
-        on_delete(self.region_name, cluster.name)
+        if _cluster_hooks:
+            _cluster_hooks[-1][1](self.region_name, cluster.name)
         return cluster
 
     backend.create_cluster = create_cluster
     backend.delete_cluster = delete_cluster
+
+
+def unroute_ecs_clusters(hook: ClusterHook) -> None:
+    if hook in _cluster_hooks:
+        _cluster_hooks.remove(hook)
 
 
 def moto_app() -> Callable[..., Any]:

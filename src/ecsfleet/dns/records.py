@@ -1,0 +1,114 @@
+"""Route53 record sets and zones as ecsfleet sees them, and the TXT registry that says which
+record sets an owner manages (external-dns's idea: a record without our TXT is not ours)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .names import normalize
+
+HERITAGE = "ecsfleet"
+REGISTRY_PREFIX = "_ecsfleet-"
+
+
+@dataclass(frozen=True, order=True)
+class RecordKey:
+    name: str
+    record_type: str
+    set_identifier: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordSet:
+    name: str
+    record_type: str
+    ttl: int
+    values: tuple[str, ...]  # sorted: record sets compare as sets of values
+    set_identifier: str | None = None
+    weight: int | None = None
+    multivalue: bool = False
+    alias: bool = False
+
+    @property
+    def key(self) -> RecordKey:
+        return RecordKey(self.name, self.record_type, self.set_identifier)
+
+    def to_route53(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "Name": self.name, "Type": self.record_type, "TTL": self.ttl,
+            "ResourceRecords": [{"Value": v} for v in self.values],
+        }
+        if self.set_identifier is not None:
+            doc["SetIdentifier"] = self.set_identifier
+            if self.weight is not None:
+                doc["Weight"] = self.weight
+            if self.multivalue:
+                doc["MultiValueAnswer"] = True
+        return doc
+
+
+def parse_record_set(doc: Mapping[str, Any]) -> RecordSet:
+    return RecordSet(
+        name=normalize(doc["Name"].replace("\\052", "*")),
+        record_type=doc["Type"],
+        ttl=int(doc.get("TTL", 0)),
+        values=tuple(sorted(r["Value"] for r in doc.get("ResourceRecords") or [])),
+        set_identifier=doc.get("SetIdentifier"),
+        weight=doc.get("Weight"),
+        multivalue=bool(doc.get("MultiValueAnswer")),
+        alias="AliasTarget" in doc,
+    )
+
+
+@dataclass(frozen=True)
+class Zone:
+    id: str
+    name: str  # normalized
+    private: bool
+
+
+def parse_zone(doc: Mapping[str, Any]) -> Zone:
+    return Zone(doc["Id"].rsplit("/", 1)[-1], normalize(doc["Name"]),
+                bool((doc.get("Config") or {}).get("PrivateZone")))
+
+
+def zones_for(name: str, zones: Sequence[Zone], private: bool) -> list[Zone]:
+    """The managed zones a name belongs in: the longest matching suffix; where a public and a
+    private zone share it (split horizon), the one matching the value's kind of address."""
+    matching = [z for z in zones if name == z.name or name.endswith("." + z.name)]
+    if not matching:
+        return []
+    longest = max(len(z.name) for z in matching)
+    best = [z for z in matching if len(z.name) == longest]
+    preferred = [z for z in best if z.private == private]
+    return sorted(preferred or best, key=lambda z: z.id)
+
+
+def registry_key(key: RecordKey) -> RecordKey:
+    return RecordKey(f"{REGISTRY_PREFIX}{key.record_type.lower()}.{key.name}", "TXT", key.set_identifier)
+
+
+def registry_record(key: RecordKey, owner: str, ttl: int) -> RecordSet:
+    reg = registry_key(key)
+    return RecordSet(reg.name, "TXT", ttl, (f'"heritage={HERITAGE},{HERITAGE}/owner={owner}"',), key.set_identifier)
+
+
+def registry_owner(record: RecordSet) -> str | None:
+    """The owner a registry TXT record names, or None when it is not one of ours."""
+    for value in record.values:
+        fields = dict(
+            part.split("=", 1) for part in value.strip('"').split(",") if "=" in part
+        )
+        if fields.get("heritage") == HERITAGE:
+            return fields.get(f"{HERITAGE}/owner")
+    return None
+
+
+def managed_key(registry: RecordKey) -> RecordKey | None:
+    """The record a registry TXT name stands for (inverse of `registry_key`)."""
+    if registry.record_type != "TXT" or not registry.name.startswith(REGISTRY_PREFIX):
+        return None
+    kind, _, name = registry.name.removeprefix(REGISTRY_PREFIX).partition(".")
+    return RecordKey(name, kind.upper(), registry.set_identifier) if name else None

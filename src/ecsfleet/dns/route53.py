@@ -1,0 +1,60 @@
+"""Route53: read the managed zones and their record sets; send planned changes in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..aws import error_code, paginate
+from ..errors import UserError
+from ..runner import Outcome
+from .plan import ChangeGroup, DnsPlan, pack
+from .records import RecordKey, RecordSet, Zone, parse_record_set, parse_zone
+
+
+def read_zones(route53: Any, zone_ids: Sequence[str] = ()) -> list[Zone]:
+    zones = [parse_zone(z) for z in paginate(route53, "list_hosted_zones", "HostedZones")]
+    if not zone_ids:
+        return zones
+    wanted = {z.rsplit("/", 1)[-1] for z in zone_ids}
+    missing = wanted - {z.id for z in zones}
+    if missing:
+        raise UserError(f"hosted zone(s) not found: {', '.join(sorted(missing))}")
+    return [z for z in zones if z.id in wanted]
+
+
+def read_records(route53: Any, zones: Sequence[Zone]) -> dict[tuple[str, RecordKey], RecordSet]:
+    found: dict[tuple[str, RecordKey], RecordSet] = {}
+    for zone in zones:
+        for doc in paginate(route53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone.id):
+            record = parse_record_set(doc)
+            if not record.alias:
+                found[(zone.id, record.key)] = record
+    return found
+
+
+def _send(route53: Any, zone_id: str, batch: list[ChangeGroup]) -> list[Outcome]:
+    """One ChangeResourceRecordSets; a batch Route53 refuses as invalid is split in halves so the
+    valid changes still land and the refusal is pinned to the change that caused it."""
+    changes = [c for group in batch for c in group]
+    try:
+        route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+            "Comment": "ecsfleet dns-sync",
+            "Changes": [{"Action": c.action, "ResourceRecordSet": c.record.to_route53()} for c in changes],
+        })
+    except Exception as error:
+        if error_code(error) == "InvalidChangeBatch" and len(batch) > 1:
+            half = len(batch) // 2
+            return _send(route53, zone_id, batch[:half]) + _send(route53, zone_id, batch[half:])
+        reason = f"{error_code(error) or type(error).__name__}: {error}"
+        return [Outcome(c.action.lower(), zone_id, c.describe(), ok=False, error=reason) for c in changes]
+    return [Outcome(c.action.lower(), zone_id, c.describe()) for c in changes]
+
+
+def apply(route53: Any, plan: DnsPlan) -> list[Outcome]:
+    """Every zone's batches; a failed batch is reported and the others are still sent."""
+    outcomes: list[Outcome] = []
+    for zone_id, groups in sorted(plan.groups_by_zone.items()):
+        for batch in pack(groups):
+            outcomes += _send(route53, zone_id, batch)
+    return outcomes
