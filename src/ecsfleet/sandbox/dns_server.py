@@ -26,7 +26,7 @@ def _records(name: str, qtype: str) -> list[str] | None:
     zone = zones[0]
     lines = []
     for rrset in zone.rrsets:
-        if rrset.name.rstrip(".").lower() + "." != name or (qtype != "ANY" and rrset.type != qtype):
+        if rrset.name.rstrip(".").lower() + "." != name or (qtype not in ("ANY", rrset.type)):
             continue
         for record in rrset.records:
             value = record["Value"] if isinstance(record, dict) else str(record)
