@@ -300,7 +300,7 @@ def test_daemon_wakes_on_ecs_events_and_serves_metrics(sb: Sandbox, clients: Cli
     metrics = Metrics("lb-sync", port)
     wakeups = SqsWakeups(clients, queue).start()
     stop = threading.Event()
-    daemon = threading.Thread(target=run_forever, args=(controller(clients), 3600.0, False, wakeups, metrics, stop),
+    daemon = threading.Thread(target=run_forever, args=(controller(clients), 3600.0, False, wakeups.wake, metrics, stop),
                               daemon=True)
     daemon.start()
     try:

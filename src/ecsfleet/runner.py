@@ -183,15 +183,15 @@ def run_forever(
     reconciler: Reconciler,
     interval: float,
     dry_run: bool = False,
-    wakeups: SqsWakeups | None = None,
+    wake: threading.Event | None = None,
     metrics: Metrics | None = None,
     stop: threading.Event | None = None,
     on_report: Callable[[PassReport], None] | None = None,
 ) -> None:
-    """Reconcile every `interval` seconds, and at once when an event arrives. Never raises on an
-    AWS error: the next pass tries again."""
+    """Reconcile every `interval` seconds, and at once when `wake` is set (an ECS event on SQS, a
+    Docker event). Never raises on an AWS error: the next pass tries again."""
     stop = stop or threading.Event()
-    wake = wakeups.wake if wakeups else threading.Event()
+    wake = wake or threading.Event()
     while not stop.is_set():
         wake.clear()
         report = safe_pass(reconciler, dry_run)
@@ -234,6 +234,7 @@ def drive(
     events_queue: str | None,
     metrics_port: int | None,
     echo: Callable[[str], None],
+    wake: threading.Event | None = None,
 ) -> int:
     """The `--once | --interval N` contract every controller command shares. Returns the exit code:
     0 when everything applied, 1 when anything failed."""
@@ -242,13 +243,14 @@ def drive(
         print_report(report, echo)
         return 0 if report.ok else 1
     assert interval is not None
-    wakeups = SqsWakeups(clients, events_queue).start() if events_queue else None
+    wake = wake or threading.Event()
+    wakeups = SqsWakeups(clients, events_queue, wake=wake).start() if events_queue else None
     metrics = Metrics(reconciler.capability, metrics_port) if metrics_port is not None else None
     log.info("%s: reconciling every %ss%s%s", reconciler.capability, interval,
              f", and on events from {events_queue}" if events_queue else "",
              f"; metrics on :{metrics_port}/metrics" if metrics_port is not None else "")
     try:
-        run_forever(reconciler, interval, dry_run, wakeups, metrics)
+        run_forever(reconciler, interval, dry_run, wake, metrics)
     except KeyboardInterrupt:
         log.info("%s: stopped", reconciler.capability)
     finally:

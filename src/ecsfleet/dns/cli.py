@@ -7,13 +7,20 @@ from typing import Annotated
 
 import typer
 
+from ..aws import Clients
 from ..errors import UserError
 from ..runner import drive
 from .controller import DEFAULT_TTL, DnsSync
+from .docker_source import DockerDnsSync, host_from_metadata
 from .names import ttl_problem
 
 HELP = """Publish Route53 A and SRV records from containers' SERVICE_FQDN, SERVICE_FQDN_LOCAL and
-SERVICE_PORT_<port> environment (ecsd's conventions), for every running task of a cluster.
+SERVICE_PORT_<port> environment (ecsd's conventions).
+
+--source ecs: one controller for a whole cluster, from the ECS API; one record set per name
+holding every value. --source docker: one agent per host, as ecsd, from the local Docker
+engine, reacting to Docker events and resyncing every interval; one multivalue record per
+value, so agents on different hosts never overwrite each other.
 
 Ownership as external-dns does it: a TXT record `_ecsfleet-<type>.<name>` beside each managed
 record set names the owner id; record sets without it, or with another owner, are never
@@ -53,18 +60,53 @@ def dns_sync(
     events_queue: Annotated[str | None, typer.Option(
         help="SQS queue URL receiving ECS events: a pass runs as soon as one arrives.")] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
+    docker_host: Annotated[str | None, typer.Option(
+        envvar="DOCKER_HOST", help="Docker engine (docker source; default unix:///var/run/docker.sock).")] = None,
+    host_id: Annotated[str | None, typer.Option(help="This host's id (docker source; default: EC2 instance id "
+                                                     "from instance metadata).")] = None,
+    public_ip: Annotated[str | None, typer.Option(help="This host's public IP (default: metadata).")] = None,
+    private_ip: Annotated[str | None, typer.Option(help="This host's private IP (default: metadata).")] = None,
+    hostname: Annotated[str | None, typer.Option(help="SRV target host name (default: metadata local-hostname).")]
+    = None,
+    adopt_ecsd: Annotated[bool, typer.Option(
+        "--adopt-ecsd", help="Take over this host's records in ecsd's shape in place (docker source).")] = False,
 ) -> None:
-    if source is Source.docker:
-        raise UserError("--source docker is not available in this version; use --source ecs")
-    if not cluster:
-        raise UserError("no cluster: pass --cluster (or set ECSFLEET_CLUSTER)")
     if once == (interval is not None):
         raise UserError("say how to run: --once, or --interval N")
     problem = ttl_problem(ttl)
     if problem:
         raise UserError(f"--ttl: {problem}")
     clients = ctx.obj.clients()
-    controller = DnsSync(clients, cluster, owner_id or default_owner(cluster), tuple(zone_id or ()), policy.value, ttl)
+    zones = tuple(zone_id or ())
+    if source is Source.docker:
+        agent = docker_agent(clients, docker_host, host_id, public_ip, private_ip, hostname, owner_id, zones,
+                             policy.value, ttl, adopt_ecsd)
+        if not once:
+            agent.watch()
+        try:
+            code = drive(agent, clients, once=once, interval=interval, dry_run=dry_run, events_queue=events_queue,
+                         metrics_port=metrics_port, echo=typer.echo, wake=agent.wake)
+        finally:
+            agent.stop_watching()
+        raise typer.Exit(code)
+    if not cluster:
+        raise UserError("no cluster: pass --cluster (or set ECSFLEET_CLUSTER)")
+    controller = DnsSync(clients, cluster, owner_id or default_owner(cluster), zones, policy.value, ttl)
     code = drive(controller, clients, once=once, interval=interval, dry_run=dry_run, events_queue=events_queue,
                  metrics_port=metrics_port, echo=typer.echo)
     raise typer.Exit(code)
+
+
+def docker_agent(clients: Clients, docker_host: str | None, host_id: str | None, public_ip: str | None,
+                 private_ip: str | None, hostname: str | None, owner_id: str | None, zones: tuple[str, ...],
+                 policy: str, ttl: int, adopt_ecsd: bool) -> DockerDnsSync:
+    import docker
+
+    try:
+        engine = docker.DockerClient(base_url=docker_host or "unix:///var/run/docker.sock", timeout=10)
+        engine.ping()
+    except Exception as error:
+        raise UserError(f"cannot reach the Docker engine at {docker_host or 'unix:///var/run/docker.sock'}: "
+                        f"{error}") from error
+    host = host_from_metadata(host_id, public_ip, private_ip, hostname)
+    return DockerDnsSync(clients, engine, host, owner_id or f"host/{host.id}", zones, policy, ttl, adopt_ecsd)

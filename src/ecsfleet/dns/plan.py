@@ -81,6 +81,42 @@ def desired_records(
     return desired, warnings
 
 
+ECSD_WEIGHT = 100
+
+
+def set_identifier(endpoint: Endpoint) -> str:
+    """ecsd's identifiers: the IP for A records, `<host>:<port>` for SRV records."""
+    if endpoint.record_type == "SRV":
+        _, _, port, target = endpoint.value.split()
+        return f"{target.rstrip('.')}:{port}"
+    return endpoint.value
+
+
+def per_host_records(
+    endpoints: Iterable[Endpoint],
+    zones: Sequence[Zone],
+    ttl: int,
+    existing: Mapping[tuple[str, RecordKey], RecordSet],
+) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str]]:
+    """One record set per value, for agents that run on every host: each agent owns only its own
+    values, so concurrent agents never overwrite each other. Multivalue answer records (Route53
+    answers up to eight at once), unless the name already holds weighted ones (ecsd's shape:
+    Route53 allows one routing policy per name and type), which are then kept."""
+    weighted = {(zone_id, key.name, key.record_type) for (zone_id, key), r in existing.items() if r.weight is not None}
+    desired: dict[tuple[str, RecordKey], RecordSet] = {}
+    unplaced: set[str] = set()
+    for endpoint in endpoints:
+        targets = zones_for(endpoint.name, zones, endpoint.private)
+        if not targets:
+            unplaced.add(endpoint.name)
+        for zone in targets:
+            ecsd = (zone.id, endpoint.name, endpoint.record_type) in weighted
+            record = RecordSet(endpoint.name, endpoint.record_type, ttl, (endpoint.value,), set_identifier(endpoint),
+                               weight=ECSD_WEIGHT if ecsd else None, multivalue=not ecsd)
+            desired[(zone.id, record.key)] = record
+    return desired, [f"{name} is in no managed hosted zone: not published" for name in sorted(unplaced)]
+
+
 def _problems(record: RecordSet) -> list[str]:
     problems = [name_problem(record.name), ttl_problem(record.ttl)]
     problems += [value_problem(record.record_type, v) for v in record.values]
@@ -93,9 +129,11 @@ def plan(
     owner: str,
     policy: str = "sync",
     registry_ttl: int = 300,
+    adopt: bool = False,
 ) -> DnsPlan:
     """The changes that make the owned record sets equal to the desired ones. Records already
-    right are never rewritten; records of other owners are never touched."""
+    right are never rewritten; records of other owners are never touched. `adopt` takes over
+    unowned per-host record sets (ecsd's) that hold exactly a desired value."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}")
     owners: dict[tuple[str, RecordKey], str | None] = {}
@@ -113,16 +151,24 @@ def plan(
             continue
         have = existing.get((zone_id, key))
         owned_by = owners.get((zone_id, key))
+        if adopt and have is not None and owned_by is None and have.set_identifier is not None:
+            # A record in ecsd's per-host shape, for exactly this host's value: take it over in
+            # place (no delete and re-create), writing only our registry record beside it.
+            group: list[Change] = [Change("CREATE", registry_record(key, owner, registry_ttl))]
+            if have.shape != want.shape:
+                group.append(Change("UPSERT", want))
+            groups[zone_id].append(tuple(group))
+            continue
         if owned_by not in (None, owner) or (have is not None and owned_by is None):
             warnings.append(f"{key.name} {key.record_type} in zone {zone_id} is not owned by {owner!r} "
                             f"({'owner ' + repr(owned_by) if owned_by else 'no ecsfleet registry record'}): left alone")
             continue
         if have is None:
-            group: list[Change] = [Change("CREATE", want)]
+            group = [Change("CREATE", want)]
             if owned_by is None:
                 group.append(Change("CREATE", registry_record(key, owner, registry_ttl)))
             groups[zone_id].append(tuple(group))
-        elif (have.values, have.ttl, have.set_identifier) != (want.values, want.ttl, want.set_identifier):
+        elif have.shape != want.shape:
             groups[zone_id].append((Change("UPSERT", want),))
 
     if policy == "sync":

@@ -35,6 +35,11 @@ class RecordSet:
     def key(self) -> RecordKey:
         return RecordKey(self.name, self.record_type, self.set_identifier)
 
+    @property
+    def shape(self) -> tuple[tuple[str, ...], int, int | None, bool]:
+        """What must match for an existing record set to need no change."""
+        return self.values, self.ttl, self.weight, self.multivalue
+
     def to_route53(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "Name": self.name, "Type": self.record_type, "TTL": self.ttl,
@@ -91,8 +96,11 @@ def registry_key(key: RecordKey) -> RecordKey:
 
 
 def registry_record(key: RecordKey, owner: str, ttl: int) -> RecordSet:
+    """The TXT record that says `owner` manages the record set `key`. Per-value record sets (with
+    a SetIdentifier) get per-value registry records, multivalue so several owners share a name."""
     reg = registry_key(key)
-    return RecordSet(reg.name, "TXT", ttl, (f'"heritage={HERITAGE},{HERITAGE}/owner={owner}"',), key.set_identifier)
+    return RecordSet(reg.name, "TXT", ttl, (f'"heritage={HERITAGE},{HERITAGE}/owner={owner}"',), key.set_identifier,
+                     multivalue=key.set_identifier is not None)
 
 
 def registry_owner(record: RecordSet) -> str | None:

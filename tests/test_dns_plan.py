@@ -1,0 +1,119 @@
+"""dns-sync's pure parts: endpoints from env, desired record sets, the diff, batching."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecsfleet.dns.docker_source import parse_container
+from ecsfleet.dns.endpoints import Endpoint, Host, container_endpoints
+from ecsfleet.dns.names import name_problem, value_problem
+from ecsfleet.dns.plan import Change, desired_records, pack, per_host_records, plan
+from ecsfleet.dns.records import RecordKey, RecordSet, Zone, registry_key, registry_record
+from ecsfleet.snapshot import PortBinding
+
+ZONE = Zone("Z1", "example.com.", False)
+HOST = Host("i-1", "54.0.0.1", "10.0.0.1", "ip-10-0-0-1.ec2.internal")
+
+
+def test_ecsd_conventions_both_readings_of_the_port() -> None:
+    env = {"SERVICE_FQDN": "web.example.com", "SERVICE_FQDN_LOCAL": "web.internal.example.com",
+           "SERVICE_PORT_8080": "_web._tcp.example.com", "SERVICE_PORT_80": "_legacy._tcp.example.com"}
+    # 8080 is a container port bound to 32768; 80 is no container port but a published host port (ecsd's reading).
+    bindings = [PortBinding(8080, 32768), PortBinding(9000, 80)]
+    found, warnings = container_endpoints("c", env, bindings, HOST)
+    assert warnings == []
+    assert set(found) == {
+        Endpoint("web.example.com.", "A", "54.0.0.1", "i-1", False),
+        Endpoint("web.internal.example.com.", "A", "10.0.0.1", "i-1", True),
+        Endpoint("_web._tcp.example.com.", "SRV", "1 1 32768 ip-10-0-0-1.ec2.internal.", "i-1", True),
+        Endpoint("_legacy._tcp.example.com.", "SRV", "1 1 80 ip-10-0-0-1.ec2.internal.", "i-1", True),
+    }
+
+
+def test_no_public_ip_is_a_warning() -> None:
+    found, warnings = container_endpoints("task t container web", {"SERVICE_FQDN": "web.example.com"}, [],
+                                          Host("i-2", None, "10.0.0.2", "h.internal"))
+    assert found == [] and warnings == ["task t container web: SERVICE_FQDN='web.example.com': host i-2 has no "
+                                        "public IP"]
+
+
+def test_desired_record_sets_merge_hosts_and_cap_at_400() -> None:
+    endpoints = [Endpoint("web.example.com.", "A", f"10.0.{i // 250}.{i % 250}", f"i-{i}", True) for i in range(450)]
+    desired, warnings = desired_records(endpoints, [ZONE], 10)
+    (record,) = desired.values()
+    assert len(record.values) == 400 and "450 values" in warnings[0] and "50 are left out" in warnings[0]
+
+
+def test_converged_plan_is_empty_and_changes_are_minimal() -> None:
+    want = RecordSet("web.example.com.", "A", 10, ("10.0.0.1", "10.0.0.2"))
+    desired = {("Z1", want.key): want}
+    created = plan(desired, {}, "me")
+    assert [c.action for _, c in created.changes] == ["CREATE", "CREATE"]
+    existing = {("Z1", want.key): want, ("Z1", registry_key(want.key)): registry_record(want.key, "me", 300)}
+    assert plan(desired, existing, "me").changes == []
+    grown = RecordSet("web.example.com.", "A", 10, ("10.0.0.1", "10.0.0.2", "10.0.0.3"))
+    assert [c.action for _, c in plan({("Z1", grown.key): grown}, existing, "me").changes] == ["UPSERT"]
+    assert [c.action for _, c in plan({}, existing, "me").changes] == ["DELETE", "DELETE"]
+    assert plan({}, existing, "me", policy="upsert-only").changes == []
+    assert plan({}, existing, "someone-else").changes == []
+
+
+def test_per_host_records_keep_ecsd_shape_where_it_exists() -> None:
+    a = Endpoint("web.example.com.", "A", "10.0.0.1", "i-1", True)
+    srv = Endpoint("_web._tcp.example.com.", "SRV", "1 1 32768 ip-10-0-0-1.ec2.internal.", "i-1", True)
+    ecsd = RecordSet("web.example.com.", "A", 10, ("10.0.0.9",), "10.0.0.9", weight=100)
+    desired, _ = per_host_records([a, srv], [ZONE], 10, {("Z1", ecsd.key): ecsd})
+    by_type = {r.record_type: r for r in desired.values()}
+    assert (by_type["A"].set_identifier, by_type["A"].weight, by_type["A"].multivalue) == ("10.0.0.1", 100, False)
+    assert (by_type["SRV"].set_identifier, by_type["SRV"].multivalue) == ("ip-10-0-0-1.ec2.internal:32768", True)
+
+
+def test_adopting_ecsd_records_writes_only_the_registry() -> None:
+    ecsd = RecordSet("web.example.com.", "A", 10, ("10.0.0.1",), "10.0.0.1", weight=100)
+    desired, _ = per_host_records([Endpoint("web.example.com.", "A", "10.0.0.1", "i-1", True)], [ZONE], 10,
+                                  {("Z1", ecsd.key): ecsd})
+    refused = plan(desired, {("Z1", ecsd.key): ecsd}, "host/i-1")
+    assert refused.changes == [] and "not owned" in refused.warnings[0]
+    adopted = plan(desired, {("Z1", ecsd.key): ecsd}, "host/i-1", adopt=True)
+    assert [(c.action, c.record.record_type) for _, c in adopted.changes] == [("CREATE", "TXT")]
+    assert adopted.changes[0][1].record.set_identifier == "10.0.0.1"
+
+
+def test_batches_respect_route53_limits_and_keep_groups_whole() -> None:
+    groups = [(Change("CREATE", RecordSet(f"n{i}.example.com.", "A", 10, tuple(f"10.0.0.{j}" for j in range(9)))),
+               Change("CREATE", registry_record(RecordKey(f"n{i}.example.com.", "A"), "me", 300)))
+              for i in range(150)]
+    batches = pack(groups)
+    assert len(batches) == 2
+    for batch in batches:
+        assert sum(c.cost[0] for g in batch for c in g) <= 1000
+    upserts = [(Change("UPSERT", RecordSet(f"u{i}.example.com.", "A", 10, ("10.0.0.1",) * 300)),) for i in range(4)]
+    assert [len(b) for b in pack(upserts)] == [1, 1, 1, 1]  # an UPSERT of 300 values counts 600
+
+
+def test_invalid_output_is_never_sent() -> None:
+    bad = RecordSet("web.example.com.", "SRV", 10, ("1 1 99999 host.example.com.",))
+    result = plan({("Z1", bad.key): bad}, {}, "me")
+    assert result.changes == [] and "0-65535" in result.warnings[0]
+
+
+def test_docker_inspect_ports_are_deduped() -> None:
+    attrs = {"Id": "abc", "Name": "/echo", "Config": {"Env": ["SERVICE_PORT_8080=_e._tcp.example.com", "A=b=c"]},
+             "NetworkSettings": {"Ports": {"8080/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32768"},
+                                                        {"HostIp": "::", "HostPort": "32768"}], "9090/tcp": None}}}
+    container = parse_container(attrs)
+    assert container.name == "echo" and container.environment["A"] == "b=c"
+    assert container.bindings == (PortBinding(8080, 32768, "tcp"),)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["SERVICE_FQDN", "SERVICE_FQDN_LOCAL", "SERVICE_PORT_80", "SERVICE_PORT_x",
+                                        "SERVICE_PORT_8080", "SERVICE_PORT_", "SERVICE_PORT_99999"]),
+                       st.text(max_size=80)))
+def test_any_env_values_give_valid_endpoints_or_warnings(env: dict[str, str]) -> None:
+    found, warnings = container_endpoints("c", env, [PortBinding(8080, 32768)], HOST)
+    for endpoint in found:
+        assert name_problem(endpoint.name) is None
+        assert value_problem(endpoint.record_type, endpoint.value) is None
+    assert len(found) + len(warnings) <= len(env)
