@@ -300,8 +300,8 @@ def test_daemon_wakes_on_ecs_events_and_serves_metrics(sb: Sandbox, clients: Cli
     metrics = Metrics("lb-sync", port)
     wakeups = SqsWakeups(clients, queue).start()
     stop = threading.Event()
-    daemon = threading.Thread(target=run_forever, args=(controller(clients), 3600.0, False, wakeups.wake, metrics, stop),
-                              daemon=True)
+    daemon = threading.Thread(target=run_forever, daemon=True,
+                              args=(controller(clients), 3600.0, False, wakeups.wake, metrics, stop))
     daemon.start()
     try:
         sb.client("ecs").update_service(cluster="test", service="web", desiredCount=1)
