@@ -37,6 +37,17 @@ def show_load_balancer(elb: object) -> None:
           f"health check {lb['HealthCheck']['Target']}", flush=True)
 
 
+def dig(name: str, qtype: str) -> None:
+    """What a resolver sees: a real DNS query to the sandbox's DNS port."""
+    from dnslib import DNSRecord
+
+    port = int(os.environ["DEMO_DNS_PORT"])
+    print(f"$ dig @127.0.0.1 -p {port} {name} {qtype} +short", flush=True)
+    answer = DNSRecord.parse(DNSRecord.question(name, qtype).send("127.0.0.1", port, timeout=5))
+    for record in answer.rr:
+        print(f"   {record.rdata}", flush=True)
+
+
 def main() -> None:
     region = os.environ["AWS_REGION"]
     ecs = boto3.client("ecs", region_name=region)
@@ -71,6 +82,16 @@ def main() -> None:
     ecsfleet("lb-sync", "--once", "--all-instances", "--cluster", "demo", "--services", str(services))
     show_load_balancer(elb)
     ecsfleet("status", "--cluster", "demo")
+
+    step("dns-sync: SRV and A records from the containers' SERVICE_* environment")
+    ecsfleet("dns-sync", "--cluster", "demo", "--once")
+    step("Scale api from 2 to 4 tasks; one pass later DNS has all four")
+    ecs.update_service(cluster="demo", service="api", desiredCount=4)
+    advance(3)
+    ecsfleet("dns-sync", "--cluster", "demo", "--once")
+    dig("_api._tcp.sandbox.example.com", "SRV")
+    dig("api.sandbox.example.com", "A")
+    ecsfleet("dns-sync", "--cluster", "demo", "--once")
 
     step("API calls the sandbox served during the demo")
     ecsfleet("sandbox", "calls")

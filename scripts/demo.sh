@@ -8,7 +8,8 @@ mkdir -p .demo
 export AWS_ENDPOINT_URL="http://127.0.0.1:${PORT}" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox
 
-"$BIN/ecsfleet" sandbox up --port "$PORT" --seed demo > .demo/env 2> .demo/sandbox.log &
+export DEMO_DNS_PORT=${DEMO_DNS_PORT:-8053}
+"$BIN/ecsfleet" sandbox up --port "$PORT" --dns-port "$DEMO_DNS_PORT" --seed demo > .demo/env 2> .demo/sandbox.log &
 SANDBOX_PID=$!
 trap 'kill "$SANDBOX_PID" 2>/dev/null; wait "$SANDBOX_PID" 2>/dev/null || true' EXIT
 if ! "$BIN/ecsfleet" sandbox ready --timeout 60; then

@@ -31,6 +31,8 @@ def up(
     seed: Annotated[str | None, typer.Option(help="Create a ready-made world: 'demo'.")] = None,
     speed: Annotated[float, typer.Option(help="Sandbox seconds per real second.")] = 1.0,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every request served.")] = False,
+    dns_port: Annotated[int | None, typer.Option(
+        help="Also answer the Route53 zones over DNS on this UDP port (dig @127.0.0.1 -p PORT name SRV).")] = None,
 ) -> None:
     """Serve the sandbox in the foreground until interrupted, and print the environment to export."""
     from .emulator import Sandbox
@@ -38,7 +40,8 @@ def up(
 
     if seed is not None and seed not in SEEDS:
         raise UserError(f"unknown seed {seed!r}: choose one of {', '.join(sorted(SEEDS))}")
-    sandbox = Sandbox(port=port, host=host, region=region, realtime=True, speed=speed, verbose=verbose)
+    sandbox = Sandbox(port=port, host=host, region=region, realtime=True, speed=speed, verbose=verbose,
+                      dns_port=dns_port)
     try:
         sandbox.start()
     except OSError as error:
@@ -49,6 +52,8 @@ def up(
             typer.echo(f"# seeded {seed!r}: {world}", err=True)
         for key, value in sandbox.env().items():
             typer.echo(f"export {key}={value}")
+        if sandbox.dns_port:
+            typer.echo(f"# Route53 zones answered over DNS on udp/{sandbox.dns_port}", err=True)
         typer.echo(f"# sandbox serving on {sandbox.endpoint_url}; Ctrl-C to stop", err=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
