@@ -61,7 +61,8 @@ def service(sb: Sandbox, name: str, count: int, env: dict[str, str], port: int =
 
 def sync(sb: Sandbox, **kwargs: Any) -> Any:
     clients = Clients(AwsTarget(sb.region, sb.endpoint_url))
-    return safe_pass(DnsSync(clients, "test", kwargs.pop("owner", OWNER), **kwargs), dry_run=kwargs.pop("dry", False))
+    dry = kwargs.pop("dry", False)
+    return safe_pass(DnsSync(clients, "test", kwargs.pop("owner", OWNER), **kwargs), dry_run=dry)
 
 
 def writes(sb: Sandbox) -> int:

@@ -18,6 +18,7 @@ from . import __version__
 from .aws import AwsTarget, Clients, error_code, explain_connection_error
 from .dns.cli import HELP as DNS_SYNC_HELP
 from .dns.cli import dns_sync
+from .draining import short_stop_timeouts
 from .errors import UserError
 from .lbsync.cli import HELP as LB_SYNC_HELP
 from .lbsync.cli import lb_sync
@@ -93,13 +94,19 @@ def status(
     cluster: Annotated[str, typer.Option("--cluster", "-c", envvar="ECSFLEET_CLUSTER",
                                          help="Cluster name or ARN.")],
     output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    min_drain: Annotated[float, typer.Option(
+        help="Warn about services publishing DNS (SERVICE_* env) whose stopTimeout is shorter than this many "
+             "seconds: the records' TTL (dns-sync's default is 10).")] = 10.0,
 ) -> None:
     """Show a cluster's container instances and tasks, from one snapshot."""
     snap = SnapshotReader(ctx.obj.clients()).read(cluster)
+    warnings = short_stop_timeouts(snap, min_drain)
     if output is Output.json:
-        typer.echo(json.dumps(status_document(snap), indent=2))
+        typer.echo(json.dumps({**status_document(snap), "warnings": warnings}, indent=2))
     else:
         out().print(status_tables(snap))
+        for warning in warnings:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

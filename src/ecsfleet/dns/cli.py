@@ -56,6 +56,9 @@ def dns_sync(
     owner_id: Annotated[str | None, typer.Option(
         help="Owner id written in the TXT registry (default: ecs-cluster/<cluster>).")] = None,
     ttl: Annotated[int, typer.Option(help="TTL of the records, seconds.")] = DEFAULT_TTL,
+    min_drain: Annotated[float | None, typer.Option(
+        help="Lead time, seconds, a service should keep serving after its stop is announced (its stopTimeout); "
+             "services with less are warned about (default: the TTL).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned changes; change nothing.")] = False,
     events_queue: Annotated[str | None, typer.Option(
         help="SQS queue URL receiving ECS events: a pass runs as soon as one arrives.")] = None,
@@ -91,7 +94,7 @@ def dns_sync(
         raise typer.Exit(code)
     if not cluster:
         raise UserError("no cluster: pass --cluster (or set ECSFLEET_CLUSTER)")
-    controller = DnsSync(clients, cluster, owner_id or default_owner(cluster), zones, policy.value, ttl)
+    controller = DnsSync(clients, cluster, owner_id or default_owner(cluster), zones, policy.value, ttl, min_drain)
     code = drive(controller, clients, once=once, interval=interval, dry_run=dry_run, events_queue=events_queue,
                  metrics_port=metrics_port, echo=typer.echo)
     raise typer.Exit(code)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..aws import Clients
+from ..draining import short_stop_timeouts
 from ..runner import PassReport
 from ..snapshot import SnapshotReader
 from .endpoints import snapshot_endpoints
@@ -23,6 +24,7 @@ class DnsSync:
     zone_ids: Sequence[str] = ()
     policy: str = "sync"
     ttl: int = DEFAULT_TTL
+    min_drain: float | None = None  # default: the TTL
     reader: SnapshotReader | None = None
     capability: str = field(default="dns-sync")
 
@@ -39,5 +41,6 @@ class DnsSync:
             dry_run=dry_run,
             planned=tuple(f"{change.describe()} (zone {zone})" for zone, change in result.changes),
             outcomes=() if dry_run else tuple(apply(route53, result)),
-            warnings=tuple(source_warnings) + tuple(placement_warnings) + result.warnings,
+            warnings=tuple(source_warnings) + tuple(placement_warnings) + result.warnings
+            + tuple(short_stop_timeouts(snap, self.ttl if self.min_drain is None else self.min_drain)),
         )
