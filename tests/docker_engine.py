@@ -4,6 +4,7 @@ Tests that need it skip when no engine answers, except under CI, where they fail
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tarfile
@@ -85,7 +86,5 @@ def containers(docker_client: Any) -> Iterator[list[Any]]:
     started: list[Any] = []
     yield started
     for container in started:
-        try:
+        with contextlib.suppress(Exception):
             container.remove(force=True)
-        except Exception:
-            pass
