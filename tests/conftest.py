@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from ecsfleet.aws import AwsTarget, Clients
 from ecsfleet.sandbox import Sandbox
+from support import fresh
 
 
 @pytest.fixture(scope="session")
@@ -20,17 +20,9 @@ def sandbox_server() -> Iterator[Sandbox]:
 @pytest.fixture
 def sb(sandbox_server: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """A clean sandbox, with the environment pointing boto3 and ecsfleet at it."""
-    sandbox_server.reset()
-    for key, value in sandbox_server.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return sandbox_server
+    return fresh(sandbox_server, monkeypatch)
 
 
 @pytest.fixture
 def clients(sb: Sandbox) -> Clients:
     return Clients(AwsTarget(region=sb.region, endpoint_url=sb.endpoint_url))
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")

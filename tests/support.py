@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ecsfleet.sandbox import Sandbox
 from ecsfleet.sandbox.seed import launch_instances, network
+
+
+def fresh(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """Reset the sandbox and point boto3 and ecsfleet (through the environment) at it."""
+    sandbox.reset()
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return sandbox
 
 
 def cluster_with_instances(sb: Sandbox, name: str = "test", count: int = 2,

@@ -111,3 +111,25 @@ def test_kill_event_marks_a_container_leaving_before_it_dies(world: tuple[str, D
     assert "abc" in agent.leaving and agent.wake.is_set()
     agent.on_event({"Type": "container", "Action": "start", "Actor": {"ID": "abc"}})
     assert "abc" not in agent.leaving
+
+
+def test_adopting_ecsd_records_in_place(
+    sb: Sandbox, world: tuple[str, DockerDnsSync], docker_client: Any, busybox_image: str,  # noqa: F811
+    containers: list[Any],  # noqa: F811
+) -> None:
+    zone_id, agent = world
+    containers.append(run_httpd(docker_client, busybox_image, {"SERVICE_FQDN_LOCAL": f"echo.{ZONE}"},
+                                {"8080/tcp": None}))
+    ecsd_record = {"Name": f"echo.{ZONE}", "Type": "A", "TTL": 10, "SetIdentifier": HOST.private_ip, "Weight": 100,
+                   "ResourceRecords": [{"Value": HOST.private_ip}]}
+    sb.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": ecsd_record}]})
+    # Without --adopt-ecsd the record is not ours: left alone, and said so.
+    report = safe_pass(agent, dry_run=False)
+    assert report.outcomes == () and any("not owned" in w for w in report.warnings)
+    agent.adopt_ecsd = True
+    report = safe_pass(agent, dry_run=False)
+    assert [o.detail.split()[:3] for o in report.outcomes] == [["CREATE", f"_ecsfleet-a.echo.{ZONE}.", "TXT"]]
+    found = records(sb, zone_id)
+    assert found[(f"echo.{ZONE}.", "A", HOST.private_ip)] == [HOST.private_ip]
+    assert safe_pass(agent, dry_run=False).outcomes == ()

@@ -12,7 +12,7 @@ from ecsfleet.cli import main
 from ecsfleet.dns import DnsSync, handler
 from ecsfleet.runner import safe_pass
 from ecsfleet.sandbox import Sandbox
-from support import cluster_with_instances, running_tasks, task_definition
+from support import cluster_with_instances, fresh, running_tasks, task_definition
 
 ZONE = "example.com"
 OWNER = "ecs-cluster/test"
@@ -27,10 +27,7 @@ def dns_sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def dsb(dns_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    dns_sandbox.reset()
-    for key, value in dns_sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    return dns_sandbox
+    return fresh(dns_sandbox, monkeypatch)
 
 
 def zone(sb: Sandbox, name: str = ZONE, private: bool = False) -> str:

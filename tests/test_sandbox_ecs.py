@@ -306,3 +306,38 @@ def test_unknown_cluster_is_an_ecs_error(sb: Sandbox) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as error:
         sb.client("ecs").list_tasks(cluster="nope")
     assert error.value.response["Error"]["Code"] == "ClusterNotFoundException"
+
+
+def test_every_stop_path_announces_desired_stopped_first_with_an_event(sb: Sandbox) -> None:
+    cluster_with_instances(sb, count=2)
+    sqs, events = sb.client("sqs"), sb.client("events")
+    queue = sqs.create_queue(QueueName="stops")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="tasks", EventPattern=json.dumps({"detail-type": ["ECS Task State Change"]}))
+    events.put_targets(Rule="tasks", Targets=[{"Id": "q", "Arn": queue_arn}])
+    ecs = sb.client("ecs")
+    ecs.register_task_definition(**task_definition("web", stopTimeout=10))
+    ecs.create_service(cluster="test", serviceName="web", taskDefinition="web", desiredCount=4,
+                       placementStrategy=[{"type": "spread", "field": "instanceId"}])
+    sb.advance(2)
+    tasks = running_tasks(sb, "test")
+    ecs.stop_task(cluster="test", task=tasks[0]["taskArn"])                       # StopTask
+    ecs.update_service(cluster="test", service="web", desiredCount=3)             # scale-in
+    sb.advance(2)
+    arns = ecs.list_container_instances(cluster="test")["containerInstanceArns"]
+    ecs.update_container_instances_state(cluster="test", containerInstances=[arns[0]], status="DRAINING")  # drain
+    sb.advance(2)
+    v2 = ecs.register_task_definition(**task_definition("web", env={"V": "2"}, stopTimeout=10))["taskDefinition"]
+    ecs.update_service(cluster="test", service="web", taskDefinition=v2["taskDefinitionArn"])  # rolling deploy
+    sb.advance(30)
+
+    seen: dict[str, list[tuple[str, str]]] = {}
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in batch:
+            detail = json.loads(message["Body"])["detail"]
+            seen.setdefault(detail["taskArn"], []).append((detail["desiredStatus"], detail["lastStatus"]))
+    stopped = {arn: steps for arn, steps in seen.items() if steps[-1] == ("STOPPED", "STOPPED")}
+    assert len(stopped) >= 4
+    for steps in stopped.values():
+        # Each stopped task went RUNNING/RUNNING -> STOPPED/RUNNING (announced) -> STOPPED/STOPPED.
+        assert steps[-3:] == [("RUNNING", "RUNNING"), ("STOPPED", "RUNNING"), ("STOPPED", "STOPPED")]
