@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
+from .agents.cli import app as agents_app
 from .aws import AwsTarget, Clients, error_code, explain_connection_error
 from .dns.cli import HELP as DNS_SYNC_HELP
 from .dns.cli import dns_sync
@@ -37,6 +38,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(agents_app, name="agents")
 app.command("lb-sync", help=LB_SYNC_HELP)(lb_sync)
 app.command("dns-sync", help=DNS_SYNC_HELP)(dns_sync)
 err = Console(stderr=True, soft_wrap=True)
@@ -76,7 +78,8 @@ def root(
     endpoint_url: Annotated[str | None, typer.Option(
         envvar="AWS_ENDPOINT_URL", help="Send every AWS call here (the sandbox, a VPC endpoint).")] = None,
     profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile to use.")] = None,
-    log_level: Annotated[str, typer.Option(envvar="ECSFLEET_LOG_LEVEL", help="DEBUG, INFO, WARNING, ERROR.")]
+    log_level: Annotated[str, typer.Option(envvar=["ECSFLEET_LOG_LEVEL", "ECSTATIC_LOG_LEVEL"],
+                                           help="DEBUG, INFO, WARNING, ERROR.")]
     = "INFO",
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,

@@ -216,8 +216,8 @@ def print_report(report: PassReport, echo: Callable[[str], None]) -> None:
         failed = sum(1 for o in report.outcomes if not o.ok)
         echo(f"{report.capability}: {applied} change(s) applied, {failed} failed"
              + (", converged" if not report.outcomes and report.ok else ""))
-        for outcome in report.outcomes:
-            echo(f"  {outcome.log_line()}")
+    for outcome in report.outcomes:
+        echo(f"  {outcome.log_line()}")
     for warning in report.warnings:
         echo(f"  warning: {warning}")
     for error in report.errors:

@@ -307,14 +307,15 @@ class SnapshotReader:
         self.clients = clients
         self.cache = cache or TaskDefinitionCache()
 
-    def read(self, cluster: str, ec2_instance_id: str | None = None) -> ClusterSnapshot:
+    def read(self, cluster: str, ec2_instance_id: str | None = None, include_tasks: bool = True) -> ClusterSnapshot:
         """The whole cluster, or only one host and its tasks when `ec2_instance_id` is given
-        (what a per-host agent needs: two list calls and two describes whatever the cluster's size)."""
+        (what a per-host agent needs: two list calls and two describes whatever the cluster's size).
+        `include_tasks=False` reads the container instances only."""
         ecs = self.clients("ecs")
         try:
             if ec2_instance_id is None:
                 instance_arns = paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster)
-                task_arns = paginate(ecs, "list_tasks", "taskArns", cluster=cluster)
+                task_arns = paginate(ecs, "list_tasks", "taskArns", cluster=cluster) if include_tasks else []
             else:
                 instance_arns = paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster,
                                          filter=f"ec2InstanceId == {ec2_instance_id}")

@@ -1,0 +1,28 @@
+"""agents: ECS container agent updates, one instance at a time per healthy cluster."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..aws import AwsTarget, Clients
+from ..runner import safe_pass
+from .cli import build
+from .plan import Options
+from .window import Window
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point: really runs one update pass (ecstatic's handler named its function
+    without calling it) and returns the summary. ECSFLEET_CLUSTERS (comma-separated; default: all),
+    ECSFLEET_WINDOW, ECSFLEET_MAX_IN_FLIGHT, ECSFLEET_LEASE_TABLE, ECSFLEET_WEBHOOK_URL or
+    ECSTATIC_WEBHOOK_URL."""
+    clients = Clients(AwsTarget.resolve())
+    clusters = [c for c in os.environ.get("ECSFLEET_CLUSTERS", "").split(",") if c] or None
+    window = Window.parse(os.environ["ECSFLEET_WINDOW"]) if os.environ.get("ECSFLEET_WINDOW") else None
+    runner = build(clients, clusters, window, Options(int(os.environ.get("ECSFLEET_MAX_IN_FLIGHT", "1"))),
+                   os.environ.get("ECSFLEET_LEASE_TABLE"), None)
+    return safe_pass(runner, dry_run=False).summary()
+
+
+__all__ = ["handler"]

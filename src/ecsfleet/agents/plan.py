@@ -1,0 +1,65 @@
+"""Which container instances of a cluster may get an agent update this pass. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..snapshot import ClusterSnapshot, ContainerInstance
+
+IN_FLIGHT = frozenset({"PENDING", "STAGING", "STAGED", "UPDATING"})
+
+
+@dataclass(frozen=True)
+class Options:
+    max_in_flight: int = 1
+    include_tags: Mapping[str, str] = field(default_factory=dict)
+    exclude_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    cluster: str
+    blocked: tuple[str, ...] = ()  # why the cluster is not updated this pass (a problem)
+    in_flight: tuple[str, ...] = ()  # EC2 ids whose update is rolling
+    candidates: tuple[ContainerInstance, ...] = ()  # to try, oldest agent first
+    slots: int = 0  # how many more updates may start
+
+    @property
+    def healthy(self) -> bool:
+        return not self.blocked
+
+
+def version_key(version: str | None) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version or "")) or (0,)
+
+
+def _tags_match(instance: ContainerInstance, options: Options) -> bool:
+    tags = instance.ec2_tags
+    if any(tags.get(k) != v for k, v in options.include_tags.items()):
+        return False
+    return not any(tags.get(k) == v for k, v in options.exclude_tags.items())
+
+
+def decide(snap: ClusterSnapshot, options: Options) -> Decision:
+    """A cluster with a disconnected agent or a FAILED update is not touched (every instance
+    counts for that, whatever the filters); otherwise up to `max_in_flight` updates may roll at
+    once, counting the ones already PENDING..UPDATING."""
+    disconnected = sorted(i.ec2_instance_id for i in snap.instances if not i.agent_connected)
+    failed = sorted(i.ec2_instance_id for i in snap.instances if i.agent_update_status == "FAILED")
+    blocked = []
+    if disconnected:
+        blocked.append(f"agent disconnected on {', '.join(disconnected)}")
+    if failed:
+        blocked.append(f"last agent update FAILED on {', '.join(failed)}")
+    if blocked:
+        return Decision(snap.cluster, blocked=tuple(blocked))
+    in_flight = tuple(sorted(i.ec2_instance_id for i in snap.instances if i.agent_update_status in IN_FLIGHT))
+    candidates = tuple(sorted(
+        (i for i in snap.instances
+         if i.status == "ACTIVE" and i.agent_update_status not in IN_FLIGHT and _tags_match(i, options)),
+        key=lambda i: (version_key(i.agent_version), i.ec2_instance_id),
+    ))
+    return Decision(snap.cluster, in_flight=in_flight, candidates=candidates,
+                    slots=max(0, options.max_in_flight - len(in_flight)))

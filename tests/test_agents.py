@@ -1,0 +1,213 @@
+"""agents: rolling ECS agent updates against the sandbox, with a real local webhook server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from ecsfleet.agents import handler
+from ecsfleet.agents.lease import Lease
+from ecsfleet.agents.plan import Options
+from ecsfleet.agents.rollout import AgentUpdates
+from ecsfleet.agents.window import Window
+from ecsfleet.aws import Clients
+from ecsfleet.cli import main
+from ecsfleet.notify import Notifier
+from ecsfleet.runner import safe_pass
+from ecsfleet.sandbox import Sandbox
+from support import cluster_with_instances
+
+
+class Webhook:
+    """A real HTTP server receiving Slack-style notices."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.messages: list[dict[str, Any]] = []
+        received = self.messages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/SECRET"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.messages]
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.server.shutdown()
+
+
+def versions(sb: Sandbox, cluster: str) -> dict[str, tuple[str, str | None]]:
+    ecs = sb.client("ecs")
+    arns = [a for p in ecs.get_paginator("list_container_instances").paginate(cluster=cluster)
+            for a in p["containerInstanceArns"]]
+    found = {}
+    for start in range(0, len(arns), 100):
+        for ci in ecs.describe_container_instances(cluster=cluster, containerInstances=arns[start:start + 100])[
+                "containerInstances"]:
+            found[ci["ec2InstanceId"]] = (ci["versionInfo"]["agentVersion"], ci.get("agentUpdateStatus"))
+    return found
+
+
+def updates(clients: Clients, clusters: list[str] | None = None, **kwargs: Any) -> AgentUpdates:
+    return AgentUpdates(clients, clusters, **kwargs)
+
+
+def test_a_healthy_cluster_rolls_one_instance_per_pass_until_current(
+    sb: Sandbox, clients: Clients, webhook: Webhook
+) -> None:
+    cluster_with_instances(sb, "prod", count=3)
+    runner = updates(clients, ["prod"], notifier=Notifier(webhook.url))
+    latest = sb.timings.latest_agent_version
+    for done in range(1, 4):
+        report = safe_pass(runner, dry_run=False)
+        assert report.ok and [o.kind for o in report.outcomes] == ["update"]
+        # While it rolls, a pass starts nothing else.
+        assert [o.kind for o in safe_pass(runner, dry_run=False).outcomes] == ["cluster"]
+        sb.advance(20)
+        assert sum(1 for v, _ in versions(sb, "prod").values() if v == latest) == done
+    sb.reset_calls()
+    report = safe_pass(runner, dry_run=False)
+    assert report.ok and [o.kind for o in report.outcomes] == ["current"]
+    # Current agents cost one refused call, not one per instance.
+    assert sb.count("ecs", "UpdateContainerAgent") == 1
+    assert len([t for t in webhook.texts() if "agent update requested" in t]) == 3
+
+
+def test_disconnected_agent_blocks_its_cluster_only(sb: Sandbox, clients: Clients, webhook: Webhook) -> None:
+    broken = cluster_with_instances(sb, "broken", count=2)
+    cluster_with_instances(sb, "fine", count=2)
+    sb.disconnect_agent(broken[0])
+    report = safe_pass(updates(clients, ["broken", "fine"], notifier=Notifier(webhook.url)), dry_run=False)
+    assert not report.ok
+    assert [(o.kind, o.target, o.ok) for o in report.outcomes] == [("cluster", "broken", False),
+                                                                   ("update", "fine", True)]
+    assert any(broken[0] in t and "agent disconnected" in t for t in webhook.texts())
+    assert main(["agents", "update", "--cluster", "broken"]) == 1
+
+
+def test_failed_update_blocks_and_notifies(sb: Sandbox, clients: Clients, webhook: Webhook) -> None:
+    ids = cluster_with_instances(sb, "prod", count=2)
+    runner = updates(clients, ["prod"], notifier=Notifier(webhook.url))
+    target = min(ids)  # the first candidate: same version, lowest id
+    sb.fail_agent_update(target)
+    assert safe_pass(runner, dry_run=False).ok
+    sb.advance(20)
+    assert versions(sb, "prod")[target][1] == "FAILED"
+    report = safe_pass(runner, dry_run=False)
+    assert not report.ok and "last agent update FAILED on " + target in report.outcomes[0].error  # type: ignore[operator]
+    assert any("FAILED" in t and target in t for t in webhook.texts())
+
+
+def test_more_than_100_instances_are_all_seen(sb: Sandbox, clients: Clients) -> None:
+    cluster_with_instances(sb, "big", count=130, instance_type="t3.micro")
+    report = safe_pass(updates(clients, ["big"], options=Options(max_in_flight=130)), dry_run=False)
+    assert report.ok and len([o for o in report.outcomes if o.kind == "update"]) == 130
+    assert sb.count("ecs", "DescribeContainerInstances") == 2
+
+
+def test_two_concurrent_runs_update_at_most_one_instance_per_cluster(sb: Sandbox, clients: Clients) -> None:
+    cluster_with_instances(sb, "prod", count=4)
+    sb.client("dynamodb").create_table(
+        TableName="leases", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "lease", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "lease", "KeyType": "HASH"}])
+    reports: list[Any] = []
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        own = Clients(clients.target)
+        runner = updates(own, ["prod"], lease=Lease(own("dynamodb"), "leases"))
+        barrier.wait()
+        reports.append(safe_pass(runner, dry_run=False))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(reports) == 4 and all(r.ok for r in reports)
+    assert sum(1 for r in reports for o in r.outcomes if o.kind == "update") == 1
+    rolling = [i for i, (_, status) in versions(sb, "prod").items() if status == "PENDING"]
+    assert len(rolling) == 1
+
+
+def test_window_and_tag_filters_hold(sb: Sandbox, clients: Clients) -> None:
+    ids = cluster_with_instances(sb, "prod", count=3)
+    ec2 = sb.client("ec2")
+    ec2.create_tags(Resources=[ids[0]], Tags=[{"Key": "agents", "Value": "hold"}])
+    ec2.create_tags(Resources=ids[1:], Tags=[{"Key": "team", "Value": "web"}])
+    monday_night = dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)
+    window = Window.parse("Mon-Fri 02:00-05:00 UTC")
+    closed = updates(clients, ["prod"], window=window, now=lambda: monday_night.replace(hour=12))
+    report = safe_pass(closed, dry_run=False)
+    assert report.outcomes == () and "outside the window" in report.warnings[0]
+    assert sb.count("ecs", "UpdateContainerAgent") == 0
+    tagged = updates(clients, ["prod"], window=window, now=lambda: monday_night,
+                     options=Options(max_in_flight=3, include_tags={"team": "web"}, exclude_tags={"agents": "hold"}))
+    report = safe_pass(tagged, dry_run=False)
+    updated = {o.detail.split()[4] for o in report.outcomes if o.kind == "update"}
+    assert updated == set(ids[1:])
+
+
+def test_failing_webhook_never_stops_the_run_and_its_url_is_never_logged(
+    sb: Sandbox, clients: Clients, caplog: pytest.LogCaptureFixture
+) -> None:
+    cluster_with_instances(sb, "prod", count=1)
+    refusing = Webhook(status=500)
+    closed_port = "http://127.0.0.1:9/services/T111/B111/SECRET"
+    try:
+        with caplog.at_level(logging.DEBUG):
+            for url in (refusing.url, closed_port):
+                sb.reset_calls()
+                report = safe_pass(updates(clients, ["prod"], notifier=Notifier(url)), dry_run=False)
+                assert report.ok
+                sb.advance(20)
+        assert refusing.messages  # it was called
+        assert "SECRET" not in caplog.text and "services/T" not in caplog.text
+        assert "webhook notice not delivered" in caplog.text
+    finally:
+        refusing.server.shutdown()
+
+
+def test_status_json_lists_versions_and_recommended_ami(sb: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    cluster_with_instances(sb, "prod", count=2)
+    assert main(["agents", "status", "--output", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "ecsfleet.agents-status/v1" and doc["recommendedAmi"].startswith("ami-")
+    (cluster,) = doc["clusters"]
+    assert cluster["summary"]["instances"] == 2 and cluster["summary"]["agentConnected"] == 2
+    assert cluster["summary"]["agentVersions"] == {sb.timings.initial_agent_version: 2}
+    assert {i["recommendedAmi"] for i in cluster["instances"]} == {False}
+    assert main(["agents", "status"]) == 0
+    assert "recommended ECS-optimized AMI" in capsys.readouterr().out
+
+
+def test_lambda_handler_runs_the_pass_and_cli_reports(sb: Sandbox, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    cluster_with_instances(sb, "prod", count=2)
+    summary = handler({}, None)
+    assert summary["ok"] and len(summary["applied"]) == 1
+    assert main(["agents", "update", "--all", "--dry-run"]) == 0
+    assert "rolling" in capsys.readouterr().out
+    assert main(["agents", "update"]) == 2
+    assert main(["agents", "update", "--all", "--window", "Someday 25:00-26:00"]) == 2
