@@ -93,6 +93,15 @@ def main() -> None:
     dig("api.sandbox.example.com", "A")
     ecsfleet("dns-sync", "--cluster", "demo", "--once")
 
+    step("agents: the fleet's agent versions, then a rolling update, one instance per pass")
+    ecsfleet("agents", "status", "--cluster", "demo")
+    ecsfleet("agents", "update", "--cluster", "demo")
+    ecsfleet("agents", "update", "--cluster", "demo")
+    print("   (the second pass starts nothing: one update is rolling)", flush=True)
+    advance(20)
+    ecsfleet("agents", "update", "--cluster", "demo")
+    ecsfleet("agents", "status", "--cluster", "demo")
+
     step("API calls the sandbox served during the demo")
     ecsfleet("sandbox", "calls")
 
