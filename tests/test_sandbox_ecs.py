@@ -341,3 +341,20 @@ def test_every_stop_path_announces_desired_stopped_first_with_an_event(sb: Sandb
     for steps in stopped.values():
         # Each stopped task went RUNNING/RUNNING -> STOPPED/RUNNING (announced) -> STOPPED/STOPPED.
         assert steps[-3:] == [("RUNNING", "RUNNING"), ("STOPPED", "RUNNING"), ("STOPPED", "STOPPED")]
+
+
+def test_spot_fleet_instances_join_the_cluster(sb: Sandbox) -> None:
+    import base64
+
+    from ecsfleet.sandbox.seed import any_image, network, user_data
+
+    _, subnet, _ = network(sb)
+    sb.client("ecs").create_cluster(clusterName="spot")
+    ec2 = sb.client("ec2")
+    ec2.request_spot_fleet(SpotFleetRequestConfig={
+        "IamFleetRole": "arn:aws:iam::123456789012:role/fleet", "TargetCapacity": 2, "SpotPrice": "0.05",
+        "AllocationStrategy": "lowestPrice",
+        "LaunchSpecifications": [{"ImageId": any_image(ec2), "InstanceType": "t3.medium", "SubnetId": subnet,
+                                  "UserData": base64.b64encode(user_data("spot").encode()).decode()}]})
+    sb.advance(1)
+    assert len(sb.client("ecs").list_container_instances(cluster="spot")["containerInstanceArns"]) == 2
