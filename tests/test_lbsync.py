@@ -310,7 +310,11 @@ def test_daemon_wakes_on_ecs_events_and_serves_metrics(sb: Sandbox, clients: Cli
         while not describe_lb(sb)["Instances"] and time.monotonic() < deadline:
             time.sleep(0.1)
         assert describe_lb(sb)["Instances"] != []
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        # The registration lands before the pass ends and is counted: wait for the pass to finish.
+        text = ""
+        while 'kind="register",outcome="ok"} 1.0' not in text and time.monotonic() < deadline:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            time.sleep(0.05)
         assert 'ecsfleet_reconciles_total{capability="lb-sync",outcome="ok"}' in text
         assert 'ecsfleet_actions_total{capability="lb-sync",kind="register",outcome="ok"} 1.0' in text
         assert "ecsfleet_seconds_since_last_success" in text
