@@ -15,6 +15,7 @@ from .clock import SandboxClock
 from .ecs import EcsRegion, EcsTimings
 from .ecs_api import EcsApi, iso_times, render_instance, render_task
 from .ecs_model import ContainerInstance
+from .moto_fleets import clear_stack_failures, fail_stack, patch_moto_fleets
 from .server import CallLog, Control, FaultBook, SandboxApp
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
@@ -68,6 +69,7 @@ class Sandbox:
         logging.getLogger("werkzeug").setLevel(logging.INFO if self.verbose else logging.WARNING)
         moto_bridge.reset_moto()
         moto_bridge.route_ecs_clusters(self._hook)
+        patch_moto_fleets()
         app = SandboxApp(
             moto=moto_bridge.moto_app(),
             ecs=EcsApi(self.ecs),
@@ -220,9 +222,15 @@ class Sandbox:
             moto_bridge.terminate_instance(region_name, ec2_id)
         self.advance(0)
 
+    def fail_stack(self, stack_name: str, logical_id: str, reason: str = "Resource creation failed") -> None:
+        """The next create or update of this CloudFormation stack fails on `logical_id`."""
+        with self.lock:
+            fail_stack(stack_name, logical_id, reason)
+
     def reset(self) -> None:
         """Forget every resource, call count and fault (moto's state included)."""
         with self.lock:
+            clear_stack_failures()
             moto_bridge.reset_moto()
             self._regions.clear()
             # Timers of the old world must not fire into the new one.
@@ -287,6 +295,7 @@ class Sandbox:
             "agent/reconnect": lambda a: self.reconnect_agent(a["instance"]),
             "agent/fail-update": lambda a: self.fail_agent_update(a["instance"]),
             "instance/terminate": lambda a: self.terminate_instance(a["instance"]),
+            "stack/fail": lambda a: self.fail_stack(a["stack"], a["resource"], a.get("reason", "Resource failed")),
             "reset": lambda _: self.reset(),
         }
 
