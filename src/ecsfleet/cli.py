@@ -13,6 +13,7 @@ import botocore.exceptions
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .agents.cli import app as agents_app
@@ -21,6 +22,7 @@ from .dns.cli import HELP as DNS_SYNC_HELP
 from .dns.cli import dns_sync
 from .draining import short_stop_timeouts
 from .errors import UserError
+from .fleet.cli import app as fleet_app
 from .lbsync.cli import HELP as LB_SYNC_HELP
 from .lbsync.cli import lb_sync
 from .sandbox.cli import app as sandbox_app
@@ -39,6 +41,7 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(agents_app, name="agents")
+app.add_typer(fleet_app, name="fleet")
 app.command("lb-sync", help=LB_SYNC_HELP)(lb_sync)
 app.command("dns-sync", help=DNS_SYNC_HELP)(dns_sync)
 err = Console(stderr=True, soft_wrap=True)
@@ -109,7 +112,7 @@ def status(
     else:
         out().print(status_tables(snap))
         for warning in warnings:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,14 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         error.show()
         return error.exit_code
     except UserError as error:
-        err.print(f"[red]error:[/] {error}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         return error.exit_code
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         hint = explain_connection_error(error, None)
         if hint:
             err.print(f"[red]error:[/] {hint}", highlight=False)
             return 2
-        err.print(f"[red]error:[/] AWS call failed ({error_code(error) or type(error).__name__}): {error}",
+        err.print(f"[red]error:[/] AWS call failed ({error_code(error) or type(error).__name__}): {escape(str(error))}",
                   highlight=False)
         return 1
     return result if isinstance(result, int) else 0

@@ -10,6 +10,7 @@ would trip over, the sandbox patches moto's classes here (once per process):
   terminated); AWS updates `TargetCapacity`, `MinSize` and `MaxSize` in place.
 - An instance of a spot fleet terminated on its own (TerminateInstances, a spot interruption)
   stayed counted in the fleet's fulfilled capacity.
+- DescribeStacks showed a `List<...>` parameter as a Python list's repr; AWS joins it with commas.
 - moto's stacks never fail (an error is raised at the API call instead); `fail_stack` makes the
   next create or update of a stack end the way AWS reports a failed resource: a `*_FAILED`
   event with its reason and a stack in ROLLBACK_COMPLETE / UPDATE_ROLLBACK_COMPLETE.
@@ -165,6 +166,13 @@ def patch_moto_fleets() -> None:
         if not _resource_failed(self, "UPDATE"):
             update(self, template, *args, **kwargs)
 
+    parameter_list = Stack.parameter_list.fget  # type: ignore[attr-defined]
+
+    def joined_parameter_list(self: Any) -> list[dict[str, Any]]:
+        return [{**p, "ParameterValue": ",".join(map(str, p["ParameterValue"]))}
+                if isinstance(p["ParameterValue"], list) else p for p in parameter_list(self)]
+
+    Stack.parameter_list = property(joined_parameter_list)  # type: ignore[method-assign,assignment]
     Stack.create_resources = create_resources_or_fail  # type: ignore[method-assign]
     Stack.update = update_or_fail  # type: ignore[method-assign]
     setattr(SpotFleetRequest, _PATCHED, True)

@@ -1,0 +1,226 @@
+"""Deploy: the stacks an infra.yml and a version want, the pure diff against what is deployed,
+and applying it (cluster stack first: the compute stacks import its outputs).
+
+A stack whose template, parameters and tags already match is left alone, so deploying the same
+version twice makes no write call. A new compute stack starts `inactive`; an existing one keeps
+its `Status` (activation belongs to `fleet rollout` / `fleet activate`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..aws import Clients, error_code
+from ..errors import UserError
+from .schema import Infra
+from .stacks import FleetStacks, Stack, read_stacks
+from .templates import cluster_stack_name, cluster_template, compute_stack_name, compute_template, stack_tags
+
+Echo = Callable[[str], None]
+KEEP = "*keep*"  # a parameter that keeps its deployed value on update (UsePreviousValue)
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+
+
+class DeployError(Exception):
+    """A stack operation that CloudFormation refused or rolled back; the message says why."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class DesiredStack:
+    name: str
+    template: Mapping[str, Any]
+    parameters: Mapping[str, str]
+    tags: Mapping[str, str]
+    create_parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StackChange:
+    stack: DesiredStack
+    action: Literal["create", "update", "unchanged"]
+    added: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()
+    tags_changed: bool = False
+
+    def describe(self) -> str:
+        name = self.stack.name
+        if self.action == "unchanged":
+            return f"{name}: unchanged"
+        if self.action == "create":
+            return f"{name}: create ({len(self.added)} resources: {', '.join(self.added)})"
+        parts = [f"{label} {', '.join(items)}" for label, items in
+                 (("add", self.added), ("modify", self.modified), ("remove", self.removed),
+                  ("parameters", self.parameters)) if items]
+        if self.tags_changed:
+            parts.append("tags")
+        return f"{name}: update ({'; '.join(parts)})"
+
+
+def desired_stacks(infra: Infra, version: str, network: Mapping[str, str], extra_user_data: str = "") -> list[
+        DesiredStack]:
+    """The cluster stack and this version's compute stack, with the parameters the network gave."""
+    cluster_template_doc = cluster_template(infra)
+    compute_template_doc = compute_template(infra, version, extra_user_data)
+
+    def wanted(template: Mapping[str, Any]) -> dict[str, str]:
+        return {k: v for k, v in network.items() if k in (template.get("Parameters") or {})}
+
+    return [
+        DesiredStack(cluster_stack_name(infra), cluster_template_doc, wanted(cluster_template_doc), stack_tags(infra)),
+        DesiredStack(compute_stack_name(infra, version), compute_template_doc,
+                     {**wanted(compute_template_doc), "Status": KEEP}, stack_tags(infra, version),
+                     create_parameters={"Status": "inactive"}),
+    ]
+
+
+def _canonical(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def plan_stack(desired: DesiredStack, deployed: Stack | None) -> StackChange:
+    """Pure: what CloudFormation would be asked to change for one stack."""
+    resources = dict(desired.template.get("Resources") or {})
+    if deployed is None:
+        return StackChange(desired, "create", added=tuple(resources))
+    old = dict((deployed.template or {}).get("Resources") or {})
+    new, before = _canonical(resources), _canonical(old)
+    added = tuple(k for k in new if k not in before)
+    removed = tuple(k for k in before if k not in new)
+    modified = tuple(k for k in new if k in before and new[k] != before[k])
+    template_other = {k: v for k, v in desired.template.items() if k != "Resources"}
+    deployed_other = {k: v for k, v in (deployed.template or {}).items() if k != "Resources"}
+    params = tuple(sorted(k for k, v in desired.parameters.items()
+                          if v != KEEP and deployed.parameters.get(k) != v))
+    tags_changed = any(deployed.tags.get(k) != v for k, v in desired.tags.items())
+    other_changed = _canonical(template_other) != _canonical(deployed_other)
+    if not (added or removed or modified or params or tags_changed or other_changed):
+        return StackChange(desired, "unchanged")
+    return StackChange(desired, "update", added, modified, removed, params, tags_changed)
+
+
+def plan_deploy(observed: FleetStacks, desired: Sequence[DesiredStack]) -> list[StackChange]:
+    """Pure: one change per desired stack. A stack with our name that we do not own stops the plan:
+    ecsfleet never changes what it did not create."""
+    foreign = {s.name: s for s in observed.foreign}
+    ours = {s.name: s for s in (observed.cluster, *observed.compute) if s is not None}
+    changes = []
+    for stack in desired:
+        if stack.name in foreign:
+            raise UserError(f"stack {stack.name} exists but is not managed by ecsfleet (it lacks the tag "
+                            f"ecsfleet:cluster); ecsfleet will not change it. Delete or rename it, or choose "
+                            f"another cluster name")
+        deployed = ours.get(stack.name)
+        if deployed is not None and deployed.in_progress:
+            raise UserError(f"stack {stack.name} is busy ({deployed.status}); try again when it settles")
+        if deployed is not None and deployed.status == "ROLLBACK_COMPLETE":
+            raise UserError(f"stack {stack.name} failed to create earlier (ROLLBACK_COMPLETE) and cannot be "
+                            f"updated: delete it (aws cloudformation delete-stack --stack-name {stack.name}) "
+                            f"and deploy again")
+        changes.append(plan_stack(stack, deployed))
+    return changes
+
+
+def _parameters(change: StackChange) -> list[dict[str, Any]]:
+    values = {**change.stack.parameters, **(change.stack.create_parameters if change.action == "create" else {})}
+    return [{"ParameterKey": k, "UsePreviousValue": True} if v == KEEP else {"ParameterKey": k, "ParameterValue": v}
+            for k, v in values.items()]
+
+
+def apply_change(clients: Clients, change: StackChange, echo: Echo, wait: bool = True, poll: float = 5.0) -> str:
+    """Create or update one stack, then (with `wait`) follow its events to the end. Returns the
+    final stack status; raises DeployError with the failed resources' reasons."""
+    if change.action == "unchanged":
+        return "unchanged"
+    cfn = clients("cloudformation")
+    args: dict[str, Any] = {
+        "StackName": change.stack.name,
+        "TemplateBody": json.dumps(change.stack.template),
+        "Parameters": _parameters(change),
+        "Tags": [{"Key": k, "Value": v} for k, v in change.stack.tags.items()],
+        "Capabilities": CAPABILITIES,
+    }
+    try:
+        if change.action == "create":
+            cfn.create_stack(**args, OnFailure="ROLLBACK")
+        else:
+            cfn.update_stack(**args)
+    except Exception as error:
+        if error_code(error) == "ValidationError" and "No updates are to be performed" in str(error):
+            return "unchanged"
+        raise DeployError(f"{change.stack.name}: CloudFormation refused the {change.action}: {error}") from error
+    echo(f"{change.stack.name}: {change.action} started")
+    if not wait:
+        return "IN_PROGRESS"
+    return wait_for_stack(clients, change.stack.name, echo, poll)
+
+
+def wait_for_stack(clients: Clients, name: str, echo: Echo, poll: float = 5.0,
+                   sleep: Callable[[float], None] = time.sleep) -> str:
+    """Follow a stack to a settled status, echoing each new event; a failure raises with the
+    reasons of the resources that failed in this operation."""
+    cfn = clients("cloudformation")
+    seen: set[str] = set()
+    while True:
+        status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        events = _operation_events(cfn, name)
+        for event in reversed(events):
+            if event["EventId"] not in seen:
+                seen.add(event["EventId"])
+                reason = f" ({event['ResourceStatusReason']})" if event.get("ResourceStatusReason") else ""
+                echo(f"  {event['LogicalResourceId']} {event['ResourceType']}: {event['ResourceStatus']}{reason}")
+        if not status.endswith("_IN_PROGRESS"):
+            break
+        sleep(poll)
+    if status.endswith("_FAILED") or "ROLLBACK" in status:
+        failures = [f"{e['LogicalResourceId']} ({e['ResourceType']}): "
+                    f"{e.get('ResourceStatusReason', 'no reason given')}"
+                    for e in reversed(events) if e["ResourceStatus"].endswith("_FAILED")]
+        raise DeployError(f"stack {name} failed ({status}): " + ("; ".join(failures) or "no failed resource reported"))
+    return str(status)
+
+
+def _operation_events(cfn: Any, name: str) -> list[dict[str, Any]]:
+    """Events of the latest operation, newest first: up to the stack's own *_IN_PROGRESS
+    'User Initiated' event that started it."""
+    events: list[dict[str, Any]] = []
+    for page in cfn.get_paginator("describe_stack_events").paginate(StackName=name):
+        for event in page.get("StackEvents", []):
+            events.append(event)
+            if (event.get("ResourceType") == "AWS::CloudFormation::Stack"
+                    and event.get("ResourceStatus", "").endswith("_IN_PROGRESS")
+                    and event.get("ResourceStatusReason") == "User Initiated"):
+                return events
+    return events
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    changes: tuple[StackChange, ...]
+    statuses: tuple[str, ...]
+
+
+def plan(clients: Clients, infra: Infra, version: str, network: Mapping[str, str],
+         extra_user_data: str = "") -> tuple[FleetStacks, list[StackChange]]:
+    observed = read_stacks(clients, infra, with_templates=True)
+    return observed, plan_deploy(observed, desired_stacks(infra, version, network, extra_user_data))
+
+
+def deploy(clients: Clients, infra: Infra, version: str, network: Mapping[str, str], echo: Echo,
+           wait: bool = True, extra_user_data: str = "", poll: float = 5.0) -> DeployResult:
+    """Cluster stack, then the compute stack of `version`. The cluster stack is always waited for
+    (the compute stack imports its outputs); the compute stack only with `wait`."""
+    _, changes = plan(clients, infra, version, network, extra_user_data)
+    statuses = []
+    for index, change in enumerate(changes):
+        last = index == len(changes) - 1
+        statuses.append(apply_change(clients, change, echo, wait=wait or not last, poll=poll))
+    return DeployResult(tuple(changes), tuple(statuses))
+
