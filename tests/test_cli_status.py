@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from ecsfleet.aws import AwsTarget, Clients
 from ecsfleet.cli import main
 from ecsfleet.sandbox import Sandbox
+from ecsfleet.snapshot import SnapshotReader
+from ecsfleet.status import status_document
 from support import cluster_with_instances, task_definition
 
 ECSFLEET = str(Path(sys.executable).with_name("ecsfleet"))
@@ -54,6 +57,17 @@ def test_status_table_lists_instances_and_tasks(sb: Sandbox, capsys: pytest.Capt
     assert "Container instances of test" in out and "Tasks" in out
     assert out.count("web:1") == 3
     assert "2 instances, 3 tasks" in out
+    # Each instance's row: EC2 id, IP, status, agent version, free CPU/memory, tasks.
+    doc = status_document(SnapshotReader(Clients(AwsTarget(sb.region, sb.endpoint_url))).read("test"))
+    for instance in doc["instances"]:
+        row = next(line for line in out.splitlines() if instance["ec2InstanceId"] in line and instance["privateIp"]
+                   in line)
+        assert "ACTIVE" in row and instance["agentVersion"] in row
+        assert f"{instance['cpu']['remaining']}/{instance['cpu']['registered']}" in row
+        assert f"{instance['memory']['remaining']}/{instance['memory']['registered']} MiB" in row
+    for task in doc["tasks"]:
+        port = task["hostPorts"][0]["hostPort"]
+        assert any(f"web:80->{port}" in line and task["ec2InstanceId"] in line for line in out.splitlines())
 
 
 def test_unknown_cluster_is_one_line_and_exit_2(sb: Sandbox) -> None:

@@ -358,3 +358,37 @@ def test_spot_fleet_instances_join_the_cluster(sb: Sandbox) -> None:
                                   "UserData": base64.b64encode(user_data("spot").encode()).decode()}]})
     sb.advance(1)
     assert len(sb.client("ecs").list_container_instances(cluster="spot")["containerInstanceArns"]) == 2
+
+
+def test_run_start_and_services_place_only_where_cpu_fits(sb: Sandbox) -> None:
+    cluster_with_instances(sb, count=2)  # t3.medium: 2048 CPU units each
+    ecs = sb.client("ecs")
+    ecs.register_task_definition(**task_definition("heavy", ports=[], cpu=1536, memory=64))
+    run = _run(sb, "test", "heavy", 3)
+    assert len(run["tasks"]) == 2 and run["failures"][0]["reason"] == "RESOURCE:CPU"
+    full = run["tasks"][0]["containerInstanceArn"]
+    started = ecs.start_task(cluster="test", taskDefinition="heavy", containerInstances=[full])
+    assert started["tasks"] == [] and started["failures"][0]["reason"] == "RESOURCE:CPU"
+
+    ecs.create_service(cluster="test", serviceName="heavy", taskDefinition="heavy", desiredCount=1)
+    sb.advance(2)
+    service = ecs.describe_services(cluster="test", services=["heavy"])["services"][0]
+    assert (service["runningCount"], service["pendingCount"]) == (0, 0)
+    # CPU comes free once a task has stopped (after its stopTimeout): the service places its task there.
+    ecs.stop_task(cluster="test", task=run["tasks"][0]["taskArn"])
+    sb.advance(30)
+    sb.advance(2)
+    (placed,) = running_tasks(sb, "test", serviceName="heavy")
+    assert placed["containerInstanceArn"] == full and placed["lastStatus"] == "RUNNING"
+
+
+def test_services_binpack_on_memory_by_default(sb: Sandbox) -> None:
+    cluster_with_instances(sb, count=3)
+    ecs = sb.client("ecs")
+    ecs.register_task_definition(**task_definition("packed", memory=256))
+    ecs.create_service(cluster="test", serviceName="packed", taskDefinition="packed", desiredCount=4)
+    sb.advance(2)
+    tasks = running_tasks(sb, "test", serviceName="packed")
+    assert len(tasks) == 4 and len({t["containerInstanceArn"] for t in tasks}) == 1
+    ports = [p for t in tasks for p in host_ports(t)]
+    assert len(set(ports)) == 4
