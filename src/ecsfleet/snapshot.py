@@ -68,6 +68,8 @@ class Task:
     has_health_check: bool
     stop_timeout: float
     containers: tuple[Container, ...]
+    cpu: int = 0
+    memory: int = 0
 
     @property
     def id(self) -> str:
@@ -156,6 +158,8 @@ class ContainerDefinition:
     environment: Mapping[str, str]
     has_health_check: bool
     stop_timeout: float | None
+    cpu: int = 0
+    memory: int = 0  # what ECS reserves on the host: memoryReservation, else memory
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,18 @@ class TaskDefinition:
     family: str
     revision: int
     containers: tuple[ContainerDefinition, ...]
+    task_cpu: int = 0
+    task_memory: int = 0
+
+    @property
+    def cpu(self) -> int:
+        """CPU units a task reserves on its host: the task-level size, else its containers' sum."""
+        return self.task_cpu or sum(c.cpu for c in self.containers)
+
+    @property
+    def memory(self) -> int:
+        """MiB a task reserves on its host: the task-level size, else its containers' sum."""
+        return self.task_memory or sum(c.memory for c in self.containers)
 
     @property
     def stop_timeout(self) -> float:
@@ -191,17 +207,34 @@ class TaskDefinitionCache:
         return found
 
 
+def _size(value: Any, per_unit: int) -> int:
+    """Task-level sizes are strings: "1024", or "1 vCPU" / "2 GB" as the console writes them."""
+    text = str(value or "").strip().lower()
+    if not text:
+        return 0
+    number = text.split()[0]
+    try:
+        amount = float(number)
+    except ValueError:
+        return 0
+    return int(amount * per_unit) if ("vcpu" in text or "gb" in text) else int(amount)
+
+
 def parse_task_definition(doc: Mapping[str, Any]) -> TaskDefinition:
     return TaskDefinition(
         arn=doc["taskDefinitionArn"],
         family=doc["family"],
         revision=int(doc["revision"]),
+        task_cpu=_size(doc.get("cpu"), 1024),
+        task_memory=_size(doc.get("memory"), 1024),
         containers=tuple(
             ContainerDefinition(
                 name=c["name"],
                 environment=_frozen({e["name"]: e.get("value", "") for e in c.get("environment") or []}),
                 has_health_check=bool(c.get("healthCheck")),
                 stop_timeout=float(c["stopTimeout"]) if c.get("stopTimeout") else None,
+                cpu=int(c.get("cpu") or 0),
+                memory=int(c.get("memoryReservation") or c.get("memory") or 0),
             )
             for c in doc.get("containerDefinitions") or []
         ),
@@ -254,6 +287,8 @@ def parse_task(doc: Mapping[str, Any], definition: TaskDefinition) -> Task:
         has_health_check=any(c.has_health_check for c in definition.containers),
         stop_timeout=definition.stop_timeout,
         containers=tuple(containers),
+        cpu=definition.cpu,
+        memory=definition.memory,
     )
 
 
