@@ -10,6 +10,8 @@ would trip over, the sandbox patches moto's classes here (once per process):
   terminated); AWS updates `TargetCapacity`, `MinSize` and `MaxSize` in place.
 - An instance of a spot fleet terminated on its own (TerminateInstances, a spot interruption)
   stayed counted in the fleet's fulfilled capacity.
+- A stack update that changes only a parameter left alone the resources that use it through a
+  condition (`Fn::If`); AWS updates them (a fleet's `Status` sets its group's MinSize that way).
 - DescribeStacks showed a `List<...>` parameter as a Python list's repr; AWS joins it with commas.
 - moto's stacks never fail (an error is raised at the API call instead); `fail_stack` makes the
   next create or update of a stack end the way AWS reports a failed resource: a `*_FAILED`
@@ -18,6 +20,7 @@ would trip over, the sandbox patches moto's classes here (once per process):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 _PATCHED = "_ecsfleet_sandbox_patched"
@@ -134,6 +137,52 @@ def _forget_terminated(ec2: Any, instance_ids: list[str]) -> None:
             for r in fleet.spot_requests if r.instance is not None))
 
 
+def _walk(node: Any) -> Iterator[Any]:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _refs(node: Any) -> set[str]:
+    return {n["Ref"] for n in _walk(node) if isinstance(n, dict) and isinstance(n.get("Ref"), str)}
+
+
+def _conditions_used(node: Any) -> set[str]:
+    used = set()
+    for n in _walk(node):
+        if isinstance(n, dict) and isinstance(n.get("Fn::If"), list) and n["Fn::If"]:
+            used.add(str(n["Fn::If"][0]))
+        if isinstance(n, dict) and isinstance(n.get("Condition"), str):
+            used.add(n["Condition"])
+    return used
+
+
+def _patch_condition_updates() -> None:
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap.build_resource_diff
+
+    def build_resource_diff(self: Any, other_template: dict[str, Any],
+                            parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+        diff: dict[str, Any] = original(self, other_template, parameters)
+        if not parameters:
+            return diff
+        changed = {p for p in parameters if self.input_parameters.get(p) != parameters[p]}
+        conditions = other_template.get("Conditions") or {}
+        affected = {name for name, condition in conditions.items() if changed & _refs(condition)}
+        for name, resource in other_template.get("Resources", {}).items():
+            if name in self._resource_json_map and name not in diff["Modify"] and affected & _conditions_used(
+                    resource):
+                diff["Modify"].append(name)
+        return diff
+
+    ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign]
+
+
 def patch_moto_fleets() -> None:
     from moto.autoscaling.models import FakeAutoScalingGroup
     from moto.cloudformation.models import Stack
@@ -172,6 +221,7 @@ def patch_moto_fleets() -> None:
         return [{**p, "ParameterValue": ",".join(map(str, p["ParameterValue"]))}
                 if isinstance(p["ParameterValue"], list) else p for p in parameter_list(self)]
 
+    _patch_condition_updates()
     Stack.parameter_list = property(joined_parameter_list)  # type: ignore[method-assign,assignment]
     Stack.create_resources = create_resources_or_fail  # type: ignore[method-assign]
     Stack.update = update_or_fail  # type: ignore[method-assign]
