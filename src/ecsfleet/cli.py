@@ -18,11 +18,14 @@ from rich.markup import escape
 from . import __version__
 from .agents.cli import app as agents_app
 from .aws import AwsTarget, Clients, error_code, explain_connection_error
+from .bootstrap.cli import app as bootstrap_app
 from .dns.cli import HELP as DNS_SYNC_HELP
 from .dns.cli import dns_sync
 from .draining import short_stop_timeouts
 from .errors import UserError
 from .fleet.cli import app as fleet_app
+from .iam.cli import HELP as IAM_POLICY_HELP
+from .iam.cli import iam_policy
 from .lbsync.cli import HELP as LB_SYNC_HELP
 from .lbsync.cli import lb_sync
 from .sandbox.cli import app as sandbox_app
@@ -41,9 +44,11 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(agents_app, name="agents")
+app.add_typer(bootstrap_app, name="bootstrap")
 app.add_typer(fleet_app, name="fleet")
 app.command("lb-sync", help=LB_SYNC_HELP)(lb_sync)
 app.command("dns-sync", help=DNS_SYNC_HELP)(dns_sync)
+app.command("iam-policy", help=IAM_POLICY_HELP)(iam_policy)
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -1,0 +1,74 @@
+"""`ecsfleet bootstrap render`: the controllers as scheduled Lambda functions, in one template."""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from ..errors import UserError
+from .template import CONTROLLERS, Options, render
+
+app = typer.Typer(help="Deploy the cluster-wide controllers (lb-sync, dns-sync, agents) as scheduled AWS Lambda "
+                       "functions, each with a role holding only its own policy.", no_args_is_help=True)
+
+
+class Format(enum.StrEnum):
+    json = "json"
+    yaml = "yaml"
+
+
+@app.command("render")
+def render_command(
+    controllers: Annotated[str, typer.Option(
+        help=f"Comma-separated: {', '.join(CONTROLLERS)}.")] = ",".join(CONTROLLERS),
+    cluster: Annotated[str | None, typer.Option(
+        help="The ECS cluster (lb-sync and dns-sync need it; agents without it update every cluster).")] = None,
+    schedule: Annotated[str, typer.Option(help="How often each controller resyncs: rate(...) or cron(...).")]
+    = "rate(1 minute)",
+    code_bucket: Annotated[str | None, typer.Option(
+        help="S3 bucket of the Lambda zip (default of the template's CodeBucket parameter).")] = None,
+    code_key: Annotated[str | None, typer.Option(
+        help="S3 key of the Lambda zip (default of the CodeKey parameter).")] = None,
+    services: Annotated[str | None, typer.Option(
+        help="lb-sync: its services file, s3://bucket/key or https:// (its role may read only that object).")]
+    = None,
+    load_balancer: Annotated[list[str] | None, typer.Option(
+        help="lb-sync: allow changes to these load balancers only (repeatable; default: any).")] = None,
+    zone_id: Annotated[list[str] | None, typer.Option(
+        help="dns-sync: manage (and be allowed to change) only these hosted zones (repeatable).")] = None,
+    window: Annotated[str | None, typer.Option(help="agents: update only inside this window, e.g. "
+                                                    "'Mon-Fri 02:00-05:00 UTC'.")] = None,
+    max_in_flight: Annotated[int, typer.Option(help="agents: updates rolling at once per cluster.")] = 1,
+    output_format: Annotated[Format, typer.Option("--format", help="json or yaml.")] = Format.json,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the template here (default: stdout).")] = None,
+) -> None:
+    """Render the CloudFormation template. Deploy it with
+
+      aws cloudformation deploy --template-file ecsfleet.json --stack-name ecsfleet-controllers \\
+          --capabilities CAPABILITY_IAM --parameter-overrides CodeBucket=B CodeKey=K
+
+    Per controller: a Lambda function, a role with that capability's policy (`ecsfleet iam-policy`), a log
+    group and an EventBridge Scheduler schedule; lb-sync and dns-sync also get an EventBridge rule putting
+    the cluster's ECS state changes on an SQS queue that triggers them; agents gets a DynamoDB lease table."""
+    options = Options(
+        controllers=tuple(c.strip() for c in controllers.split(",") if c.strip()),
+        cluster=cluster, schedule=schedule, code_bucket=code_bucket, code_key=code_key, services=services,
+        load_balancers=tuple(load_balancer or ()), zone_ids=tuple(zone_id or ()), window=window,
+        max_in_flight=max_in_flight,
+    )
+    template = render(options)
+    text = json.dumps(template, indent=2) + "\n" if output_format is Format.json else \
+        yaml.safe_dump(template, sort_keys=False, width=120)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text)
+    except OSError as error:
+        raise UserError(f"cannot write {out}: {error.strerror}") from error
+    typer.echo(f"wrote {out}: {len(template['Resources'])} resources", err=True)
