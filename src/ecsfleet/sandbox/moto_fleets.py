@@ -106,8 +106,13 @@ def _spot_fleet_delete(cls: Any, resource_name: str, cloudformation_json: Any, a
     from moto.ec2.models import ec2_backends
 
     ec2 = ec2_backends[account_id][region_name]
-    if resource_name in ec2.spot_fleet_requests:
+    fleet = ec2.spot_fleet_requests.get(resource_name)
+    if fleet is None:
+        return
+    if any(r.instance is not None for r in fleet.spot_requests):
         ec2.cancel_spot_fleet_requests([resource_name], terminate_instances=True)
+    else:  # moto's cancel asks EC2 to terminate an empty list, which EC2 refuses
+        del ec2.spot_fleet_requests[resource_name]
 
 
 def _asg_update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
