@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
+from ..amis import RECOMMENDED_AMI_PARAMETER, recommended_ami
 from ..config import env_first
 from ..errors import UserError
 from ..runner import drive
 from ..snapshot import SnapshotReader
 from .lease import Lease
 from .plan import Options
-from .report import RECOMMENDED_AMI_PARAMETER, recommended_ami, status_document, status_tables
+from .report import status_document, status_tables
 from .rollout import AgentUpdates, cluster_names
 from .window import Window, WindowError
 

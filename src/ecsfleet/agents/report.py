@@ -9,21 +9,9 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from ..aws import Clients, error_code
 from ..snapshot import ClusterSnapshot
 
 SCHEMA = "ecsfleet.agents-status/v1"
-RECOMMENDED_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
-
-
-def recommended_ami(clients: Clients, parameter: str) -> str | None:
-    try:
-        value: str = clients("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
-    except Exception as error:
-        if error_code(error) in ("ParameterNotFound", "AccessDeniedException"):
-            return None
-        raise
-    return value
 
 
 def status_document(snaps: Sequence[ClusterSnapshot], recommended: str | None) -> dict[str, Any]:
