@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ecsfleet.amis import RECOMMENDED_AMI_PARAMETER
 from ecsfleet.cli import main
 from ecsfleet.sandbox import Sandbox
 
@@ -54,6 +55,8 @@ def test_deploy_creates_cluster_and_inactive_compute_stack_whose_instances_join(
     assert cluster["StackStatus"] == compute["StackStatus"] == "CREATE_COMPLETE"
     params = {p["ParameterKey"]: p["ParameterValue"] for p in compute["Parameters"]}  # type: ignore[attr-defined]
     assert params["Status"] == "inactive"
+    recommended = sb.client("ssm").get_parameter(Name=RECOMMENDED_AMI_PARAMETER)["Parameter"]["Value"]
+    assert params["ImageId"] == recommended
     tags = {t["Key"]: t["Value"] for t in compute["Tags"]}  # type: ignore[attr-defined]
     assert tags == {"ecsfleet:cluster": "shop", "ecsfleet:version": "v1"}
     sb.advance(1)

@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +41,8 @@ class PassReport:
     outcomes: tuple[Outcome, ...] = ()
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the pass is waiting for: shown, never an error
+    gauges: Mapping[str, float] = field(default_factory=dict)  # exported as ecsfleet_<name> metrics
 
     @property
     def ok(self) -> bool:
@@ -61,6 +63,8 @@ class PassReport:
             "skipped": [o.log_line() for o in self.outcomes if o.skipped],
             "warnings": list(self.warnings),
             "errors": list(self.errors),
+            "notes": list(self.notes),
+            "gauges": dict(self.gauges),
         }
 
 
@@ -106,6 +110,7 @@ class Metrics:
                                registry=self.registry)
         self.errors = Counter("ecsfleet_errors", "Errors seen in passes", ["capability"], registry=self.registry)
         self._last_success = time.monotonic()
+        self._gauges: dict[str, Gauge] = {}
         self.since_success = Gauge("ecsfleet_seconds_since_last_success",
                                    "Seconds since the last pass that applied everything", ["capability"],
                                    registry=self.registry)
@@ -123,6 +128,14 @@ class Metrics:
             self.errors.labels(self.capability).inc(failures)
         if report.ok:
             self._last_success = time.monotonic()
+        for name, value in report.gauges.items():
+            gauge = self._gauges.get(name)
+            if gauge is None:
+                from prometheus_client import Gauge
+
+                gauge = self._gauges[name] = Gauge(f"ecsfleet_{name}", name.replace("_", " "), ["capability"],
+                                                   registry=self.registry)
+            gauge.labels(self.capability).set(value)
 
 
 @dataclass
@@ -134,6 +147,7 @@ class SqsWakeups:
     queue_url: str
     wake: threading.Event = field(default_factory=threading.Event)
     seen: dict[str, int] = field(default_factory=dict)
+    on_bodies: Callable[[list[str]], None] | None = None  # for capabilities that read the events themselves
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> SqsWakeups:
@@ -153,6 +167,8 @@ class SqsWakeups:
                 log.warning("cannot read events from %s: %s", self.queue_url, error)
                 self._stop.wait(5)
                 continue
+            if messages and self.on_bodies is not None:
+                self.on_bodies([m.get("Body", "") for m in messages])
             if messages and self.fresh(m.get("Body", "") for m in messages):
                 self.wake.set()
             if messages:
@@ -218,6 +234,8 @@ def print_report(report: PassReport, echo: Callable[[str], None]) -> None:
              + (", converged" if not report.outcomes and report.ok else ""))
     for outcome in report.outcomes:
         echo(f"  {outcome.log_line()}")
+    for note in report.notes:
+        echo(f"  {note}")
     for warning in report.warnings:
         echo(f"  warning: {warning}")
     for error in report.errors:
@@ -235,6 +253,7 @@ def drive(
     metrics_port: int | None,
     echo: Callable[[str], None],
     wake: threading.Event | None = None,
+    on_bodies: Callable[[list[str]], None] | None = None,
 ) -> int:
     """The `--once | --interval N` contract every controller command shares. Returns the exit code:
     0 when everything applied, 1 when anything failed."""
@@ -244,7 +263,7 @@ def drive(
         return 0 if report.ok else 1
     assert interval is not None
     wake = wake or threading.Event()
-    wakeups = SqsWakeups(clients, events_queue, wake=wake).start() if events_queue else None
+    wakeups = SqsWakeups(clients, events_queue, wake=wake, on_bodies=on_bodies).start() if events_queue else None
     metrics = Metrics(reconciler.capability, metrics_port) if metrics_port is not None else None
     log.info("%s: reconciling every %ss%s%s", reconciler.capability, interval,
              f", and on events from {events_queue}" if events_queue else "",
@@ -257,3 +276,19 @@ def drive(
         if wakeups:
             wakeups.stop()
     return 0
+
+
+def read_queue(clients: Clients, queue_url: str, max_batches: int = 10) -> list[str]:
+    """The bodies of what is waiting on a queue now (no long poll), deleted once read: what a
+    one-shot pass acts on."""
+    sqs = clients("sqs")
+    bodies: list[str] = []
+    for _ in range(max_batches):
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", [])
+        if not messages:
+            break
+        bodies += [m.get("Body", "") for m in messages]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+    return bodies

@@ -15,10 +15,14 @@ import yaml
 
 from ..aws import AwsTarget, Clients
 from ..errors import UserError
+from ..runner import drive, read_queue
+from .controller import FleetController
 from .deploy import DeployError, deploy, desired_stacks, plan
 from .network import resolve_network
 from .observe import read_world
+from .plan import Options
 from .report import status_document, status_tables
+from .rollout import RolloutSettings, rollout, set_status
 from .schema import Infra, load_infra
 from .templates import safe_version
 
@@ -32,6 +36,10 @@ InfraArg = Annotated[str | None, typer.Argument(
     metavar="[INFRA_YML]", help="infra.yml to read (default: $VALUES_FILE, then ./infra.yml).", show_default=False)]
 VersionOption = Annotated[str | None, typer.Option(
     "--version", "-v", help="Fleet version (default: $VERSION, then `git rev-parse HEAD`).", show_default=False)]
+
+DrainTimeout = Annotated[float, typer.Option(
+    help="Seconds a drained instance may keep service tasks before it is removed anyway (reported).")]
+MaxDraining = Annotated[int, typer.Option(help="Instances of inactive fleets draining at once.")]
 
 
 class Format(enum.StrEnum):
@@ -191,3 +199,98 @@ def status(
         typer.echo(json.dumps(status_document(world), indent=2))
     else:
         out().print(status_tables(world))
+
+
+def _settings(smoke_timeout: float, join_timeout: float, follow: bool, follow_timeout: float, poll: float,
+              smoke_task_definition: str | None) -> RolloutSettings:
+    return RolloutSettings(smoke_timeout, join_timeout, follow, follow_timeout, poll, smoke_task_definition)
+
+
+@app.command("rollout")
+def rollout_command(
+    ctx: typer.Context,
+    infra_yml: InfraArg = None,
+    version: VersionOption = None,
+    smoke_timeout: Annotated[float, typer.Option(help="Seconds the smoke task has to reach RUNNING.")] = 240.0,
+    join_timeout: Annotated[float, typer.Option(help="Seconds the new instances have to join the cluster.")]
+    = 600.0,
+    smoke_task_definition: Annotated[str | None, typer.Option(
+        help="Task definition for the smoke test (default: a tiny busybox task ecsfleet registers).")] = None,
+    follow: Annotated[bool, typer.Option(help="After the switch, reconcile until the older fleets are deflated "
+                                              "and deleted.")] = True,
+    follow_timeout: Annotated[float, typer.Option(help="Seconds to follow the deflation.")] = 3600.0,
+    drain_timeout: DrainTimeout = 1800.0,
+    max_draining: MaxDraining = 2,
+    poll: Annotated[float, typer.Option(help="Seconds between progress polls.")] = 5.0,
+) -> None:
+    """Deploy this version, smoke-test its fleet, make it the only active fleet, then deflate the
+    older ones. A failed smoke test scales the new fleet to zero, leaves it inactive and the old one
+    serving, and fails the command with the reason."""
+    path, infra = load_infra(infra_yml)
+    chosen = resolve_version(version)
+    clients = fleet_clients(ctx)
+    try:
+        rollout(clients, infra, chosen, resolve_network(clients, infra), typer.echo,
+                _settings(smoke_timeout, join_timeout, follow, follow_timeout, poll, smoke_task_definition),
+                Options(drain_timeout=drain_timeout, max_draining=max_draining,
+                        autoscaling=infra.ec2_instances.autoscaling),
+                extra_user_data=extra_user_data(path, infra))
+    except DeployError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from error
+
+
+def _switch(ctx: typer.Context, infra_yml: str | None, version: str | None, status: str) -> None:
+    _, infra = load_infra(infra_yml)
+    if not version:
+        raise UserError("pass --version")
+    try:
+        set_status(fleet_clients(ctx), infra, version, status, typer.echo)
+    except DeployError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from error
+
+
+@app.command()
+def activate(ctx: typer.Context, infra_yml: InfraArg = None, version: VersionOption = None) -> None:
+    """Set a version's Status to active: it keeps its minimum size and is never deflated. Several
+    versions may be active at once (the manual override when a new fleet misbehaves)."""
+    _switch(ctx, infra_yml, version, "active")
+
+
+@app.command()
+def deactivate(ctx: typer.Context, infra_yml: InfraArg = None, version: VersionOption = None) -> None:
+    """Set a version's Status to inactive: once a newer fleet is active, reconcile deflates it and
+    deletes its stack."""
+    _switch(ctx, infra_yml, version, "inactive")
+
+
+@app.command()
+def reconcile(
+    ctx: typer.Context,
+    infra_yml: InfraArg = None,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (0: all applied, 1: a failure).")]
+    = False,
+    interval: Annotated[float | None, typer.Option(help="Run as a daemon, a pass every N seconds.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the decisions and their reasons; change nothing.")] = False,
+    events_queue: Annotated[str | None, typer.Option(
+        envvar="ECSFLEET_EVENTS_QUEUE",
+        help="SQS queue URL fed by EventBridge: spot interruption warnings drain their instance at once; "
+             "ECS and Auto Scaling events start a pass early.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
+    drain_timeout: DrainTimeout = 1800.0,
+    max_draining: MaxDraining = 2,
+) -> None:
+    """One controller pass (or a daemon): scale active fleets, drain before every removal, complete
+    Auto Scaling lifecycle hooks, deflate inactive fleets and delete their stacks when empty."""
+    if once == (interval is not None):
+        raise UserError("give exactly one of --once or --interval N")
+    _, infra = load_infra(infra_yml)
+    clients = fleet_clients(ctx)
+    controller = FleetController(clients, infra, Options(drain_timeout=drain_timeout, max_draining=max_draining,
+                                                         autoscaling=infra.ec2_instances.autoscaling))
+    if once and events_queue:
+        controller.inbox.add_bodies(read_queue(clients, events_queue))
+    code = drive(controller, clients, once=once, interval=interval, dry_run=dry_run, events_queue=events_queue,
+                 metrics_port=metrics_port, echo=typer.echo, on_bodies=controller.inbox.add_bodies)
+    raise typer.Exit(code)

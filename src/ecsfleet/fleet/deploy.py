@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..amis import RECOMMENDED_AMI_PARAMETER, recommended_ami
 from ..aws import Clients, error_code
 from ..errors import UserError
 from .schema import Infra
@@ -64,9 +65,10 @@ class StackChange:
         return f"{name}: update ({'; '.join(parts)})"
 
 
-def desired_stacks(infra: Infra, version: str, network: Mapping[str, str], extra_user_data: str = "") -> list[
-        DesiredStack]:
-    """The cluster stack and this version's compute stack, with the parameters the network gave."""
+def desired_stacks(infra: Infra, version: str, network: Mapping[str, str], extra_user_data: str = "",
+                   image_id: str = "") -> list[DesiredStack]:
+    """The cluster stack and this version's compute stack, with the parameters the network gave.
+    `image_id` is used when the compute stack is created; an existing version keeps its AMI."""
     cluster_template_doc = cluster_template(infra)
     compute_template_doc = compute_template(infra, version, extra_user_data)
 
@@ -76,8 +78,8 @@ def desired_stacks(infra: Infra, version: str, network: Mapping[str, str], extra
     return [
         DesiredStack(cluster_stack_name(infra), cluster_template_doc, wanted(cluster_template_doc), stack_tags(infra)),
         DesiredStack(compute_stack_name(infra, version), compute_template_doc,
-                     {**wanted(compute_template_doc), "Status": KEEP}, stack_tags(infra, version),
-                     create_parameters={"Status": "inactive"}),
+                     {**wanted(compute_template_doc), "Status": KEEP, "ImageId": KEEP}, stack_tags(infra, version),
+                     create_parameters={"Status": "inactive", "ImageId": image_id}),
     ]
 
 
@@ -207,10 +209,23 @@ class DeployResult:
     statuses: tuple[str, ...]
 
 
+def resolve_image_id(clients: Clients, infra: Infra) -> str:
+    """ec2_instances.ami, else the recommended ECS-optimized AMI of the region."""
+    if infra.ec2_instances.ami:
+        return infra.ec2_instances.ami
+    found = recommended_ami(clients)
+    if not found:
+        raise UserError(f"cannot read the SSM parameter {RECOMMENDED_AMI_PARAMETER} in {clients.target.region}: "
+                        f"set ec2_instances.ami in infra.yml")
+    return found
+
+
 def plan(clients: Clients, infra: Infra, version: str, network: Mapping[str, str],
          extra_user_data: str = "") -> tuple[FleetStacks, list[StackChange]]:
     observed = read_stacks(clients, infra, with_templates=True)
-    return observed, plan_deploy(observed, desired_stacks(infra, version, network, extra_user_data))
+    existing = observed.version(version)
+    image_id = "" if existing is not None else resolve_image_id(clients, infra)
+    return observed, plan_deploy(observed, desired_stacks(infra, version, network, extra_user_data, image_id))
 
 
 def deploy(clients: Clients, infra: Infra, version: str, network: Mapping[str, str], echo: Echo,

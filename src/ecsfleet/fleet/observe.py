@@ -17,7 +17,6 @@ from ..errors import NotFound
 from ..snapshot import ClusterSnapshot, ContainerInstance, SnapshotReader, Task
 from .schema import Infra
 from .stacks import FleetStacks, Stack, read_stacks, stack_resources
-from .templates import FLEET_TAG
 
 VERSION_ATTRIBUTE = "asg_version"
 ASG_DESCRIBE_MAX = 100
@@ -33,7 +32,7 @@ class AsgInstance:
 @dataclass(frozen=True)
 class AsgState:
     name: str
-    fleet_name: str
+    logical_id: str
     min_size: int
     max_size: int
     desired: int
@@ -43,7 +42,7 @@ class AsgState:
 @dataclass(frozen=True)
 class SpotFleetState:
     request_id: str
-    fleet_name: str
+    logical_id: str
     state: str
     target: int
     fulfilled: float
@@ -105,7 +104,7 @@ def _asgs(clients: Clients, names: dict[str, str]) -> list[AsgState]:
         autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups", AutoScalingGroupNames=list(batch)))
     return [AsgState(
         name=d["AutoScalingGroupName"],
-        fleet_name=names.get(d["AutoScalingGroupName"], ""),
+        logical_id=names.get(d["AutoScalingGroupName"], ""),
         min_size=int(d.get("MinSize", 0)), max_size=int(d.get("MaxSize", 0)),
         desired=int(d.get("DesiredCapacity", 0)),
         instances=tuple(AsgInstance(i["InstanceId"], i.get("LifecycleState", "InService"),
@@ -123,9 +122,8 @@ def _spot_fleets(clients: Clients, ids: dict[str, str]) -> list[SpotFleetState]:
         request_id = doc["SpotFleetRequestId"]
         config = doc.get("SpotFleetRequestConfig") or {}
         instances = ec2.describe_spot_fleet_instances(SpotFleetRequestId=request_id).get("ActiveInstances", [])
-        tags = {t["Key"]: t.get("Value", "") for t in doc.get("Tags") or []}
         found.append(SpotFleetState(
-            request_id=request_id, fleet_name=tags.get(FLEET_TAG) or ids.get(request_id, ""),
+            request_id=request_id, logical_id=ids.get(request_id, ""),
             state=doc.get("SpotFleetRequestState", "active"),
             target=int(config.get("TargetCapacity", 0)), fulfilled=float(config.get("FulfilledCapacity", 0)),
             instance_ids=tuple(i["InstanceId"] for i in instances)))

@@ -21,10 +21,10 @@ def fleet_document(world: FleetWorld, fleet: Fleet) -> dict[str, Any]:
         "stack": fleet.stack.name,
         "stackStatus": fleet.stack.status,
         "status": fleet.stack.fleet_status,
-        "autoScalingGroups": [{"name": g.name, "fleet": g.fleet_name, "min": g.min_size, "max": g.max_size,
+        "autoScalingGroups": [{"name": g.name, "logicalId": g.logical_id, "min": g.min_size, "max": g.max_size,
                                "desired": g.desired, "instances": [i.instance_id for i in g.instances]}
                               for g in fleet.asgs],
-        "spotFleets": [{"id": f.request_id, "fleet": f.fleet_name, "state": f.state, "target": f.target,
+        "spotFleets": [{"id": f.request_id, "logicalId": f.logical_id, "state": f.state, "target": f.target,
                         "fulfilled": f.fulfilled, "instances": list(f.instance_ids)} for f in fleet.spot_fleets],
         "instances": sorted(fleet.instance_ids),
         "containerInstances": {

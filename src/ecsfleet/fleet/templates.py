@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .schema import Infra
+from ..amis import RECOMMENDED_AMI_PARAMETER
+from .schema import AutoScalingGroup, Infra, SpotFleet
 
-RECOMMENDED_AMI = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
 TEMPLATE_VERSION = "2010-09-09"
 CLUSTER_TAG = "ecsfleet:cluster"
 VERSION_TAG = "ecsfleet:version"
 FLEET_TAG = "ecsfleet:fleet"
+DRAIN_HOOK = "ecsfleet-drain"
+DRAIN_HOOK_TIMEOUT = 3600
 
 
 def cluster_stack_name(infra: Infra) -> str:
@@ -51,6 +53,14 @@ def safe_version(version: str) -> str:
 
 def _logical(name: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]", name) if part)
+
+
+def asg_logical_id(group: AutoScalingGroup) -> str:
+    return f"Asg{_logical(group.name)}"
+
+
+def spot_fleet_logical_id(fleet: SpotFleet) -> str:
+    return f"SpotFleet{_logical(fleet.name)}"
 
 
 def _export(infra: Infra, what: str) -> dict[str, Any]:
@@ -152,9 +162,11 @@ def compute_template(infra: Infra, version: str, extra_user_data: str = "") -> d
     parameters: dict[str, Any] = {
         "Status": {"Type": "String", "AllowedValues": ["active", "inactive"], "Default": "inactive",
                    "Description": "active fleets keep their minimum size and are never deflated"},
-        "ImageId": {"Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", "Default": RECOMMENDED_AMI,
-                    "Description": "the recommended ECS-optimized AMI (SSM public parameter)"}
-        if nodes.ami is None else {"Type": "AWS::EC2::Image::Id", "Default": nodes.ami},
+        # A plain AMI id, resolved once when the version is created (from ec2_instances.ami, else
+        # the recommended ECS-optimized AMI's SSM public parameter): an SSM-typed parameter would be
+        # read again on every stack update, and a Status switch could change a version's AMI.
+        "ImageId": {"Type": "AWS::EC2::Image::Id",
+                    "Description": f"AMI of the nodes (default: the SSM public parameter {RECOMMENDED_AMI_PARAMETER})"},
     }
     if not spec.subnets:
         parameters["Subnets"] = {"Type": "List<AWS::EC2::Subnet::Id>", "Description": "subnets of the nodes"}
@@ -185,7 +197,7 @@ def compute_template(infra: Infra, version: str, extra_user_data: str = "") -> d
             "LaunchTemplateName": f"{spec.name}-{version}", "LaunchTemplateData": launch_data}},
     }
     for group in nodes.auto_scaling_groups:
-        resources[f"Asg{_logical(group.name)}"] = {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {
+        resources[asg_logical_id(group)] = {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {
             "AutoScalingGroupName": f"{spec.name}-{version}-{group.name}",
             "LaunchTemplate": {"LaunchTemplateId": {"Ref": "LaunchTemplate"},
                                "Version": {"Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"]}},
@@ -194,12 +206,17 @@ def compute_template(infra: Infra, version: str, extra_user_data: str = "") -> d
             "DesiredCapacity": str(group.desired_instances),
             "VPCZoneIdentifier": subnets,
             "NewInstancesProtectedFromScaleIn": False,
+            # Whoever scales the group in (ecsfleet, a person, a stack update), the instance waits
+            # in Terminating:Wait until ecsfleet has drained it, or until the timeout.
+            "LifecycleHookSpecificationList": [{
+                "LifecycleHookName": DRAIN_HOOK, "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+                "HeartbeatTimeout": DRAIN_HOOK_TIMEOUT, "DefaultResult": "CONTINUE"}],
             "Tags": [{**t, "PropagateAtLaunch": True} for t in [*tags, {"Key": FLEET_TAG, "Value": group.name}]],
         }}
     # Each override names one subnet; without named subnets, one override spans the parameter's list.
     override_subnets: list[Any] = [*spec.subnets] or [{"Fn::Join": [",", subnets]}]
     for fleet in nodes.spot_fleets:
-        resources[f"SpotFleet{_logical(fleet.name)}"] = {"Type": "AWS::EC2::SpotFleet", "Properties": {
+        resources[spot_fleet_logical_id(fleet)] = {"Type": "AWS::EC2::SpotFleet", "Properties": {
             "SpotFleetRequestConfigData": {
                 "IamFleetRole": _export(infra, "SpotFleetRoleArn"),
                 "AllocationStrategy": "lowestPrice",

@@ -1,0 +1,45 @@
+"""fleet: infra.yml -> CloudFormation compute fleets, versioned blue/green, scaled, drained and
+cleaned up by a controller."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..aws import AwsTarget, Clients
+from ..config import env_first, fetch
+from ..errors import UserError
+from ..runner import safe_pass
+from .controller import FleetController
+from .plan import Options
+from .schema import parse_infra
+
+
+def _event_bodies(event: dict[str, Any]) -> list[str]:
+    """An SQS batch (Records with bodies) or one EventBridge event delivered directly."""
+    if isinstance(event.get("Records"), list):
+        return [str(r.get("body", "")) for r in event["Records"] if isinstance(r, dict)]
+    return [json.dumps(event)] if event.get("detail-type") else []
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point: one reconcile pass. Scheduled, or fed EventBridge events (spot
+    interruption warnings drain their instance in this pass). Reads ECSFLEET_INFRA (a path,
+    s3:// or https:// URL of infra.yml) and, optionally, ECSFLEET_DRAIN_TIMEOUT and
+    ECSFLEET_MAX_DRAINING."""
+    clients = Clients(AwsTarget.resolve())
+    source = env_first("ECSFLEET_INFRA", "VALUES_FILE")
+    if not source:
+        raise UserError("set ECSFLEET_INFRA to the infra.yml location (path, s3:// or https://)")
+    raw, _ = fetch(source, clients)
+    assert raw is not None
+    infra = parse_infra(source, raw.decode())
+    options = Options(drain_timeout=float(env_first("ECSFLEET_DRAIN_TIMEOUT") or 1800),
+                      max_draining=int(env_first("ECSFLEET_MAX_DRAINING") or 2),
+                      autoscaling=infra.ec2_instances.autoscaling)
+    controller = FleetController(clients, infra, options)
+    controller.inbox.add_bodies(_event_bodies(event or {}))
+    return safe_pass(controller, dry_run=False).summary()
+
+
+__all__ = ["FleetController", "handler"]

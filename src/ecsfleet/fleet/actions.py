@@ -1,0 +1,93 @@
+"""What a fleet reconcile pass may do, each with the reason it is done (logged and shown by
+--dry-run). Plans are lists of these; `apply.py` carries them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+GroupKind = Literal["asg", "spot"]
+
+
+@dataclass(frozen=True)
+class Drain:
+    """Set a container instance DRAINING: ECS moves its service tasks to ACTIVE instances."""
+
+    cluster: str
+    container_instance_arn: str
+    ec2_instance_id: str
+    reason: str
+    kind: str = "drain"
+
+    @property
+    def target(self) -> str:
+        return self.ec2_instance_id
+
+
+@dataclass(frozen=True)
+class RemoveInstance:
+    """Terminate a drained instance and lower its group's capacity by its weight, so it is not replaced."""
+
+    ec2_instance_id: str
+    group_kind: GroupKind
+    group_id: str
+    weight: int
+    new_capacity: int
+    reason: str
+    kind: str = "remove"
+
+    @property
+    def target(self) -> str:
+        return self.ec2_instance_id
+
+
+@dataclass(frozen=True)
+class CompleteLifecycle:
+    """Let an Auto Scaling group finish terminating an instance it holds in Terminating:Wait."""
+
+    asg_name: str
+    hook_name: str
+    ec2_instance_id: str
+    reason: str
+    kind: str = "complete-lifecycle"
+
+    @property
+    def target(self) -> str:
+        return self.ec2_instance_id
+
+
+@dataclass(frozen=True)
+class SetCapacity:
+    """Change a group's capacity: an ASG's desired (and minimum), a spot fleet's target weight."""
+
+    group_kind: GroupKind
+    group_id: str
+    capacity: int
+    reason: str
+    min_size: int | None = None
+    kind: str = "scale"
+
+    @property
+    def target(self) -> str:
+        return self.group_id
+
+
+@dataclass(frozen=True)
+class DeleteStack:
+    """Delete an inactive, empty compute stack."""
+
+    stack_name: str
+    version: str
+    reason: str
+    kind: str = "delete-stack"
+
+    @property
+    def target(self) -> str:
+        return self.stack_name
+
+
+Action = Drain | RemoveInstance | CompleteLifecycle | SetCapacity | DeleteStack
+
+
+def describe(action: Action) -> str:
+    return f"{action.kind} {action.target}: {action.reason}"

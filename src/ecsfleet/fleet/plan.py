@@ -1,0 +1,328 @@
+"""Plan one fleet reconcile pass: a pure function of what was observed.
+
+In order of urgency:
+1. Spot interruption warnings: drain the instance at once (AWS terminates it two minutes later).
+2. Instances an Auto Scaling group holds in Terminating:Wait: drain them, then let the group go on.
+3. Instances ecsfleet drained: once no service task is left on them (ECS has started the
+   replacements elsewhere), or after the drain timeout, terminate them and lower their group's
+   capacity so they are not replaced.
+4. Inactive fleets older than the newest active one: drain their instances a few at a time, only
+   as fast as the active fleets can take their tasks; delete the stack of a fleet with no
+   instances left. An active fleet, a fleet newer than every active one (a rollout in progress),
+   and the cluster stack are never deflated or deleted.
+5. Active fleets: scale out when tasks cannot be placed or fewer than `task_threshold_out`
+   copies of the largest task fit; scale in, one drained instance at a time, when more than
+   `task_threshold_in` fit and would still fit `task_threshold_out` without it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..snapshot import ClusterSnapshot, ContainerInstance, Task
+from .actions import Action, CompleteLifecycle, DeleteStack, Drain, GroupKind, RemoveInstance, SetCapacity
+from .capacity import TaskSize, absorb, full_copies, largest, schedulable
+from .observe import Fleet, FleetWorld
+from .schema import AutoScalingGroup, Infra, SpotFleet
+from .templates import DRAIN_HOOK, asg_logical_id, spot_fleet_logical_id
+
+DRAIN_SINCE = "ecsfleet.draining-since"
+DRAIN_WHY = "ecsfleet.drain-reason"
+SEED_THRESHOLD_OUT, SEED_THRESHOLD_IN = 3, 10
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    desired: int
+    running: int
+    pending: int
+    size: TaskSize
+
+    @property
+    def unplaced(self) -> int:
+        """Tasks the scheduler wants and could not place anywhere."""
+        return max(0, self.desired - self.running - self.pending)
+
+
+@dataclass(frozen=True)
+class Options:
+    drain_timeout: float = 1800.0
+    max_draining: int = 2
+    autoscaling: bool = True
+
+
+@dataclass(frozen=True)
+class Observation:
+    world: FleetWorld
+    infra: Infra
+    services: tuple[ServiceState, ...] = ()
+    interrupted: frozenset[str] = frozenset()
+    now: float = 0.0
+
+
+@dataclass
+class Plan:
+    actions: list[Action] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    gauges: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Group:
+    """A scalable group of one fleet, with the capacity it will have after this plan's changes."""
+
+    kind: GroupKind
+    group_id: str
+    fleet: Fleet
+    capacity: int
+    min_capacity: int
+    max_capacity: int
+    instance_ids: frozenset[str]
+    weights: Mapping[str, int]  # instance type -> weight (spot fleets)
+    config: AutoScalingGroup | SpotFleet | None
+
+    def weight(self, instance: ContainerInstance | None) -> int:
+        if self.kind == "asg" or instance is None:
+            return 1
+        return self.weights.get(instance.instance_type or "", 1)
+
+
+def _groups(world: FleetWorld, infra: Infra) -> list[Group]:
+    asg_config = {asg_logical_id(g): g for g in infra.ec2_instances.auto_scaling_groups}
+    spot_config = {spot_fleet_logical_id(f): f for f in infra.ec2_instances.spot_fleets}
+    groups: list[Group] = []
+    for fleet in world.fleets:
+        for asg in fleet.asgs:
+            a = asg_config.get(asg.logical_id)
+            groups.append(Group("asg", asg.name, fleet, asg.desired, a.min_size if a and fleet.active else 0,
+                                a.max_size if a else asg.max_size,
+                                frozenset(i.instance_id for i in asg.instances
+                                          if i.lifecycle_state not in ("Terminating:Wait", "Terminated")),
+                                {}, a))
+        for spot in fleet.spot_fleets:
+            f = spot_config.get(spot.logical_id)
+            groups.append(Group("spot", spot.request_id, fleet, spot.target,
+                                f.min_weight if f and fleet.active else 0, f.max_weight if f else spot.target,
+                                frozenset(spot.instance_ids), {b.instance_type: b.weight for b in f.bids} if f else {},
+                                f))
+    return groups
+
+
+def _service_tasks(snapshot: ClusterSnapshot, instance: ContainerInstance) -> list[Task]:
+    return [t for t in snapshot.tasks_on(instance.arn) if t.service and t.last_status != "STOPPED"]
+
+
+def _standalone(snapshot: ClusterSnapshot, instance: ContainerInstance) -> int:
+    return sum(1 for t in snapshot.tasks_on(instance.arn) if not t.service and t.last_status != "STOPPED")
+
+
+def _drained_for(instance: ContainerInstance, now: float) -> float | None:
+    try:
+        return now - float(instance.attributes[DRAIN_SINCE])
+    except (KeyError, ValueError):
+        return None
+
+
+def _newest_active(world: FleetWorld) -> Fleet | None:
+    active = [f for f in world.fleets if f.active]
+    return max(active, key=lambda f: f.stack.created) if active else None
+
+
+def plan(obs: Observation, options: Options = Options()) -> Plan:
+    world, result = obs.world, Plan()
+    snap = world.snapshot
+    if snap is None:
+        result.warnings.append(f"cluster {world.cluster} does not exist yet: nothing to reconcile")
+        return result
+    by_ec2 = {ci.ec2_instance_id: ci for ci in snap.instances}
+    groups = _groups(world, obs.infra)
+    group_of = {ec2: g for g in groups for ec2 in g.instance_ids}
+    ours = {ec2 for g in groups for ec2 in g.instance_ids}
+    draining: set[str] = set()  # instances draining after this pass (ours, or planned here)
+    handled: set[str] = set()
+
+    def drain(ci: ContainerInstance, why: str, reason: str) -> None:
+        if ci.ec2_instance_id in draining or ci.status != "ACTIVE":
+            return
+        draining.add(ci.ec2_instance_id)
+        result.actions.append(Drain(world.cluster, ci.arn, ci.ec2_instance_id, f"{reason} [{why}]"))
+
+    def remove(ec2: str, ci: ContainerInstance | None, reason: str) -> None:
+        group = group_of.get(ec2)
+        if group is None or ec2 in handled:
+            return
+        handled.add(ec2)
+        weight = group.weight(ci)
+        group.capacity = max(0, group.capacity - weight)
+        extra = ""
+        if ci is not None and _standalone(snap, ci):
+            extra = f"; {_standalone(snap, ci)} standalone task(s) stop with it"
+        result.actions.append(RemoveInstance(ec2, group.kind, group.group_id, weight, group.capacity, reason + extra))
+
+    # 1. Spot interruption warnings.
+    for ec2 in sorted(obs.interrupted):
+        ci = by_ec2.get(ec2)
+        if ci is not None and ci.status == "ACTIVE":
+            drain(ci, "spot", "spot interruption warning: AWS terminates it in two minutes")
+            handled.add(ec2)
+
+    # 2. Instances held by a termination lifecycle hook.
+    for fleet in world.fleets:
+        for asg in fleet.asgs:
+            for held in (i for i in asg.instances if i.lifecycle_state == "Terminating:Wait"):
+                ec2, ci = held.instance_id, by_ec2.get(held.instance_id)
+                handled.add(ec2)
+                since = _drained_for(ci, obs.now) if ci else None
+                if ci is None or (ci.status == "DRAINING" and not _service_tasks(snap, ci)):
+                    result.actions.append(CompleteLifecycle(asg.name, DRAIN_HOOK, ec2, "drained: the group may "
+                                                                                        "terminate it"))
+                elif ci.status == "ACTIVE":
+                    drain(ci, "lifecycle", f"{asg.name} is terminating it")
+                elif since is not None and since > options.drain_timeout:
+                    result.warnings.append(f"{ec2}: still has {len(_service_tasks(snap, ci))} service task(s) after "
+                                           f"the {options.drain_timeout:.0f}s drain timeout; terminating anyway")
+                    result.actions.append(CompleteLifecycle(asg.name, DRAIN_HOOK, ec2, "drain timed out"))
+                else:
+                    draining.add(ec2)
+
+    # 3. Instances ecsfleet drained.
+    for ci in snap.instances:
+        ec2 = ci.ec2_instance_id
+        if ci.status != "DRAINING" or ec2 in handled or ec2 not in ours or DRAIN_SINCE not in ci.attributes:
+            continue
+        if ci.attributes.get(DRAIN_WHY) == "spot":
+            handled.add(ec2)  # AWS terminates it; the spot fleet replaces the capacity
+            continue
+        left = _service_tasks(snap, ci)
+        since = _drained_for(ci, obs.now) or 0.0
+        if not left:
+            remove(ec2, ci, "drained: its service tasks run elsewhere")
+        elif since > options.drain_timeout:
+            result.warnings.append(f"{ec2}: {len(left)} service task(s) still on it after the "
+                                   f"{options.drain_timeout:.0f}s drain timeout; removing it anyway")
+            remove(ec2, ci, "drain timed out")
+        else:
+            draining.add(ec2)
+            result.notes.append(f"{ec2}: draining, {len(left)} service task(s) left")
+
+    newest = _newest_active(world)
+    if newest is None:
+        if world.fleets:
+            result.warnings.append("no fleet is active: nothing is deflated or scaled (activate one with "
+                                   "`ecsfleet fleet activate`)")
+        return result
+    active_fleets = [f for f in world.fleets if f.active]
+    active_hosts = [ci for f in active_fleets for ci in world.members(f)
+                    if ci.status == "ACTIVE" and ci.agent_connected and ci.ec2_instance_id not in draining]
+
+    # 4. Deflate inactive fleets older than the newest active one.
+    must_move: list[Task] = []
+    for fleet in sorted((f for f in world.fleets if not f.active and f.stack.created < newest.stack.created),
+                        key=lambda f: f.stack.created):
+        fleet_groups = [g for g in groups if g.fleet is fleet]
+        for group in fleet_groups:
+            state = next((a for a in fleet.asgs if a.name == group.group_id), None)
+            if state is not None and state.min_size > 0:
+                result.actions.append(SetCapacity("asg", state.name, group.capacity, f"inactive fleet "
+                                                  f"{fleet.version}: no minimum size", min_size=0))
+        members = world.members(fleet)
+        registered = {ci.ec2_instance_id for ci in members}
+        for ec2 in sorted(fleet.instance_ids - registered - handled):
+            remove(ec2, None, f"inactive fleet {fleet.version}: instance is not in the cluster")
+        for ci in sorted((m for m in members if m.status == "ACTIVE" and m.ec2_instance_id not in handled),
+                         key=lambda m: (m.running_tasks, m.arn)):
+            if len(draining) >= options.max_draining:
+                break
+            tasks = [t for t in _service_tasks(snap, ci) if t.desired_status == "RUNNING"]
+            fits, after = absorb(tasks, active_hosts)
+            if not fits:
+                must_move += tasks
+                result.notes.append(f"{ci.ec2_instance_id}: waiting for room in active fleets for "
+                                    f"{len(tasks)} task(s)")
+                break
+            active_hosts = after
+            drain(ci, "deflate", f"inactive fleet {fleet.version}: its tasks move to active fleets")
+        if not members and not (fleet.instance_ids - handled):
+            if any(g.capacity > 0 for g in fleet_groups):
+                for group in (g for g in fleet_groups if g.capacity > 0):
+                    result.actions.append(SetCapacity(group.kind, group.group_id, 0,
+                                                      f"inactive fleet {fleet.version} is empty", min_size=0))
+            elif not fleet.stack.in_progress and fleet.stack.status != "DELETE_IN_PROGRESS":
+                result.actions.append(DeleteStack(fleet.stack.name, fleet.version,
+                                                  f"inactive fleet {fleet.version} has no instances and no tasks"))
+
+    # 5. Scale the active fleets.
+    _scale(obs, options, result, groups, active_fleets, by_ec2, draining, must_move, drain)
+    return result
+
+
+def _scale(obs: Observation, options: Options, result: Plan, groups: list[Group], active_fleets: list[Fleet],
+           by_ec2: Mapping[str, ContainerInstance], draining: set[str], must_move: list[Task],
+           drain: Callable[[ContainerInstance, str, str], None]) -> None:
+    world = obs.world
+    snap = world.snapshot
+    assert snap is not None
+    active_groups = [g for g in groups if g.fleet in active_fleets and g.config is not None]
+    members = [ci for f in active_fleets for ci in world.members(f)
+               if ci.status == "ACTIVE" and ci.agent_connected and ci.ec2_instance_id not in draining]
+    running = [t for t in snap.tasks if t.last_status != "STOPPED"]
+    size = largest([s.size for s in obs.services if s.desired > 0] + [TaskSize(t.memory, t.cpu) for t in running])
+    free = schedulable(members, size) if size else 0
+    unplaced = sum(s.unplaced for s in obs.services) + len(must_move)
+    spot_configs = [g.config for g in active_groups if isinstance(g.config, SpotFleet)]
+    threshold_out = spot_configs[0].task_threshold_out if spot_configs else SEED_THRESHOLD_OUT
+    threshold_in = spot_configs[0].task_threshold_in if spot_configs else SEED_THRESHOLD_IN
+    result.gauges.update({"schedulable_tasks": free, "unplaced_tasks": unplaced,
+                          "active_instances": len(members), "draining_instances": len(draining)})
+    if not options.autoscaling or not active_groups:
+        return
+    booting = sorted(ec2 for g in active_groups for ec2 in g.instance_ids if ec2 not in by_ec2)
+    short = [g.group_id for g in active_groups if g.kind == "asg" and g.capacity > len(g.instance_ids)]
+    if booting or short:
+        # State, not a timer, is the cooldown: capacity asked for is not judged before it has joined.
+        result.notes.append(f"scaling waits: {len(booting)} instance(s) not yet in the cluster"
+                            + (f", {', '.join(short)} still launching" if short else ""))
+        return
+    if size is not None and (unplaced > 0 or free < threshold_out):
+        per_instance = max([full_copies(ci, size) for ci in members] or [1]) or 1
+        wanted = max(1, math.ceil((unplaced + max(0, threshold_out - free)) / per_instance))
+        why = (f"{unplaced} task(s) cannot be placed" if unplaced
+               else f"{free} copies of the largest task fit, below task_threshold_out {threshold_out}")
+        # On-demand groups first (the seed's place for reserved instances, paid for whether used or not).
+        for group in sorted(active_groups, key=lambda g: g.kind != "asg"):
+            room = group.max_capacity - group.capacity
+            if room <= 0 or wanted <= 0:
+                continue
+            unit = min(group.weights.values()) if group.weights else 1
+            step = min(room, wanted * unit)
+            group.capacity += step
+            wanted -= math.ceil(step / unit)
+            result.actions.append(SetCapacity(group.kind, group.group_id, group.capacity, f"scale out: {why}"))
+        if wanted > 0:
+            result.warnings.append(f"every active group is at its maximum: {why}")
+        return
+    if draining:
+        return  # one removal at a time, and none while inactive fleets are moving their tasks
+    idle = size is None
+    if not idle and free <= threshold_in:
+        return
+    # Scale in: spot capacity first, the emptiest instance first.
+    candidates = [(g, ci) for g in active_groups for ec2 in g.instance_ids
+                  if (ci := by_ec2.get(ec2)) is not None and ci in members
+                  and g.capacity - g.weight(ci) >= g.min_capacity]
+    candidates.sort(key=lambda pair: (pair[0].kind != "spot", pair[1].running_tasks + pair[1].pending_tasks,
+                                      pair[1].ec2_instance_id))
+    for _, ci in candidates:
+        if idle:
+            drain(ci, "scale-in", "scale in: the cluster runs no tasks")
+            return
+        assert size is not None
+        left = free - full_copies(ci, size)
+        if left >= threshold_out:
+            drain(ci, "scale-in", f"scale in: {free} copies of the largest task fit, above task_threshold_in "
+                                  f"{threshold_in}; {left} without this instance")
+            return
