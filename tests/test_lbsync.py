@@ -123,6 +123,83 @@ def test_rolling_deploy_moves_traffic_only_once_the_new_task_is_healthy(sb: Sand
     assert describe_lb(sb)["HealthCheck"]["Target"] == f"HTTP:{new_port}/healthz"
 
 
+def test_update_service_across_hosts_moves_traffic_once_the_new_task_runs(sb: Sandbox, clients: Clients) -> None:
+    ec2_ids = web_world(sb, hosts=2, desired=1)
+    (old,) = running_tasks(sb, "test")
+    old_host, old_port = host_of(sb, old), old["containers"][0]["networkBindings"][0]["hostPort"]
+    assert safe_pass(controller(clients), dry_run=False).ok
+    ecs = sb.client("ecs")
+    # Another task holds the idle host's first dynamic port, so the new web task gets another one.
+    ecs.register_task_definition(**task_definition("other", ports=[(80, 0)]))
+    idle_arn = next(a for a in ecs.list_container_instances(cluster="test")["containerInstanceArns"]
+                    if a != old["containerInstanceArn"])
+    ecs.start_task(cluster="test", taskDefinition="other", containerInstances=[idle_arn])
+    v2 = ecs.register_task_definition(**task_definition("web", ports=[(80, 0)], env={"V": "2"}))
+    ecs.update_service(cluster="test", service="web", taskDefinition=v2["taskDefinition"]["taskDefinitionArn"])
+    sb.reset_calls()
+
+    # The new task is PENDING (no port yet): nothing moves.
+    assert safe_pass(controller(clients), dry_run=False).outcomes == ()
+    lb = describe_lb(sb)
+    assert [i["InstanceId"] for i in lb["Instances"]] == [old_host]
+    assert lb["ListenerDescriptions"][0]["Listener"]["InstancePort"] == old_port
+    assert elb_writes(sb) == []
+
+    sb.advance(2)  # the new task runs on the other host; the scheduler stops the old one
+    (new,) = [t for t in running_tasks(sb, "test", serviceName="web") if t["taskArn"] != old["taskArn"]]
+    new_host, new_port = host_of(sb, new), new["containers"][0]["networkBindings"][0]["hostPort"]
+    assert new_host != old_host and set(ec2_ids) == {old_host, new_host} and new_port != old_port
+    sb.reset_calls()
+    assert safe_pass(controller(clients), dry_run=False).ok
+
+    # Every ELB call of the pass, in order: the new host joins and the health check follows it
+    # before the listener moves (delete and create back to back), and the old host leaves last.
+    assert [op for _, op in sb.call_sequence("elb")] == [
+        "DescribeLoadBalancers", "RegisterInstancesWithLoadBalancer", "ConfigureHealthCheck",
+        "DeleteLoadBalancerListeners", "CreateLoadBalancerListeners", "SetLoadBalancerPoliciesOfListener",
+        "DeregisterInstancesFromLoadBalancer",
+    ]
+    lb = describe_lb(sb)
+    assert [i["InstanceId"] for i in lb["Instances"]] == [new_host]
+    assert lb["ListenerDescriptions"][0]["Listener"]["InstancePort"] == new_port
+    assert lb["HealthCheck"]["Target"] == f"HTTP:{new_port}/healthz"
+    sb.reset_calls()
+    assert safe_pass(controller(clients), dry_run=False).outcomes == () and elb_writes(sb) == []
+
+
+def test_every_listener_keeps_protocols_certificate_and_policies(sb: Sandbox, clients: Clients) -> None:
+    web_world(sb)
+    elb = sb.client("elb")
+    certificate = sb.client("iam").upload_server_certificate(
+        ServerCertificateName="web", CertificateBody="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        PrivateKey="-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+    )["ServerCertificateMetadata"]["Arn"]
+    elb.create_load_balancer_listeners(LoadBalancerName="web-lb", Listeners=[
+        {"Protocol": "HTTPS", "LoadBalancerPort": 443, "InstanceProtocol": "HTTP", "InstancePort": 8080,
+         "SSLCertificateId": certificate},
+        {"Protocol": "TCP", "LoadBalancerPort": 9000, "InstanceProtocol": "TCP", "InstancePort": 8080}])
+    elb.create_load_balancer_policy(LoadBalancerName="web-lb", PolicyName="proxy", PolicyTypeName=
+                                    "ProxyProtocolPolicyType", PolicyAttributes=[
+                                        {"AttributeName": "ProxyProtocol", "AttributeValue": "true"}])
+    elb.set_load_balancer_policies_for_backend_server(LoadBalancerName="web-lb", InstancePort=8080,
+                                                      PolicyNames=["proxy"])
+    before = {d["Listener"]["LoadBalancerPort"]: d for d in describe_lb(sb)["ListenerDescriptions"]}
+    (task,) = running_tasks(sb, "test")
+    port = task["containers"][0]["networkBindings"][0]["hostPort"]
+
+    assert safe_pass(controller(clients), dry_run=False).ok
+
+    after = {d["Listener"]["LoadBalancerPort"]: d for d in describe_lb(sb)["ListenerDescriptions"]}
+    assert set(after) == {80, 443, 9000}
+    for lb_port, description in after.items():
+        assert description["Listener"] == {**before[lb_port]["Listener"], "InstancePort": port}
+        assert description["PolicyNames"] == before[lb_port]["PolicyNames"]
+    assert after[443]["Listener"]["SSLCertificateId"] == certificate and after[80]["PolicyNames"] == ["sticky"]
+    assert {"InstancePort": port, "PolicyNames": ["proxy"]} in describe_lb(sb)["BackendServerDescriptions"]
+    sb.reset_calls()
+    assert safe_pass(controller(clients), dry_run=False).outcomes == () and elb_writes(sb) == []
+
+
 def test_stopped_task_deregisters_its_host_while_it_still_runs(sb: Sandbox, clients: Clients) -> None:
     web_world(sb)
     assert safe_pass(controller(clients), dry_run=False).ok
@@ -151,28 +228,65 @@ def test_draining_host_is_deregistered_before_its_task_stops(sb: Sandbox, client
     assert on_draining and on_draining[0]["lastStatus"] == "RUNNING"
 
 
+def outsider(sb: Sandbox) -> str:
+    """An EC2 instance that is in no ECS cluster (user data without ECS_CLUSTER)."""
+    from ecsfleet.sandbox.seed import any_image
+
+    ec2 = sb.client("ec2")
+    return str(ec2.run_instances(ImageId=any_image(ec2), MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"])
+
+
 def test_per_host_mode_leaves_other_hosts_alone(sb: Sandbox, clients: Clients) -> None:
-    ec2_ids = web_world(sb, hosts=2, desired=2)
+    ec2_ids = web_world(sb, hosts=2, desired=1)
+    (task,) = running_tasks(sb, "test")
+    mine = host_of(sb, task)
+    idle = next(i for i in ec2_ids if i != mine)  # in the cluster, runs no web task
+    stranger = outsider(sb)
     sb.client("elb").register_instances_with_load_balancer(
-        LoadBalancerName="web-lb", Instances=[{"InstanceId": i} for i in ec2_ids])
-    tasks = running_tasks(sb, "test")
-    mine = host_of(sb, tasks[0])
-    other = next(i for i in ec2_ids if i != mine)
-    sb.client("ecs").stop_task(cluster="test", task=tasks[0]["taskArn"])  # the scheduler replaces it later
+        LoadBalancerName="web-lb", Instances=[{"InstanceId": i} for i in (*ec2_ids, stranger)])
+    everyone = {*ec2_ids, stranger}
     sb.reset_calls()
+
+    # The agent on the host that runs the task moves the ports, and leaves the idle host registered
+    # (a cluster-wide pass would deregister it).
     assert safe_pass(controller(clients, host=mine), dry_run=False).ok
-    assert {i["InstanceId"] for i in describe_lb(sb)["Instances"]} == {other}
+    assert {i["InstanceId"] for i in describe_lb(sb)["Instances"]} == everyone
+    assert describe_lb(sb)["ListenerDescriptions"][0]["Listener"]["InstancePort"] == \
+        task["containers"][0]["networkBindings"][0]["hostPort"]
+    assert "DeregisterInstancesFromLoadBalancer" not in elb_writes(sb)
     # A per-host read costs two list calls and two describes, whatever the cluster's size.
     assert sb.count("ecs", "ListContainerInstances") == 1 and sb.count("ecs", "ListTasks") == 1
+    assert sb.count("ecs", "DescribeTasks") == 1 and sb.count("ecs", "DescribeContainerInstances") == 1
+
+    # The idle host's agent deregisters its own host, and only it.
+    sb.reset_calls()
+    assert safe_pass(controller(clients, host=idle), dry_run=False).ok
+    assert {i["InstanceId"] for i in describe_lb(sb)["Instances"]} == {mine, stranger}
+    assert elb_writes(sb) == ["DeregisterInstancesFromLoadBalancer"]
+
+    # Even cluster-wide, an instance outside the cluster is never touched.
+    sb.client("ecs").update_service(cluster="test", service="web", desiredCount=0)
+    assert safe_pass(controller(clients), dry_run=False).ok
+    assert {i["InstanceId"] for i in describe_lb(sb)["Instances"]} == {stranger}
 
 
-def test_dry_run_changes_nothing(sb: Sandbox, clients: Clients) -> None:
+def test_dry_run_changes_nothing(sb: Sandbox, clients: Clients, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     web_world(sb)
     sb.reset_calls()
     report = safe_pass(controller(clients), dry_run=True)
     assert len(report.planned) == 3 and report.outcomes == ()
     assert elb_writes(sb) == []
     assert describe_lb(sb)["Instances"] == []
+
+    services = tmp_path / "services.json"
+    services.write_text(json.dumps([WEB.model_dump(exclude_none=True)]))
+    assert main(["lb-sync", "--once", "--dry-run", "--all-instances", "--cluster", "test",
+                 "--services", str(services)]) == 0
+    out = capsys.readouterr().out
+    assert "dry run, 3 change(s) planned, nothing applied" in out
+    assert "plan: register" in out and "plan: listener HTTP:80 of web-lb: instance port 8080 ->" in out
+    assert elb_writes(sb) == [] and describe_lb(sb)["Instances"] == []
 
 
 def test_missing_load_balancer_is_named_and_others_still_reconcile(sb: Sandbox, clients: Clients) -> None:
@@ -195,8 +309,10 @@ def test_a_failing_load_balancer_does_not_stop_the_others(sb: Sandbox, clients: 
     assert [o.target for o in failed] == ["api-lb"]
     assert all(o.skipped for o in report.outcomes if o.target == "api-lb" and o.ok)
     assert describe_lb(sb, "web-lb")["Instances"] != []
-    # The next pass, with the fault gone, converges.
+    # The next pass, with the fault gone, converges; both load balancers are read in one call.
+    sb.reset_calls()
     assert safe_pass(LbSync(clients, "test", lambda: [api, WEB]), dry_run=False).ok
+    assert sb.count("elb", "DescribeLoadBalancers") == 1
     assert describe_lb(sb, "api-lb")["Instances"] != []
 
 
@@ -322,3 +438,42 @@ def test_daemon_wakes_on_ecs_events_and_serves_metrics(sb: Sandbox, clients: Cli
         stop.set()
         wakeups.stop()
         daemon.join(timeout=5)
+
+
+def test_daemon_survives_aws_errors_and_logs_one_line_per_action(
+    sb: Sandbox, clients: Clients, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import time
+
+    from ecsfleet.runner import Metrics, run_forever
+
+    web_world(sb)
+    sb.fail("ecs", "ListContainerInstances", times=5)  # every attempt of the first pass
+    sb.fail("elb", "DescribeLoadBalancers", times=5)   # every attempt of the second
+    metrics = Metrics("lb-sync", None)
+    reports: list[Any] = []
+    stop = threading.Event()
+    daemon = threading.Thread(target=run_forever, daemon=True, kwargs={
+        "reconciler": controller(clients), "interval": 1.0, "metrics": metrics, "stop": stop,
+        "on_report": reports.append})
+    with caplog.at_level(logging.INFO, logger="ecsfleet"):
+        daemon.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not any(r.ok for r in reports) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            daemon.join(timeout=30)
+    assert not daemon.is_alive()
+    assert [r.ok for r in reports[:3]] == [False, False, True]
+    assert "ListContainerInstances" in reports[0].errors[0] and "DescribeLoadBalancers" in reports[1].errors[0]
+    assert describe_lb(sb)["Instances"] != []
+    failed = {"capability": "lb-sync", "outcome": "error"}
+    assert metrics.registry.get_sample_value("ecsfleet_reconciles_total", failed) == 2
+    # One structured line per applied action.
+    lines = [r.getMessage() for r in caplog.records if "action=" in r.getMessage()]
+    assert [line.split()[1] for line in lines] == [
+        "action=register", "action=health-check", "action=move-listener"]
+    assert all("target=web-lb result=ok" in line for line in lines)

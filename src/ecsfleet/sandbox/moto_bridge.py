@@ -102,8 +102,33 @@ def unroute_ecs_clusters(hook: ClusterHook) -> None:
         _cluster_hooks.remove(hook)
 
 
+def patch_moto_elb() -> None:
+    """moto keeps backend-server policies only for the instance ports a load balancer was created
+    with, and silently drops SetLoadBalancerPoliciesForBackendServer for any other port; AWS takes
+    any instance port (lb-sync moves listeners to new ports, and their policies with them)."""
+    from moto.elb.models import FakeBackend
+    from moto.elb.responses import ELBResponse
+
+    response: Any = ELBResponse
+    if hasattr(response, "_sandbox_original_backend_policies"):
+        return
+    original = response._sandbox_original_backend_policies = response.set_load_balancer_policies_for_backend_server
+
+    def set_policies(self: Any) -> Any:
+        balancer = self.elb_backend.get_load_balancer(self._get_param("LoadBalancerName"))
+        port = self._get_int_param("InstancePort")
+        if balancer is not None and not any(int(b.instance_port) == port for b in balancer.backends):
+            balancer.backends.append(FakeBackend(instance_port=str(port)))
+        return original(self)
+
+    response.set_load_balancer_policies_for_backend_server = set_policies
+
+
 def moto_app() -> Callable[..., Any]:
+    """moto's server as a WSGI app, with the sandbox's corrections to moto applied."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    patch_moto_elb()
 
     app: Callable[..., Any] = DomainDispatcherApplication(create_backend_app)
     return app
