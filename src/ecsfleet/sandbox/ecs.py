@@ -97,7 +97,9 @@ class EcsRegion:
         emit: Callable[[str, str, list[str], dict[str, Any]], None],
         render_task: Callable[[Task], dict[str, Any]],
         render_instance: Callable[[ContainerInstance], dict[str, Any]],
+        start_failure: Callable[[ContainerInstance], str | None] | None = None,
     ) -> None:
+        """`start_failure`: why a task placed on this instance cannot start (None: it starts)."""
         self.region = region
         self.clock = clock
         self.timings = timings
@@ -105,6 +107,7 @@ class EcsRegion:
         self._emit = emit
         self._render_task = render_task
         self._render_instance = render_instance
+        self._start_failure = start_failure
         self.clusters: dict[str, Cluster] = {}
         self.task_definitions: dict[str, list[TaskDefinition]] = {}
         self.instances: dict[str, ContainerInstance] = {}  # by ARN, registration order
@@ -543,6 +546,14 @@ class EcsRegion:
 
     def _task_running(self, task: Task) -> None:
         if task.last_status != "PENDING" or task.desired_status != "RUNNING":
+            return
+        ci = self.instances.get(task.container_instance_arn)
+        failure = self._start_failure(ci) if ci is not None and self._start_failure is not None else None
+        if failure is not None:
+            # As when an image cannot be pulled: STOPPED straight from PENDING, no exit code.
+            for container in task.containers:
+                container.reason = failure
+            self._finish_stop(task, failure, "TaskFailedToStart")
             return
         task.last_status = "RUNNING"
         task.started_at = self.clock.now()

@@ -85,6 +85,7 @@ def render_task(region: EcsRegion, task: Task) -> Document:
                 **({"memory": str(c.memory)} if c.memory else {}),
                 **({"memoryReservation": str(c.memory_reservation)} if c.memory_reservation else {}),
                 **({"exitCode": c.exit_code} if c.exit_code is not None else {}),
+                **({"reason": c.reason} if c.reason else {}),
                 **({"healthStatus": c.health_status} if c.health_status else {}),
             }
             for c in task.containers

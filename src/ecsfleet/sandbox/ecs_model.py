@@ -199,6 +199,7 @@ class Container:
     cpu: int = 0
     memory: int | None = None
     memory_reservation: int | None = None
+    reason: str | None = None
 
 
 @dataclass

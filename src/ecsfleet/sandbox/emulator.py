@@ -14,11 +14,14 @@ from . import moto_bridge
 from .clock import SandboxClock
 from .ecs import EcsRegion, EcsTimings
 from .ecs_api import EcsApi, iso_times, render_instance, render_task
-from .ecs_model import ContainerInstance
+from .ecs_model import ACCOUNT_ID, ContainerInstance
 from .moto_fleets import clear_stack_failures, fail_stack, patch_moto_fleets
+from .moto_lifecycle import patch_moto_lifecycle, route_lifecycle_timers, unroute_lifecycle_timers
+from .moto_spot import interrupt, patch_moto_spot, running_instance
 from .server import CallLog, Control, FaultBook, SandboxApp
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+PULL_FAILURE = "CannotPullContainerError: pull image manifest has been retried 5 time(s)"
 
 
 class Sandbox:
@@ -57,6 +60,9 @@ class Sandbox:
         self._hook: moto_bridge.ClusterHook = (self._cluster_created, self._cluster_deleted)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        # (attribute, value, reason): tasks on container instances with that attribute never start.
+        self._failing_hosts: list[tuple[str, str, str]] = []
+        self._clock_source = lambda: self.clock  # `reset` replaces the clock
 
     # ---- life cycle -----------------------------------------------------------------------
 
@@ -70,6 +76,9 @@ class Sandbox:
         moto_bridge.reset_moto()
         moto_bridge.route_ecs_clusters(self._hook)
         patch_moto_fleets()
+        patch_moto_lifecycle()
+        patch_moto_spot()
+        route_lifecycle_timers(self._clock_source)
         app = SandboxApp(
             moto=moto_bridge.moto_app(),
             ecs=EcsApi(self.ecs),
@@ -98,6 +107,7 @@ class Sandbox:
     def stop(self) -> None:
         self._stopping.set()
         moto_bridge.unroute_ecs_clusters(self._hook)
+        unroute_lifecycle_timers(self._clock_source)
         if self._dns is not None:
             self._dns.stop()
         if self._server is not None:
@@ -222,6 +232,26 @@ class Sandbox:
             moto_bridge.terminate_instance(region_name, ec2_id)
         self.advance(0)
 
+    def interrupt_spot(self, instance_id: str, notice_seconds: float = 120.0) -> None:
+        """An `EC2 Spot Instance Interruption Warning` now; the instance terminates `notice_seconds`
+        later on the sandbox clock, and a `maintain` spot fleet launches its replacement."""
+        with self.lock:
+            region = running_instance([self.region, *self._regions], instance_id)
+            arn = f"arn:aws:ec2:{region}:{ACCOUNT_ID}:instance/{instance_id}"
+            moto_bridge.put_event(region, "EC2 Spot Instance Interruption Warning", "aws.ec2", [arn],
+                                  {"instance-id": instance_id, "instance-action": "terminate"}, self.clock.now())
+            self.clock.call_later(notice_seconds, lambda: interrupt(region, instance_id))
+
+    def fail_tasks_on(self, attribute: str, value: str, reason: str = PULL_FAILURE) -> None:
+        """Tasks on container instances whose ECS attribute `attribute` is `value` (placed now or
+        later) stop when they would start: stopCode TaskFailedToStart, stoppedReason `reason`."""
+        with self.lock:
+            self._failing_hosts.append((attribute, value, reason))
+
+    def _start_failure(self, ci: ContainerInstance) -> str | None:
+        return next((reason for attribute, value, reason in self._failing_hosts
+                     if ci.attributes.get(attribute) == value), None)
+
     def fail_stack(self, stack_name: str, logical_id: str, reason: str = "Resource creation failed") -> None:
         """The next create or update of this CloudFormation stack fails on `logical_id`."""
         with self.lock:
@@ -236,6 +266,7 @@ class Sandbox:
             # Timers of the old world must not fire into the new one.
             self.clock = SandboxClock(start=self.clock.now())
             self._faults.clear()
+            self._failing_hosts.clear()
             self._calls.reset()
 
     # ---- internals -------------------------------------------------------------------------
@@ -257,6 +288,7 @@ class Sandbox:
             emit=emit,
             render_task=lambda task: render_task(created, task),
             render_instance=lambda ci: render_instance(created, ci),
+            start_failure=self._start_failure,
         )
         self._regions[region] = created
         return created
@@ -295,6 +327,8 @@ class Sandbox:
             "agent/reconnect": lambda a: self.reconnect_agent(a["instance"]),
             "agent/fail-update": lambda a: self.fail_agent_update(a["instance"]),
             "instance/terminate": lambda a: self.terminate_instance(a["instance"]),
+            "spot/interrupt": lambda a: self.interrupt_spot(a["instance"], float(a.get("notice", 120.0))),
+            "tasks/fail-on": lambda a: self.fail_tasks_on(a["attribute"], a["value"], a.get("reason", PULL_FAILURE)),
             "stack/fail": lambda a: self.fail_stack(a["stack"], a["resource"], a.get("reason", "Resource failed")),
             "reset": lambda _: self.reset(),
         }
