@@ -53,6 +53,7 @@ def test_container_gets_srv_and_a_records_with_its_real_host_port(
     zone_id, agent = world
     stop = threading.Event()
     agent.watch()
+    assert agent.watching.wait(10)
     loop = threading.Thread(target=run_forever, daemon=True,
                             kwargs={"reconciler": agent, "interval": 3600.0, "wake": agent.wake, "stop": stop})
     loop.start()
@@ -111,6 +112,47 @@ def test_kill_event_marks_a_container_leaving_before_it_dies(world: tuple[str, D
     assert "abc" in agent.leaving and agent.wake.is_set()
     agent.on_event({"Type": "container", "Action": "start", "Actor": {"ID": "abc"}})
     assert "abc" not in agent.leaving
+    # A reload signal (`docker kill -s HUP`) is not a stop.
+    agent.on_event({"Type": "container", "Action": "kill", "Actor": {"ID": "abc", "Attributes": {"signal": "1"}}})
+    assert "abc" not in agent.leaving
+
+
+def test_a_container_told_to_stop_leaves_dns_while_it_still_runs(
+    sb: Sandbox, world: tuple[str, DockerDnsSync], docker_client: Any, busybox_image: str,  # noqa: F811
+    containers: list[Any],  # noqa: F811
+) -> None:
+    zone_id, agent = world
+    passes: list[Any] = []
+    stop = threading.Event()
+    agent.watch()
+    assert agent.watching.wait(10)
+    loop = threading.Thread(target=run_forever, daemon=True, kwargs={
+        "reconciler": agent, "interval": 3600.0, "wake": agent.wake, "stop": stop, "on_report": passes.append})
+    loop.start()
+    try:
+        # A shell as PID 1 (no init) ignores SIGTERM: the container keeps running, as a service
+        # draining its last requests during its stop timeout would.
+        container = docker_client.containers.run(
+            busybox_image, ["/bin/sh", "-c", "while true; do sleep 1; done"], detach=True,
+            environment={"SERVICE_FQDN_LOCAL": f"echo.{ZONE}"}, ports={"8080/tcp": None},
+            labels={"ecsfleet-test": "1"})
+        containers.append(container)
+        a_key = (f"echo.{ZONE}.", "A", HOST.private_ip)
+        assert wait_for(lambda: a_key in records(sb, zone_id))
+
+        seen = len(passes)
+        container.kill(signal="SIGHUP")  # a reload: it keeps its records
+        assert wait_for(lambda: len(passes) > seen)
+        assert a_key in records(sb, zone_id)
+
+        container.kill(signal="SIGTERM")  # what `docker stop` sends first
+        assert wait_for(lambda: a_key not in records(sb, zone_id))
+        container.reload()
+        assert container.status == "running"
+    finally:
+        stop.set()
+        agent.stop_watching()
+        loop.join(timeout=5)
 
 
 def test_adopting_ecsd_records_in_place(

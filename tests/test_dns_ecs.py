@@ -97,6 +97,13 @@ def test_three_hosts_share_one_name_and_records_follow_scaling(dsb: Sandbox) -> 
     dsb.client("ecs").update_service(cluster="test", service="echo", desiredCount=1)
     assert sync(dsb).ok
     assert len(srv_values(dsb, zone_id, f"_echo._tcp.{ZONE}.")) == 1
+    assert len(records(dsb, zone_id)[(f"echo.{ZONE}.", "A")]) == 1
+    dsb.client("ecs").update_service(cluster="test", service="echo", desiredCount=3)
+    dsb.advance(2)
+    assert sync(dsb).ok
+    ports = sorted(t["containers"][0]["networkBindings"][0]["hostPort"] for t in running_tasks(dsb, "test"))
+    assert sorted(int(v.split()[2]) for v in srv_values(dsb, zone_id, f"_echo._tcp.{ZONE}.")) == ports
+    assert len(records(dsb, zone_id)[(f"echo.{ZONE}.", "A")]) == 3
     dsb.client("ecs").update_service(cluster="test", service="echo", desiredCount=0)
     assert sync(dsb).ok
     left = records(dsb, zone_id)
@@ -113,7 +120,7 @@ def test_stopping_task_leaves_dns_while_it_still_runs(dsb: Sandbox) -> None:
         cluster="test", containerInstances=[victim["containerInstanceArn"]])["containerInstances"][0]["ec2InstanceId"]
     instance = dsb.client("ec2").describe_instances(InstanceIds=[ec2_id])["Reservations"][0]["Instances"][0]
     dsb.client("ecs").stop_task(cluster="test", task=victim["taskArn"])
-    assert sync(dsb).ok
+    assert main(["dns-sync", "--cluster", "test", "--once"]) == 0
     described = dsb.client("ecs").describe_tasks(cluster="test", tasks=[victim["taskArn"]])["tasks"][0]
     assert described["lastStatus"] == "RUNNING"
     srv = srv_values(dsb, zone_id, f"_echo._tcp.{ZONE}.")
@@ -125,18 +132,23 @@ def test_stopping_task_leaves_dns_while_it_still_runs(dsb: Sandbox) -> None:
 def test_draining_host_values_leave_before_its_tasks_are_replaced(dsb: Sandbox) -> None:
     zone_id = zone(dsb)
     cluster_with_instances(dsb, count=3)
-    service(dsb, "echo", 3, {"SERVICE_FQDN_LOCAL": f"echo.{ZONE}"})
+    service(dsb, "echo", 3, {"SERVICE_FQDN_LOCAL": f"echo.{ZONE}", "SERVICE_PORT_8080": f"_echo._tcp.{ZONE}"})
     assert sync(dsb).ok
     ecs = dsb.client("ecs")
     arn = ecs.list_container_instances(cluster="test")["containerInstanceArns"][0]
     ec2_id = ecs.describe_container_instances(cluster="test", containerInstances=[arn])["containerInstances"][0][
         "ec2InstanceId"]
-    ip = dsb.client("ec2").describe_instances(InstanceIds=[ec2_id])["Reservations"][0]["Instances"][0][
-        "PrivateIpAddress"]
+    instance = dsb.client("ec2").describe_instances(InstanceIds=[ec2_id])["Reservations"][0]["Instances"][0]
+    (draining,) = [t for t in running_tasks(dsb, "test") if t["containerInstanceArn"] == arn]
     ecs.update_container_instances_state(cluster="test", containerInstances=[arn], status="DRAINING")
-    assert sync(dsb).ok
-    assert ip not in records(dsb, zone_id)[(f"echo.{ZONE}.", "A")]
-    assert any(t["containerInstanceArn"] == arn for t in running_tasks(dsb, "test"))
+    assert main(["dns-sync", "--cluster", "test", "--once"]) == 0
+    assert instance["PrivateIpAddress"] not in records(dsb, zone_id)[(f"echo.{ZONE}.", "A")]
+    srv = srv_values(dsb, zone_id, f"_echo._tcp.{ZONE}.")
+    assert len(srv) == 2 and not any(v.split()[3] == instance["PrivateDnsName"] + "." for v in srv)
+    # The task on the draining host has not even been told to stop: its replacement is not running yet.
+    now = ecs.describe_tasks(cluster="test", tasks=[draining["taskArn"]])["tasks"][0]
+    assert (now["desiredStatus"], now["lastStatus"]) == ("RUNNING", "RUNNING")
+    assert len([t for t in running_tasks(dsb, "test") if t["lastStatus"] == "RUNNING"]) == 3
 
 
 def test_foreign_records_are_never_touched(dsb: Sandbox) -> None:
@@ -156,9 +168,16 @@ def test_foreign_records_are_never_touched(dsb: Sandbox) -> None:
     assert after[(f"mail.{ZONE}.", "A")] == before[(f"mail.{ZONE}.", "A")] == ["192.0.2.1"]
     assert after[(f"taken.{ZONE}.", "A")] == ["192.0.2.2"]
     assert any("taken.example.com. A" in w and "not owned" in w for w in report.warnings)
-    # Another owner's records are left alone too, even when no container asks for them any more.
-    assert sync(dsb, owner="someone-else").ok
-    assert after == records(dsb, zone_id)
+    # Records another ecsfleet owns are left alone too, even when no container asks for them any more.
+    service(dsb, "mine", 1, {"SERVICE_FQDN_LOCAL": f"mine.{ZONE}"})
+    assert sync(dsb).ok
+    owned = records(dsb, zone_id)
+    assert (f"mine.{ZONE}.", "A") in owned
+    dsb.client("ecs").update_service(cluster="test", service="mine", desiredCount=0)
+    dsb.reset_calls()
+    report = sync(dsb, owner="someone-else")
+    assert report.ok and report.outcomes == () and writes(dsb) == 0
+    assert records(dsb, zone_id) == owned
 
 
 def test_500_containers_cost_at_most_two_change_batches(dsb: Sandbox) -> None:

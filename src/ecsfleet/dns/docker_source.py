@@ -23,6 +23,10 @@ from .route53 import apply, read_records, read_zones
 
 log = logging.getLogger(__name__)
 WATCHED = ("start", "die", "stop", "kill", "destroy", "pause", "unpause")
+# Signals a container is sent to reload or report (`docker kill -s HUP`), not to stop: a kill
+# event with one of these does not make it leave.
+NOT_STOPPING = frozenset({"1", "10", "12", "28", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH",
+                          "HUP", "USR1", "USR2", "WINCH"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class DockerDnsSync:
     capability: str = "dns-sync"
     wake: threading.Event = field(default_factory=threading.Event)
     leaving: set[str] = field(default_factory=set)
+    watching: threading.Event = field(default_factory=threading.Event)  # set once the events stream is open
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -143,7 +148,8 @@ class DockerDnsSync:
         if action.split(":", maxsplit=1)[0] not in WATCHED:
             return
         with self._lock:
-            if action.startswith("kill"):
+            signal = str(((event.get("Actor") or {}).get("Attributes") or {}).get("signal", "")).upper()
+            if action.startswith("kill") and signal not in NOT_STOPPING:
                 self.leaving.add(container_id)
             elif action == "start":  # restarted (a restart policy): it serves again
                 self.leaving.discard(container_id)
@@ -152,7 +158,11 @@ class DockerDnsSync:
     def _watch_forever(self) -> None:
         while not self._stop.is_set():
             try:
-                for event in self.docker.events(decode=True, filters={"type": "container"}):
+                stream = self.docker.events(decode=True, filters={"type": "container"})
+                # A container that started before the stream opened sent its event to nobody: look again.
+                self.watching.set()
+                self.wake.set()
+                for event in stream:
                     self.on_event(event)
                     if self._stop.is_set():
                         return
