@@ -101,7 +101,11 @@ def test_disconnected_agent_blocks_its_cluster_only(sb: Sandbox, clients: Client
     assert not report.ok
     assert [(o.kind, o.target, o.ok) for o in report.outcomes] == [("cluster", "broken", False),
                                                                    ("update", "fine", True)]
-    assert any(broken[0] in t and "agent disconnected" in t for t in webhook.texts())
+    (fine,) = [o for o in report.outcomes if o.target == "fine"]
+    assert webhook.messages == [
+        {"text": f"ecsfleet: cluster broken skipped: agent disconnected on {broken[0]}"},
+        {"text": f"ecsfleet: {fine.detail}"},
+    ]
     assert main(["agents", "update", "--cluster", "broken"]) == 1
 
 
@@ -125,22 +129,31 @@ def test_more_than_100_instances_are_all_seen(sb: Sandbox, clients: Clients) -> 
     assert sb.count("ecs", "DescribeContainerInstances") == 2
 
 
-def test_two_concurrent_runs_update_at_most_one_instance_per_cluster(sb: Sandbox, clients: Clients) -> None:
-    cluster_with_instances(sb, "prod", count=4)
+def lease_table(sb: Sandbox) -> None:
     sb.client("dynamodb").create_table(
         TableName="leases", BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "lease", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "lease", "KeyType": "HASH"}])
+
+
+def test_two_concurrent_runs_update_at_most_one_instance_per_cluster(sb: Sandbox, clients: Clients) -> None:
+    ids = cluster_with_instances(sb, "prod", count=4)
+    # Two schedules with different tag filters: without the lease each would pick its own instance.
+    ec2 = sb.client("ec2")
+    ec2.create_tags(Resources=ids[:2], Tags=[{"Key": "team", "Value": "a"}])
+    ec2.create_tags(Resources=ids[2:], Tags=[{"Key": "team", "Value": "b"}])
+    lease_table(sb)
     reports: list[Any] = []
     barrier = threading.Barrier(4)
 
-    def run() -> None:
+    def run(team: str) -> None:
         own = Clients(clients.target)
-        runner = updates(own, ["prod"], lease=Lease(own("dynamodb"), "leases"))
+        runner = updates(own, ["prod"], lease=Lease(own("dynamodb"), "leases"),
+                         options=Options(include_tags={"team": team}))
         barrier.wait()
         reports.append(safe_pass(runner, dry_run=False))
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=run, args=(team,)) for team in ("a", "b", "a", "b")]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -149,6 +162,39 @@ def test_two_concurrent_runs_update_at_most_one_instance_per_cluster(sb: Sandbox
     assert sum(1 for r in reports for o in r.outcomes if o.kind == "update") == 1
     rolling = [i for i, (_, status) in versions(sb, "prod").items() if status == "PENDING"]
     assert len(rolling) == 1
+
+
+def test_a_held_lease_keeps_other_runs_off_its_cluster_until_released_or_expired(
+    sb: Sandbox, clients: Clients, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster_with_instances(sb, "prod", count=2)
+    cluster_with_instances(sb, "dev", count=1)
+    lease_table(sb)
+    dynamodb = sb.client("dynamodb")
+    other = Lease(dynamodb, "leases", owner="another-run")
+    assert other.acquire("agents/prod")
+    runner = updates(clients, ["prod", "dev"], lease=Lease(dynamodb, "leases"))
+
+    sb.reset_calls()
+    report = safe_pass(runner, dry_run=False)
+    assert report.ok  # held by another run counts as handled
+    assert [(o.kind, o.target, o.skipped) for o in report.outcomes] == [("cluster", "prod", True),
+                                                                        ("update", "dev", False)]
+    assert "another run holds" in report.outcomes[0].detail
+    assert sb.count("ecs", "UpdateContainerAgent") == 1  # dev only
+    assert main(["agents", "update", "--cluster", "prod", "--lease-table", "leases"]) == 0
+    assert "another run holds this cluster's lease" in capsys.readouterr().out
+
+    other.release("agents/prod")
+    assert [o.kind for o in safe_pass(runner, dry_run=False).outcomes] == ["update", "cluster"]  # prod; dev rolls
+    assert "Item" not in dynamodb.get_item(TableName="leases", Key={"lease": {"S": "agents/prod"}})
+
+    # A run that died holding the lease does not block the cluster past the lease's expiry.
+    assert Lease(dynamodb, "leases", seconds=-1, owner="dead-run").acquire("agents/prod")
+    outcomes = safe_pass(runner, dry_run=False).outcomes
+    assert [(o.kind, o.target) for o in outcomes] == [("cluster", "prod"), ("cluster", "dev")]
+    assert all("lease" not in o.detail for o in outcomes)  # read, and found rolling: not locked out
+    assert "Item" not in dynamodb.get_item(TableName="leases", Key={"lease": {"S": "agents/prod"}})
 
 
 def test_window_and_tag_filters_hold(sb: Sandbox, clients: Clients) -> None:
@@ -167,6 +213,34 @@ def test_window_and_tag_filters_hold(sb: Sandbox, clients: Clients) -> None:
     report = safe_pass(tagged, dry_run=False)
     updated = {o.detail.split()[4] for o in report.outcomes if o.kind == "update"}
     assert updated == set(ids[1:])
+
+
+def test_ecstatic_webhook_variable_and_a_failed_update_call(
+    sb: Sandbox, webhook: Webhook, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = cluster_with_instances(sb, "prod", count=2)
+    monkeypatch.setenv("ECSTATIC_WEBHOOK_URL", webhook.url)
+    sb.fail("ecs", "UpdateContainerAgent", times=5)  # every attempt: the call fails
+    assert main(["agents", "update", "--cluster", "prod"]) == 1
+    assert "agent update of" in capsys.readouterr().out
+    (failed,) = webhook.texts()
+    assert failed.startswith(f"ecsfleet agents: agent update of {min(ids)} in prod failed: ")
+
+    assert main(["agents", "update", "--cluster", "prod"]) == 0
+    assert webhook.messages[1:] == [
+        {"text": f"ecsfleet agents: agent update requested on {min(ids)} in prod "
+                 f"(from {sb.timings.initial_agent_version})"}]
+
+
+def test_every_cluster_is_seen_past_the_first_page(sb: Sandbox, clients: Clients) -> None:
+    ecs = sb.client("ecs")
+    for n in range(104):
+        ecs.create_cluster(clusterName=f"empty-{n:03d}")
+    cluster_with_instances(sb, "last", count=1)  # the 105th cluster: on the second page
+    sb.reset_calls()
+    report = safe_pass(updates(clients, None), dry_run=False)
+    assert report.ok and [(o.kind, o.target) for o in report.outcomes] == [("update", "last")]
+    assert sb.count("ecs", "ListClusters") == 2 and sb.count("ecs", "ListContainerInstances") == 105
 
 
 def test_failing_webhook_never_stops_the_run_and_its_url_is_never_logged(
