@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -175,3 +176,25 @@ def test_adopting_ecsd_records_in_place(
     found = records(sb, zone_id)
     assert found[(f"echo.{ZONE}.", "A", HOST.private_ip)] == [HOST.private_ip]
     assert safe_pass(agent, dry_run=False).outcomes == ()
+
+
+def test_cli_docker_source_once(
+    sb: Sandbox, world: tuple[str, DockerDnsSync], docker_client: Any, busybox_image: str,  # noqa: F811
+    containers: list[Any], capsys: pytest.CaptureFixture[str],  # noqa: F811
+) -> None:
+    from ecsfleet.cli import main
+
+    zone_id, _ = world
+    containers.append(run_httpd(docker_client, busybox_image, {"SERVICE_PORT_8080": f"_echo._tcp.{ZONE}"},
+                                {"8080/tcp": None}))
+    containers[0].reload()
+    port = int(containers[0].attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+    engine = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    args = ["dns-sync", "--source", "docker", "--docker-host", engine, "--host-id", HOST.id,
+            "--private-ip", HOST.private_ip, "--hostname", HOST.hostname, "--once"]
+    assert main(args) == 0
+    assert "2 change(s) applied, 0 failed" in capsys.readouterr().out
+    assert records(sb, zone_id)[(f"_echo._tcp.{ZONE}.", "SRV", f"{HOST.hostname}:{port}")] == [
+        f"1 1 {port} {HOST.hostname}."]
+    assert main(args) == 0
+    assert "converged" in capsys.readouterr().out
