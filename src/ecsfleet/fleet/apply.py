@@ -15,7 +15,15 @@ from .stacks import parse_stack
 from .templates import DRAIN_HOOK
 
 UPDATE_STATE_MAX = 10  # UpdateContainerInstancesState takes at most 10 container instances
-ORDER = {"drain": 0, "complete-lifecycle": 1, "remove": 2, "scale": 3, "delete-stack": 4}
+ORDER = {"drain": 0, "complete-lifecycle": 2, "remove": 3, "scale": 4, "delete-stack": 5}
+
+
+def _order(action: Action) -> int:
+    """Drains first; a group's new minimum before removals (a group refuses to go below it); a
+    group's new capacity after them (it already counts the removals)."""
+    if isinstance(action, SetCapacity) and action.min_size is not None:
+        return 1
+    return ORDER[action.kind]
 
 
 def _outcome(action: Action, error: BaseException | None = None) -> Outcome:
@@ -110,7 +118,7 @@ def _run(clients: Clients, cluster: str, action: Action) -> None:
 
 
 def apply(clients: Clients, cluster: str, actions: Sequence[Action], now: float) -> list[Outcome]:
-    ordered = sorted(actions, key=lambda a: ORDER[a.kind])
+    ordered = sorted(actions, key=_order)
     outcomes = _drain(clients, [a for a in ordered if isinstance(a, Drain)], now)
     for action in (a for a in ordered if not isinstance(a, Drain)):
         try:

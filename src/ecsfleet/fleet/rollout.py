@@ -199,7 +199,9 @@ class RolloutSettings:
 
 def rollout(clients: Clients, infra: Infra, version: str, network: Mapping[str, str], echo: Echo,
             settings: RolloutSettings = RolloutSettings(), options: Options | None = None,
-            sleep: Sleep = time.sleep, extra_user_data: str = "", now: Callable[[], float] = time.time) -> None:
+            sleep: Sleep | None = None, extra_user_data: str = "", now: Callable[[], float] | None = None) -> None:
+    """`sleep` waits between polls (tests pass the sandbox clock's advance); `now` stamps drains."""
+    sleep, now = sleep or time.sleep, now or time.time
     result = deploy(clients, infra, version, network, echo, wait=True, extra_user_data=extra_user_data,
                     poll=settings.poll)
     for change in result.changes:
