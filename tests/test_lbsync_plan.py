@@ -36,8 +36,8 @@ def test_first_task_registers_host_then_aims_check_then_moves_listeners() -> Non
     assert result.actions == (
         Register("web-lb", ("i-0001",)),
         SetHealthCheck("web-lb", HealthCheck("HTTP:32768/health", 10, 5, 2, 3), "HTTP:8080/health"),
-        MoveListener("web-lb", lb().listeners[0], 32768),
         SetBackendPolicies("web-lb", 32768, ("backend-auth",)),
+        MoveListener("web-lb", lb().listeners[0], 32768),
         MoveListener("web-lb", lb().listeners[1], 32768),
     )
     assert result.warnings == ()

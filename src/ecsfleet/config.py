@@ -86,6 +86,8 @@ def parse_json_document(source: str, raw: bytes, model: type[T] | Any) -> T:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise ConfigError(f"{source}: not valid JSON ({error})") from error
+    except RecursionError as error:  # json gives up on deep nesting with this, not a ValueError
+        raise ConfigError(f"{source}: not valid JSON (nested too deeply)") from error
     adapter = pydantic.TypeAdapter(model)
     try:
         result: T = adapter.validate_python(data)

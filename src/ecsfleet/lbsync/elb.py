@@ -91,23 +91,40 @@ def _apply_one(elb: Any, action: Action) -> None:
                 "Target": check.target, "Interval": check.interval, "Timeout": check.timeout,
                 "UnhealthyThreshold": check.unhealthy_threshold, "HealthyThreshold": check.healthy_threshold})
         case MoveListener(lb, listener, port):
-            new: dict[str, Any] = {
-                "Protocol": listener.protocol, "LoadBalancerPort": listener.load_balancer_port,
-                "InstanceProtocol": listener.instance_protocol, "InstancePort": port,
-            }
-            if listener.ssl_certificate_id:
-                new["SSLCertificateId"] = listener.ssl_certificate_id
             # A listener's instance port cannot be changed in place: these two calls are the
             # only moment the port has no listener, so nothing runs between them.
             elb.delete_load_balancer_listeners(LoadBalancerName=lb, LoadBalancerPorts=[listener.load_balancer_port])
-            elb.create_load_balancer_listeners(LoadBalancerName=lb, Listeners=[new])
-            if listener.policy_names:
-                elb.set_load_balancer_policies_of_listener(
-                    LoadBalancerName=lb, LoadBalancerPort=listener.load_balancer_port,
-                    PolicyNames=list(listener.policy_names))
+            try:
+                _create_listener(elb, lb, listener, port)
+            except Exception as error:
+                # Half moved. A pass knows only the listeners it reads: one left deleted, or
+                # re-created without its policies, would stay so. Put it back as it was, so the
+                # next pass moves it again.
+                try:
+                    elb.delete_load_balancer_listeners(LoadBalancerName=lb,
+                                                       LoadBalancerPorts=[listener.load_balancer_port])
+                    _create_listener(elb, lb, listener, listener.instance_port)
+                except Exception as undo:
+                    raise RuntimeError(f"{error}; putting listener {listener.protocol}:{listener.load_balancer_port} "
+                                       f"back failed too, re-create it by hand: {undo}") from error
+                raise
         case SetBackendPolicies(lb, port, names):
             elb.set_load_balancer_policies_for_backend_server(
                 LoadBalancerName=lb, InstancePort=port, PolicyNames=list(names))
+
+
+def _create_listener(elb: Any, lb: str, listener: Listener, port: int) -> None:
+    """`listener` on instance port `port`, with its protocols, certificate and policies."""
+    new: dict[str, Any] = {
+        "Protocol": listener.protocol, "LoadBalancerPort": listener.load_balancer_port,
+        "InstanceProtocol": listener.instance_protocol, "InstancePort": port,
+    }
+    if listener.ssl_certificate_id:
+        new["SSLCertificateId"] = listener.ssl_certificate_id
+    elb.create_load_balancer_listeners(LoadBalancerName=lb, Listeners=[new])
+    if listener.policy_names:
+        elb.set_load_balancer_policies_of_listener(
+            LoadBalancerName=lb, LoadBalancerPort=listener.load_balancer_port, PolicyNames=list(listener.policy_names))
 
 
 def _kind(action: Action) -> str:

@@ -175,10 +175,12 @@ def plan_service(
         actions.append(SetHealthCheck(lb.name, lb.health_check.on_port(port), lb.health_check.target))
     for listener in lb.listeners:
         if listener.instance_port != port:
-            actions.append(MoveListener(lb.name, listener, port))
+            # The new port gets the old one's backend policies before traffic does; and were it
+            # after the move, a failure would lose them (the moved listener no longer says which).
             policies = lb.backend_policies.get(listener.instance_port, ())
             if policies and lb.backend_policies.get(port, ()) != policies:
                 actions.append(SetBackendPolicies(lb.name, port, policies))
+            actions.append(MoveListener(lb.name, listener, port))
     leaving = tuple(sorted(registered_in_scope - on_port))
     if leaving:
         actions.append(Deregister(lb.name, leaving))
