@@ -18,7 +18,7 @@ from .names import name_problem, normalize, srv_value
 
 SRV_PRIORITY = 1
 SRV_WEIGHT = 1
-_PORT_VAR = re.compile(r"^SERVICE_PORT_(.*)$")
+_PORT_VAR = re.compile(r"^SERVICE_PORT_(.*)$", re.DOTALL)  # a newline in the name is a bad port, not no port
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ def container_endpoints(
             add(variable, raw, "A", host.private_ip, True, f"host {host.id} has no private IP")
         elif match := _PORT_VAR.match(variable):
             port_text = match.group(1)
-            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+            if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
                 warnings.append(f"{label}: {variable}: {port_text!r} is not a port number")
                 continue
             port = int(port_text)

@@ -30,7 +30,7 @@ def name_problem(name: str) -> str | None:
             return "empty label (two dots in a row)"
         if len(label) > 63:
             return f"label {label[:20]}… longer than 63 characters"
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):  # `$` alone would let a trailing newline through
             return f"label {label!r} may hold only letters, digits, hyphens (not at its ends) and a leading underscore"
     return None
 

@@ -120,6 +120,10 @@ def per_host_records(
 def _problems(record: RecordSet) -> list[str]:
     problems = [name_problem(record.name), ttl_problem(record.ttl)]
     problems += [value_problem(record.record_type, v) for v in record.values]
+    if not problems[0]:
+        # The registry record goes in the same batch, under a longer name.
+        registry = name_problem(registry_key(record.key).name)
+        problems.append(f"its ownership record's name is {registry}" if registry else None)
     return [p for p in problems if p]
 
 
