@@ -102,6 +102,23 @@ def main() -> None:
     ecsfleet("agents", "update", "--cluster", "demo")
     ecsfleet("agents", "status", "--cluster", "demo")
 
+    step("fleet: infra.yml (ecs-cluster-deployer's format) -> validated CloudFormation")
+    infra = "examples/infra.yml"
+    ecsfleet("fleet", "validate", infra)
+    ecsfleet("fleet", "plan", infra, "--version", "v1")
+    step("fleet: roll out version 1 (deploy, wait for its instances, smoke test, activate)")
+    ecsfleet("fleet", "rollout", infra, "--version", "v1", "--poll", "1")
+    ecs.register_task_definition(family="shop-web", containerDefinitions=[{
+        "name": "web", "image": "nginx", "memory": 512, "cpu": 256, "stopTimeout": 5,
+        "portMappings": [{"containerPort": 80, "hostPort": 0}]}])
+    ecs.create_service(cluster="shop", serviceName="web", taskDefinition="shop-web", desiredCount=4,
+                       deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200})
+    advance(3)
+    ecsfleet("fleet", "status", infra)
+    step("fleet: roll out version 2; the old fleet drains into the new one, then its stack is deleted")
+    ecsfleet("fleet", "rollout", infra, "--version", "v2", "--poll", "2")
+    ecsfleet("fleet", "status", infra)
+
     step("API calls the sandbox served during the demo")
     ecsfleet("sandbox", "calls")
 

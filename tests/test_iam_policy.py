@@ -127,6 +127,47 @@ def agents_one_cluster(sb: Sandbox, clients: Clients, recorder: CallRecorder) ->
     return Expected(scope=Scope(cluster="prod"))
 
 
+def fleet(sb: Sandbox, clients: Clients, recorder: CallRecorder) -> Expected:
+    """A rollout of v1, a service outgrowing it (scale-out), a spot interruption read from the
+    events queue, a rollout of v2 followed to the deletion of v1's stack, then plan and status.
+    What CloudFormation itself creates (`stack-resources`) happens inside the sandbox's
+    CloudFormation, not as calls it serves: the policy is checked here without it."""
+    from ecsfleet.fleet.controller import FleetController
+    from ecsfleet.fleet.network import resolve_network
+    from ecsfleet.fleet.observe import read_world
+    from ecsfleet.fleet.rollout import RolloutSettings, rollout
+    from ecsfleet.fleet.schema import load_infra
+    from ecsfleet.runner import read_queue
+    from test_fleet_lifecycle import INFRA, web_service
+
+    infra = load_infra(INFRA)[1]
+    sqs, events = sb.client("sqs"), sb.client("events")
+    queue = sqs.create_queue(QueueName="fleet-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="spot", EventPattern=json.dumps({"source": ["aws.ec2"]}))
+    events.put_targets(Rule="spot", Targets=[{"Id": "q", "Arn": arn}])
+    with recorder.recording():
+        rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
+                RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    web_service(sb, desired=2, memory=1024)
+    sb.client("ecs").update_service(cluster="shop", service="web", desiredCount=12)
+    v1 = read_world(clients, infra).fleet("v1")
+    assert v1 is not None
+    sb.interrupt_spot(v1.spot_fleets[0].instance_ids[0])
+    with recorder.recording():
+        controller = FleetController(clients, infra)
+        controller.inbox.add_bodies(read_queue(clients, queue))
+        for _ in range(5):
+            assert controller.reconcile(dry_run=False).ok
+            sb.advance(10)
+        rollout(clients, infra, "v2", resolve_network(clients, infra), lambda _: None,
+                RolloutSettings(poll=10, follow_timeout=1800), sleep=sb.advance)
+        assert main(["fleet", "plan", INFRA, "--version", "v2"]) == 0
+        assert main(["fleet", "status", INFRA]) == 0
+    assert recorder.calls[("cloudformation", "DeleteStack")] == 1
+    return Expected(frozenset({"events-queue"}), Scope(cluster="shop"), defaults=False)
+
+
 Scenario = Callable[[Sandbox, Clients, CallRecorder], Expected]
 # Every capability whose policy is not a draft has at least one scenario here.
 SCENARIOS: dict[str, tuple[str, Scenario]] = {
@@ -134,6 +175,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "dns-sync-ecs": ("dns-sync", dns_sync),
     "agents-all-clusters": ("agents", agents_everywhere),
     "agents-one-cluster": ("agents", agents_one_cluster),
+    "fleet": ("fleet", fleet),
 }
 
 
@@ -222,7 +264,8 @@ def test_cli_prints_the_document_and_checks_flags(capsys: pytest.CaptureFixture[
 
     assert main(["iam-policy", "fleet"]) == 0
     captured = capsys.readouterr()
-    assert "is a draft" in captured.err and json.loads(captured.out)["Statement"]
+    assert captured.err == "" and {s["Sid"] for s in json.loads(captured.out)["Statement"]} >= {
+        "Stacks", "ScaleFleets", "StackResources"}
 
 
 def test_readme_tables_are_the_generated_ones(capsys: pytest.CaptureFixture[str]) -> None:

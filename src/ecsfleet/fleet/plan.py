@@ -84,6 +84,7 @@ class Group:
     instance_ids: frozenset[str]
     weights: Mapping[str, int]  # instance type -> weight (spot fleets)
     config: AutoScalingGroup | SpotFleet | None
+    fulfilled: float = 0.0  # capacity running: instances in service (ASG), fulfilled weight (spot)
 
     def weight(self, instance: ContainerInstance | None) -> int:
         if self.kind == "asg" or instance is None:
@@ -102,13 +103,13 @@ def _groups(world: FleetWorld, infra: Infra) -> list[Group]:
                                 a.max_size if a else asg.max_size,
                                 frozenset(i.instance_id for i in asg.instances
                                           if i.lifecycle_state not in ("Terminating:Wait", "Terminated")),
-                                {}, a))
+                                {}, a, float(sum(1 for i in asg.instances if i.lifecycle_state == "InService"))))
         for spot in fleet.spot_fleets:
             f = spot_config.get(spot.logical_id)
             groups.append(Group("spot", spot.request_id, fleet, spot.target,
                                 f.min_weight if f and fleet.active else 0, f.max_weight if f else spot.target,
                                 frozenset(spot.instance_ids), {b.instance_type: b.weight for b in f.bids} if f else {},
-                                f))
+                                f, spot.fulfilled))
     return groups
 
 
@@ -164,7 +165,7 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
         result.actions.append(RemoveInstance(ec2, group.kind, group.group_id, weight, group.capacity, reason + extra))
 
     # 1. Spot interruption warnings.
-    for ec2 in sorted(obs.interrupted):
+    for ec2 in sorted(obs.interrupted & ours):  # warnings name every spot instance of the account
         ci = by_ec2.get(ec2)
         if ci is not None and ci.status == "ACTIVE":
             drain(ci, "spot", "spot interruption warning: AWS terminates it in two minutes")
@@ -246,7 +247,7 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
                 break
             active_hosts = after
             drain(ci, "deflate", f"inactive fleet {fleet.version}: its tasks move to active fleets")
-        if not members and not (fleet.instance_ids - handled):
+        if not members and not fleet.instance_ids:  # instances ended in this pass count until gone
             if any(g.capacity > 0 for g in fleet_groups):
                 for group in (g for g in fleet_groups if g.capacity > 0):
                     result.actions.append(SetCapacity(group.kind, group.group_id, 0,
@@ -281,7 +282,7 @@ def _scale(obs: Observation, options: Options, result: Plan, groups: list[Group]
     if not options.autoscaling or not active_groups:
         return
     booting = sorted(ec2 for g in active_groups for ec2 in g.instance_ids if ec2 not in by_ec2)
-    short = [g.group_id for g in active_groups if g.kind == "asg" and g.capacity > len(g.instance_ids)]
+    short = [g.group_id for g in active_groups if g.fulfilled < g.capacity]
     if booting or short:
         # State, not a timer, is the cooldown: capacity asked for is not judged before it has joined.
         result.notes.append(f"scaling waits: {len(booting)} instance(s) not yet in the cluster"
@@ -305,8 +306,10 @@ def _scale(obs: Observation, options: Options, result: Plan, groups: list[Group]
         if wanted > 0:
             result.warnings.append(f"every active group is at its maximum: {why}")
         return
-    if draining:
-        return  # one removal at a time, and none while inactive fleets are moving their tasks
+    if draining or any(ci.status == "DRAINING" for f in active_fleets for ci in world.members(f)):
+        # One removal at a time, none while inactive fleets move their tasks, and none while any
+        # host (drained by a person, or for a spot interruption) is still handing its tasks over.
+        return
     idle = size is None
     if not idle and free <= threshold_in:
         return

@@ -15,7 +15,7 @@ from .actions import SetCapacity
 from .apply import apply
 from .controller import FleetController
 from .deploy import CAPABILITIES, DeployError, Echo, deploy, wait_for_stack
-from .observe import VERSION_ATTRIBUTE, FleetWorld, read_world
+from .observe import VERSION_ATTRIBUTE, Fleet, FleetWorld, read_world
 from .plan import Options
 from .schema import Infra
 from .stacks import read_stacks
@@ -161,10 +161,19 @@ def fleet_counts(world: FleetWorld) -> str:
     return " | ".join(parts)
 
 
+def _older_inactive(world: FleetWorld, version: str) -> list[Fleet]:
+    target = world.fleet(version)
+    return [f for f in world.fleets if target is not None and f.stack.created < target.stack.created
+            and not f.active]
+
+
 def follow(controller: FleetController, version: str, timeout: float, sleep: Sleep, echo: Echo,
            poll: float = 15.0) -> None:
     """Reconcile until only fleets at least as new as `version` remain (the old ones deflated and deleted)."""
     waited = 0.0
+    if not _older_inactive(read_world(controller.clients, controller.infra), version):
+        echo(f"{version}: no older fleet to deflate")
+        return
     while True:
         report = controller.reconcile(dry_run=False)
         world = controller.last_world
@@ -174,9 +183,7 @@ def follow(controller: FleetController, version: str, timeout: float, sleep: Sle
         for warning in report.warnings:
             echo(f"  warning: {warning}")
         echo(f"  {fleet_counts(world)}")
-        target = world.fleet(version)
-        older = [f for f in world.fleets if target is not None and f.stack.created < target.stack.created
-                 and not f.active]
+        older = _older_inactive(world, version)
         if not older:
             echo(f"rollout of {version} complete: older fleets deflated and deleted")
             return

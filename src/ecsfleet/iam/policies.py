@@ -183,59 +183,57 @@ AGENTS = Capability(
     ),
 )
 
-# FLEET DRAFT: written from what the fleet commands are meant to call (issues 6 and 7), not yet
-# checked against them. Whoever finishes `ecsfleet fleet` tightens this list with the same
-# sandbox test the other capabilities have (tests/test_iam_policy.py) and then clears `draft`.
 FLEET = Capability(
     "fleet",
     grants=(
         Grant("Stacks", (
             "cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
             "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
-            "cloudformation:DescribeStackResources", "cloudformation:GetTemplate",
-            "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet",
-            "cloudformation:ExecuteChangeSet", "cloudformation:DeleteChangeSet",
-        ), "deploy, plan, switch and delete the cluster and compute stacks", On.STACKS),
-        Grant("AmiParameter", ("ssm:GetParameter", "ssm:GetParameters"),
-              "the recommended ECS-optimized AMI (CloudFormation resolves the parameter as the caller)",
-              On.ECS_AMI_PARAMETERS),
-        Grant("ReadCluster", (
-            "ecs:DescribeClusters", "ecs:ListContainerInstances", "ecs:DescribeContainerInstances",
-            "ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition", "ecs:ListServices",
-            "ecs:DescribeServices",
-        ), "capacity, placement and the tasks of each fleet"),
+            "cloudformation:ListStackResources", "cloudformation:GetTemplate",
+        ), "deploy, plan, switch and delete the cluster and compute stacks; follow their events", On.STACKS),
+        Grant("AmiParameter", ("ssm:GetParameter",),
+              "the recommended ECS-optimized AMI, read once when a version is created", On.ECS_AMI_PARAMETERS),
+        Grant("DefaultNetwork", ("ec2:DescribeVpcs", "ec2:DescribeSubnets"),
+              "the default VPC and its subnets, where infra.yml names none"),
+        *SNAPSHOT_HOSTS,
+        *SNAPSHOT_TASKS,
+        Grant("ReadServices", ("ecs:ListServices", "ecs:DescribeServices"),
+              "desired, running and pending counts: tasks that fit nowhere force a scale-out", On.IN_CLUSTER),
         Grant("DrainAndSmokeTest", (
-            "ecs:UpdateContainerInstancesState", "ecs:RunTask", "ecs:StopTask",
-        ), "draining before removal; the smoke test task on a new fleet", On.IN_CLUSTER),
+            "ecs:UpdateContainerInstancesState", "ecs:PutAttributes", "ecs:RunTask", "ecs:StopTask",
+        ), "drain before removal (marked with the drain's start); the smoke test task on a new fleet",
+            On.IN_CLUSTER),
+        Grant("SmokeTaskDefinition", ("ecs:RegisterTaskDefinition",),
+              "the smoke test's tiny task definition, registered once"),
         Grant("ScaleFleets", (
-            "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
-            "autoscaling:SetDesiredCapacity", "autoscaling:CompleteLifecycleAction",
-            "autoscaling:TerminateInstanceInAutoScalingGroup",
-            "ec2:DescribeInstances", "ec2:DescribeSpotFleetRequests", "ec2:DescribeSpotFleetInstances",
-            "ec2:ModifySpotFleetRequest", "ec2:TerminateInstances",
-        ), "scaling, deflating inactive fleets, completing lifecycle hooks after draining"),
-        Grant("PassNodeRoles", ("iam:PassRole",),
-              "the node instance profile's role and the spot fleet role, handed to EC2 and Spot Fleet",
-              On.NODE_ROLES),
+            "autoscaling:DescribeAutoScalingGroups", "autoscaling:UpdateAutoScalingGroup",
+            "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:CompleteLifecycleAction",
+            "ec2:DescribeSpotFleetRequests", "ec2:DescribeSpotFleetInstances", "ec2:ModifySpotFleetRequest",
+            "ec2:TerminateInstances",
+        ), "scaling, removing drained instances, completing lifecycle hooks after draining"),
         Grant("StackResources", (
+            "iam:PassRole",
             "ecs:CreateCluster", "ecs:DeleteCluster", "ecs:TagResource",
             "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
             "ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroups", "ec2:CreateTags",
             "ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:DeleteLaunchTemplate",
             "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "ec2:RunInstances",
-            "ec2:RequestSpotFleet", "ec2:CancelSpotFleetRequests", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
-            "ec2:DescribeImages", "ec2:DescribeKeyPairs",
-            "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
-            "autoscaling:DeleteAutoScalingGroup", "autoscaling:DescribeScalingActivities",
-            "autoscaling:CreateOrUpdateTags",
+            "ec2:RequestSpotFleet", "ec2:CancelSpotFleetRequests", "ec2:DescribeImages", "ec2:DescribeKeyPairs",
+            "autoscaling:CreateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup",
+            "autoscaling:DescribeScalingActivities", "autoscaling:CreateOrUpdateTags",
+            "autoscaling:PutLifecycleHook", "autoscaling:DeleteLifecycleHook",
             "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
             "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile",
             "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:CreateServiceLinkedRole",
-        ), "what the stacks create: CloudFormation acts with the caller's permissions"),
+        ), "what the stacks create and delete: CloudFormation acts with the caller's permissions (it passes "
+           "the node and spot fleet roles to EC2 and Spot Fleet)", feature="stack-resources"),
         EVENTS_QUEUE_GRANT,
     ),
-    features=(Feature("events-queue", "only with an events queue (spot interruption warnings)"),),
-    draft="written from the fleet commands' intended calls; not yet checked against them in the sandbox",
+    features=(
+        Feature("stack-resources", "deploy, rollout and clean-up: what CloudFormation does for the caller"),
+        Feature("events-queue", "only with `--events-queue` (spot interruption warnings)"),
+    ),
+    default_features=frozenset({"stack-resources"}),
 )
 
 CAPABILITIES: dict[str, Capability] = {c.name: c for c in (LB_SYNC, DNS_SYNC, AGENTS, FLEET)}
