@@ -40,16 +40,23 @@ class AgentUpdates:
         warnings: list[str] = []
         for cluster in self.clusters or cluster_names(self.clients):
             lease_name = f"agents/{cluster}"
-            if self.lease is not None and not dry_run and not self.lease.acquire(lease_name):
-                outcomes.append(Outcome("cluster", cluster, "another run holds this cluster's lease", skipped=True))
-                continue
             try:
-                # Read after taking the lease: an update another run just started shows as in flight.
-                decision = decide(reader.read(cluster, include_tasks=False), self.options)
-                outcomes += self._act(decision, dry_run, planned, warnings)
-            finally:
-                if self.lease is not None and not dry_run:
-                    self.lease.release(lease_name)
+                if self.lease is not None and not dry_run and not self.lease.acquire(lease_name):
+                    outcomes.append(Outcome("cluster", cluster, "another run holds this cluster's lease",
+                                            skipped=True))
+                    continue
+                try:
+                    # Read after taking the lease: an update another run just started shows as in flight.
+                    decision = decide(reader.read(cluster, include_tasks=False), self.options)
+                    outcomes += self._act(decision, dry_run, planned, warnings)
+                finally:
+                    if self.lease is not None and not dry_run:
+                        self.lease.release(lease_name)
+            except Exception as error:
+                # One cluster's failed call (lease, read or release) is that cluster's; the others
+                # still get their pass, and an update already requested stays in the report.
+                outcomes.append(Outcome("cluster", cluster, "pass over this cluster failed", ok=False,
+                                        error=f"{error_code(error) or type(error).__name__}: {error}"))
         return PassReport(self.capability, dry_run, tuple(planned), tuple(outcomes), tuple(warnings))
 
     def _act(self, decision: Decision, dry_run: bool, planned: list[str], warnings: list[str]) -> list[Outcome]:
