@@ -20,7 +20,7 @@ from ecsfleet.fleet.templates import compute_template, user_data
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = FIXTURES / "infra-seed.yml"
-INFRA_FIXTURES = sorted(FIXTURES.glob("infra-*.yml"))
+INFRA_FIXTURES = [*sorted(FIXTURES.glob("infra-*.yml")), FIXTURES.parents[1] / "examples" / "infra.yml"]
 
 
 def problems(text: str) -> str:
