@@ -8,13 +8,12 @@ Then the same burst a second time against the converged zone (zero calls expecte
 
 from __future__ import annotations
 
-import statistics
-import time
-import tracemalloc
+from functools import partial
 
+from _support import OWNER, converged_zone, ecsd_calls, machine, markdown_table, measure
 from ecsfleet.dns.endpoints import Endpoint
 from ecsfleet.dns.plan import desired_records, pack, plan
-from ecsfleet.dns.records import RecordKey, RecordSet, Zone, registry_key, registry_record
+from ecsfleet.dns.records import Zone
 
 ZONE = Zone("Z1", "example.com.", False)
 
@@ -32,35 +31,26 @@ def burst(containers: int) -> list[Endpoint]:
     return endpoints
 
 
-def converged(desired: dict[tuple[str, RecordKey], RecordSet]) -> dict[tuple[str, RecordKey], RecordSet]:
-    existing = dict(desired)
-    for (zone, key) in desired:
-        existing[(zone, registry_key(key))] = registry_record(key, "me", 300)
-    return existing
+def calls(endpoints: list[Endpoint]) -> int:
+    """ChangeResourceRecordSets calls dns-sync sends for the burst against an empty zone."""
+    result = plan(desired_records(endpoints, [ZONE], 10)[0], {}, OWNER)
+    return sum(len(pack(groups)) for groups in result.groups_by_zone.values())
 
 
 def main() -> None:
-    print(f"dns-sync planner, bursts of container starts ({time.strftime('%Y-%m-%d')})")
-    print("| containers | record sets | values | Route53 calls (dns-sync) | calls (ecsd: 1 per event) "
-          "| plan+pack ms (median of 5) | peak MiB | converged pass calls |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows = []
     for size in (10, 100, 1000, 10000):
         endpoints = burst(size)
-        timings, calls = [], 0
-        for _ in range(5):
-            started = time.perf_counter()
-            desired, _ = desired_records(endpoints, [ZONE], 10)
-            result = plan(desired, {}, "me")
-            calls = sum(len(pack(groups)) for groups in result.groups_by_zone.values())
-            timings.append((time.perf_counter() - started) * 1000)
-        tracemalloc.start()  # a separate run: tracing slows the timed ones
-        plan(desired_records(endpoints, [ZONE], 10)[0], {}, "me")
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-        again = plan(desired, converged(desired), "me")
+        desired, _ = desired_records(endpoints, [ZONE], 10)
+        timed = measure(partial(calls, endpoints), runs=5)
+        again = plan(desired, converged_zone(desired), OWNER)
         values = sum(len(r.values) for r in desired.values())
-        print(f"| {size} | {len(desired)} | {values} | {calls} | {size} | {statistics.median(timings):.1f} "
-              f"| {peak:.1f} | {len(again.changes)} |")
+        rows.append((size, len(desired), values, calls(endpoints), ecsd_calls(size), f"{timed.median_ms:.1f}",
+                     f"{timed.peak_mib:.1f}", len(again.changes)))
+    print(f"dns-sync planner, bursts of container starts ({machine()})")
+    print(markdown_table(["containers", "record sets", "values", "Route53 calls (dns-sync)",
+                          "calls (ecsd: 1 per event, model)", "plan+pack ms (median of 5)", "peak MiB",
+                          "converged pass calls"], rows))
 
 
 if __name__ == "__main__":

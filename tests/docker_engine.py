@@ -58,24 +58,30 @@ def _rootfs() -> bytes:
     return buffer.getvalue()
 
 
+def ensure_image(client: Any) -> str:
+    """The busybox test image, imported into the engine when it is not there yet."""
+    try:
+        client.images.get(IMAGE)
+    except Exception:
+        repository, tag = IMAGE.split(":")
+        client.api.import_image_from_data(_rootfs(), repository=repository, tag=tag)
+    return IMAGE
+
+
 @pytest.fixture(scope="session")
 def busybox_image(docker_client: Any) -> str:
     if not BUSYBOX.exists():
         _unavailable("busybox-static is not installed (apt-get install busybox-static)")
-    try:
-        docker_client.images.get(IMAGE)
-    except Exception:
-        repository, tag = IMAGE.split(":")
-        docker_client.api.import_image_from_data(_rootfs(), repository=repository, tag=tag)
-    return IMAGE
+    return ensure_image(docker_client)
 
 
 def run_httpd(client: Any, image: str, env: dict[str, str], ports: dict[str, int | None],
-              name: str | None = None) -> Any:
+              name: str | None = None, init: bool = True) -> Any:
     """A long-running container publishing `ports` ({"8080/tcp": None} for a dynamic host port).
-    `init=True`: busybox as PID 1 ignores SIGTERM, and a stop would wait its whole timeout."""
+    `init=True`: busybox as PID 1 ignores SIGTERM, and a stop would wait its whole timeout
+    (`init=False` gives that: a container that keeps serving after SIGTERM, as a draining app)."""
     return client.containers.run(
-        image, ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"], detach=True, init=True,
+        image, ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"], detach=True, init=init,
         environment=env, ports=ports, name=name, labels={"ecsfleet-test": "1"},
     )
 

@@ -1,0 +1,261 @@
+"""Shared by the benchmarks: sandbox clusters, synthetic snapshots, the AWS APIs' page sizes and
+batch maxima (for the floors), the seed tools' call patterns (models computed from their
+documented behaviour, not measured), timing and Markdown tables.
+
+Not a benchmark itself: `make bench` runs only the scripts whose names do not start with `_`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from builders import host, snapshot, task
+from ecsfleet.dns.records import RecordKey, RecordSet, registry_key, registry_record
+from ecsfleet.lbsync.services import ServiceEntry
+from ecsfleet.sandbox import Sandbox
+from ecsfleet.sandbox.seed import web_task_definition
+from ecsfleet.snapshot import ClusterSnapshot
+from support import cluster_with_instances
+
+CLUSTER = "bench"
+ZONE = "bench.example.com"
+OWNER = "bench"
+CONTAINER_PORT = 80
+INSTANCE_CPU = 8192  # m5.2xlarge
+
+# AWS API limits the floors are computed from (the APIs' documentation, not ecsfleet's code).
+ECS_LIST_PAGE = 100  # ListTasks / ListContainerInstances: maxResults at most 100
+ECS_DESCRIBE_BATCH = 100  # DescribeTasks / DescribeContainerInstances: at most 100 a call
+EC2_IDS_PER_CALL = 200  # DescribeInstances: at most 200 values in the instance-id filter
+ELB_NAMES_PER_CALL = 20  # DescribeLoadBalancers: at most 20 names a call
+R53_ZONES_PAGE = 100  # ListHostedZones: MaxItems at most 100
+R53_RECORDS_PAGE = 300  # ListResourceRecordSets: MaxItems at most 300
+R53_RECORD_SETS_PER_ZONE_BASE = 2  # every zone holds its SOA and NS
+
+
+# ---- floors: the fewest list/describe calls that can see a state ----------------------------
+
+def list_pages(items: int, page: int) -> int:
+    """A list call costs one page even when it finds nothing."""
+    return max(1, math.ceil(items / page))
+
+
+def describe_calls(items: int, batch: int) -> int:
+    return math.ceil(items / batch)
+
+
+def ecs_floor(instances: int, tasks: int, addresses: bool) -> int:
+    """Container instances and tasks (listed, then described), and the hosts' EC2 addresses
+    when the capability needs them."""
+    calls = list_pages(instances, ECS_LIST_PAGE) + describe_calls(instances, ECS_DESCRIBE_BATCH)
+    calls += list_pages(tasks, ECS_LIST_PAGE) + describe_calls(tasks, ECS_DESCRIBE_BATCH)
+    return calls + (describe_calls(instances, EC2_IDS_PER_CALL) if addresses else 0)
+
+
+def lbsync_floor(instances: int, tasks: int, load_balancers: int) -> int:
+    """lb-sync needs EC2 instance ids (DescribeContainerInstances has them), never addresses."""
+    return ecs_floor(instances, tasks, addresses=False) + describe_calls(load_balancers, ELB_NAMES_PER_CALL)
+
+
+def dns_floor(instances: int, tasks: int, zones: int, record_sets_per_zone: int) -> int:
+    """dns-sync needs the hosts' addresses and host names, the zones and their record sets."""
+    records = list_pages(record_sets_per_zone + R53_RECORD_SETS_PER_ZONE_BASE, R53_RECORDS_PAGE)
+    return ecs_floor(instances, tasks, addresses=True) + list_pages(zones, R53_ZONES_PAGE) + zones * records
+
+
+def agents_floor(instances: int) -> int:
+    """Agent versions and update states are on the container instances; tasks are not needed."""
+    return list_pages(instances, ECS_LIST_PAGE) + describe_calls(instances, ECS_DESCRIBE_BATCH)
+
+
+# ---- the seeds' call patterns: computed from DESIGN.md's reading of their source -------------
+
+def statika_calls_per_loop(hosts: int, services: int) -> int:
+    """One statika per host, each loop: ListTasks and DescribeTasks for its host, then per
+    service DescribeLoadBalancers and ListTasks (family on this host)."""
+    return hosts * (2 + 2 * services)
+
+
+def ecsd_calls(container_events: int) -> int:
+    """One Route53 ChangeResourceRecordSets per container start or removal; nothing otherwise,
+    so nothing repairs a missed event either."""
+    return container_events
+
+
+@dataclass(frozen=True)
+class EcstaticRun:
+    reads: int
+    writes: int  # UpdateContainerAgent calls (accepted or refused)
+    instances_seen: int
+
+
+def ecstatic_run(instances: int, agents_current: bool) -> EcstaticRun:
+    """ListClusters, then DescribeClusters, ListContainerInstances and DescribeContainerInstances,
+    first page only (at most 100 instances: the rest are never seen). UpdateContainerAgent per
+    instance in order: refused (no update) -> next instance; accepted -> the run ends."""
+    seen = min(instances, ECS_LIST_PAGE)
+    return EcstaticRun(reads=4, writes=seen if agents_current else 1, instances_seen=seen)
+
+
+# ---- sandbox worlds -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class World:
+    tasks: int
+    instances: int
+    zone_id: str
+    families: tuple[str, ...]
+
+    @property
+    def services(self) -> list[ServiceEntry]:
+        """lb-sync's services file: one Classic ELB per family, matched by family as statika does."""
+        return [ServiceEntry(serviceName=f, family=f, exposedContainerName=f, loadBalancerName=f"{f}-lb")
+                for f in self.families]
+
+
+def services_for(tasks: int) -> int:
+    """At most 200 tasks a service, so no name needs more than Route53's 400 values a record set."""
+    return max(5, math.ceil(tasks / 200))
+
+
+def task_definition(family: str, cpu: int, stop_timeout: int | None = None) -> dict[str, Any]:
+    """A web container on a dynamic host port that publishes `_<family>._tcp.<zone>` (SRV) and
+    `<family>.<zone>` (A, private IP), as ecsd's users write it."""
+    body = web_task_definition(family, CONTAINER_PORT, ZONE)
+    container = body["containerDefinitions"][0]
+    container["cpu"] = cpu
+    if stop_timeout is not None:
+        container["stopTimeout"] = stop_timeout
+    return body
+
+
+def build_world(sb: Sandbox, tasks: int, instances: int) -> World:
+    """A cluster of `instances` hosts running `tasks` tasks of `services_for(tasks)` families, each
+    family behind its own Classic ELB and publishing DNS names in one hosted zone.
+
+    Tasks are started with RunTask in a `service:` group rather than by ECS services: the
+    sandbox's scheduler re-checks every service whenever a task starts, which would make
+    building 5,000 tasks take minutes; the snapshot sees the same tasks either way."""
+    sb.reset()
+    os.environ.update(sb.env())
+    cluster_with_instances(sb, CLUSTER, instances, instance_type="m5.2xlarge")
+    ecs, elb = sb.client("ecs"), sb.client("elb")
+    zone = sb.client("route53").create_hosted_zone(Name=ZONE, CallerReference=f"bench-{time.monotonic_ns()}")
+    count = services_for(tasks)
+    # Just too big for one more task a host, so binpacking spreads them evenly and leaves room
+    # for a small task on every host.
+    cpu = int(INSTANCE_CPU / (math.ceil(tasks / instances) + 0.5))
+    families = tuple(f"svc{n}" for n in range(count))
+    for n, family in enumerate(families):
+        ecs.register_task_definition(**task_definition(family, cpu))
+        elb.create_load_balancer(LoadBalancerName=f"{family}-lb", AvailabilityZones=[f"{sb.region}a"], Listeners=[
+            {"Protocol": "HTTP", "LoadBalancerPort": 80, "InstanceProtocol": "HTTP", "InstancePort": 8080}])
+        remaining = tasks // count + (1 if n < tasks % count else 0)
+        while remaining:
+            started = ecs.run_task(cluster=CLUSTER, taskDefinition=family, count=min(10, remaining),
+                                   group=f"service:{family}")
+            if started["failures"]:
+                raise RuntimeError(f"cannot place {family}: {started['failures']}")
+            remaining -= len(started["tasks"])
+    sb.advance(2)  # every task RUNNING
+    return World(tasks, instances, zone["HostedZone"]["Id"].rsplit("/", 1)[-1], families)
+
+
+def is_read(operation: str) -> bool:
+    return operation.startswith(("List", "Describe", "Get"))
+
+
+def reads_and_writes(sb: Sandbox) -> tuple[int, int]:
+    """Calls the sandbox served since the last reset, split into reads and writes."""
+    calls = sb.calls()
+    reads = sum(n for (_, op), n in calls.items() if is_read(op))
+    return reads, sum(calls.values()) - reads
+
+
+# ---- synthetic snapshots (no sandbox: for the pure planners) -----------------------------------
+
+def synthetic_snapshot(tasks: int, instances: int, services: int) -> ClusterSnapshot:
+    """`tasks` running tasks, `tasks // instances` a host on distinct host ports, of `services`
+    families each publishing an SRV and an A name."""
+    per_host = max(1, math.ceil(tasks / instances))
+    hosts = [dataclasses.replace(
+        host(n), private_ip=f"10.{n // 250}.{n % 250}.10", public_ip=f"54.{n // 250}.{n % 250}.10",
+        private_dns_name=f"ip-10-{n // 250}-{n % 250}-10.ec2.internal") for n in range(instances)]
+    found = []
+    for n in range(tasks):
+        family = f"svc{n % services}"
+        env = {f"SERVICE_PORT_{CONTAINER_PORT}": f"_{family}._tcp.{ZONE}", "SERVICE_FQDN_LOCAL": f"{family}.{ZONE}"}
+        found.append(task(n, hosts[n // per_host], 32768 + n % per_host, family=family, started=n,
+                          container=family, container_port=CONTAINER_PORT, env=env, service=family))
+    return snapshot(hosts, found)
+
+
+def converged_zone(desired: dict[tuple[str, RecordKey], RecordSet], owner: str = OWNER
+                   ) -> dict[tuple[str, RecordKey], RecordSet]:
+    """The zone as dns-sync leaves it: every desired record set and its TXT registry record."""
+    existing = dict(desired)
+    for zone, key in desired:
+        existing[(zone, registry_key(key))] = registry_record(key, owner, 300)
+    return existing
+
+
+# ---- measuring and printing ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Measured:
+    median_ms: float
+    peak_mib: float
+
+
+def measure(work: Callable[[], object], runs: int = 7) -> Measured:
+    """Median wall time of `runs` runs, and the peak memory `work` allocates (in one more run:
+    tracing slows the timed ones)."""
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        timings.append((time.perf_counter() - started) * 1000)
+    tracemalloc.start()
+    try:
+        work()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return Measured(statistics.median(timings), peak / 2**20)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Numbers right-aligned, text left-aligned."""
+    def cell(value: object) -> str:
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    def numeric(text: str) -> bool:
+        return all(part.replace(".", "", 1).isdigit() for part in text.split(" / "))
+
+    cells = [[cell(v) for v in row] for row in rows]
+    aligns = ["---:" if all(numeric(r[n]) for r in cells) else ":---" for n in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(aligns) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return (f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}")
