@@ -14,9 +14,14 @@ import pytest
 import yaml
 
 import ecsfleet
+from ecsfleet.aws import Clients
 from ecsfleet.bootstrap import Options, render
 from ecsfleet.cli import main
 from ecsfleet.fleet.lint import lint
+from ecsfleet.fleet.network import resolve_network
+from ecsfleet.fleet.observe import read_world
+from ecsfleet.fleet.rollout import RolloutSettings, rollout
+from ecsfleet.fleet.schema import load_infra
 from ecsfleet.iam import policies
 from ecsfleet.sandbox import Sandbox
 from support import cluster_with_instances, task_definition
@@ -24,6 +29,10 @@ from support import cluster_with_instances, task_definition
 EVERYTHING = ["--cluster", "test", "--services", "s3://ops/services.json", "--zone-id", "Z0123",
               "--load-balancer", "web-lb", "--window", "Mon-Fri 02:00-05:00 UTC", "--max-in-flight", "2",
               "--code-bucket", "code", "--code-key", "ecsfleet.zip"]
+# The cluster of tests/fixtures/infra-sandbox.yml.
+FLEET = ["--controllers", "fleet", "--cluster", "shop", "--infra-url", "s3://ops/infra.yml",
+         "--code-bucket", "code", "--code-key", "ecsfleet.zip"]
+INFRA = Path(__file__).parent / "fixtures" / "infra-sandbox.yml"
 
 
 def rendered(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
@@ -49,6 +58,9 @@ def test_every_variant_passes_cfn_lint(capsys: pytest.CaptureFixture[str]) -> No
         ["--controllers", "lb-sync", "--cluster", "c", "--services", "https://config.example.com/services.json",
          "--schedule", "cron(0/5 * * * ? *)"],
         ["--controllers", "dns-sync,agents", "--cluster", "c"],
+        FLEET,
+        [*EVERYTHING, "--controllers", "lb-sync,dns-sync,agents,fleet",
+         "--infra-url", "https://config.example.com/infra.yml"],
     ]
     for argv in variants:
         template = rendered(capsys, *argv)
@@ -81,8 +93,10 @@ def test_each_role_holds_its_capability_policy_and_what_lambda_needs(capsys: pyt
         "sqs:GetQueueAttributes"}
     assert actions(role_policy(template, "Agents", "lambda-runtime")) == {"logs:CreateLogStream",
                                                                          "logs:PutLogEvents"}
-    assert "AgentsQueue" not in resources and "AgentsEcsEvents" not in resources
-    pattern = resources["LbSyncEcsEvents"]["Properties"]["EventPattern"]
+    assert "AgentsQueue" not in resources and "AgentsEvents" not in resources
+    pattern = resources["LbSyncEvents"]["Properties"]["EventPattern"]
+    # One source: the plain pattern, no $or.
+    assert pattern["source"] == ["aws.ecs"]
     assert pattern["detail"]["clusterArn"] == [{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:"
                                                            "${AWS::AccountId}:cluster/test"}]
     assert resources["LbSyncSchedule"]["Properties"]["ScheduleExpression"] == "rate(1 minute)"
@@ -102,12 +116,60 @@ def test_agents_alone_covers_every_cluster(capsys: pytest.CaptureFixture[str]) -
     (["--controllers", "lb-sync", "--cluster", "c", "--services", "/etc/services.json"], "--services s3://"),
     (["--controllers", "lb-sync", "--cluster", "c", "--services", "s3://ops"], "not an s3://bucket/key URL"),
     (["--controllers", "agents", "--schedule", "every minute"], "--schedule 'every minute'"),
-    (["--controllers", "agents,kured"], "choose among lb-sync, dns-sync, agents (got kured)"),
+    (["--controllers", "agents,kured"], "choose among lb-sync, dns-sync, agents, fleet (got kured)"),
+    (["--controllers", "fleet", "--infra-url", "s3://ops/infra.yml"], "fleet runs for one cluster: pass --cluster"),
+    (["--controllers", "fleet", "--cluster", "shop"], "fleet needs infra.yml where Lambda can read it"),
+    (["--controllers", "fleet", "--cluster", "shop", "--infra-url", "./infra.yml"], "--infra-url s3://"),
+    (["--controllers", "fleet", "--cluster", "shop", "--infra-url", "s3://ops/"], "not an s3://bucket/key URL"),
     (["--controllers", "agents", "--window", "Someday 25:00-26:00"], "--window"),
 ])
 def test_bad_options_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bootstrap", "render", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_fleet_role_holds_the_fleet_policy_and_may_read_only_its_infra(capsys: pytest.CaptureFixture[str]) -> None:
+    template = rendered(capsys, *FLEET)
+    fleet = role_policy(template, "Fleet", "fleet")["Statement"]
+    # The capability's statements as `ecsfleet iam-policy fleet --cluster shop` prints them,
+    # stack-resources included (reconcile deletes empty inactive stacks), then the infra object.
+    assert fleet[:-1] == policies.for_cloudformation(policies.statements("fleet", (), policies.Scope(cluster="shop")))
+    assert "StackResources" in {s["Sid"] for s in fleet}
+    assert fleet[-1] == {"Sid": "ReadInfraFromS3", "Effect": "Allow", "Action": "s3:GetObject",
+                         "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::ops/infra.yml"}}
+    assert actions(role_policy(template, "Fleet", "lambda-runtime")) == {
+        "logs:CreateLogStream", "logs:PutLogEvents", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes"}
+    resources = template["Resources"]
+    function = resources["FleetFunction"]["Properties"]
+    assert function["Handler"] == "ecsfleet.fleet.handler" and function["Timeout"] == 300
+    assert function["Environment"]["Variables"] == {"ECSFLEET_INFRA": "s3://ops/infra.yml"}
+    # Lambda refuses a trigger queue whose visibility timeout is shorter than the function's.
+    assert resources["FleetQueue"]["Properties"]["VisibilityTimeout"] >= function["Timeout"]
+    assert resources["FleetSchedule"]["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert resources["FleetEventSource"]["Properties"]["FunctionName"] == {"Ref": "FleetFunction"}
+
+    # infra.yml over HTTPS: no S3 permission at all.
+    https = rendered(capsys, *FLEET, "--infra-url", "https://config.example.com/infra.yml")
+    assert actions(role_policy(https, "Fleet", "fleet")) == actions(policies.policy("fleet"))
+
+
+def test_fleet_rule_carries_the_clusters_ecs_changes_spot_warnings_and_lifecycle_actions(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    resources = rendered(capsys, *FLEET)["Resources"]
+    rule = resources["FleetEvents"]["Properties"]
+    assert rule["Targets"] == [{"Id": "queue", "Arn": {"Fn::GetAtt": ["FleetQueue", "Arn"]}}]
+    by_source = {p["source"][0]: p for p in rule["EventPattern"]["$or"]}
+    assert set(by_source) == {"aws.ecs", "aws.ec2", "aws.autoscaling"}
+    assert by_source["aws.ecs"]["detail"]["clusterArn"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/shop"}]
+    assert by_source["aws.ec2"] == {"source": ["aws.ec2"], "detail-type": [
+        "EC2 Spot Instance Interruption Warning", "EC2 Instance Rebalance Recommendation"]}
+    assert by_source["aws.autoscaling"] == {
+        "source": ["aws.autoscaling"], "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+        "detail": {"AutoScalingGroupName": [{"prefix": "shop-"}], "LifecycleHookName": ["ecsfleet-drain"]}}
+    policy = resources["FleetQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in policy] == [{"Fn::GetAtt": ["FleetEvents", "Arn"]}]
 
 
 def code_zip() -> bytes:
@@ -120,20 +182,46 @@ def code_zip() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")  # moto skips the types it does not model
-def test_deploys_in_the_sandbox_and_routes_the_clusters_ecs_events(sb: Sandbox, tmp_path: Path) -> None:
+def deploy(sb: Sandbox, tmp_path: Path, argv: list[str], stack_name: str) -> dict[str, str]:
+    """Render the template (its code in s3://code/ecsfleet.zip), create its stack in the sandbox;
+    the stack's outputs."""
     s3 = sb.client("s3")
     s3.create_bucket(Bucket="code")
     s3.put_object(Bucket="code", Key="ecsfleet.zip", Body=code_zip())
     out = tmp_path / "ecsfleet.json"
-    assert main(["bootstrap", "render", *EVERYTHING, "--out", str(out)]) == 0
-
+    assert main(["bootstrap", "render", *argv, "--out", str(out)]) == 0
     cfn = sb.client("cloudformation")
-    cfn.create_stack(StackName="ecsfleet-controllers", TemplateBody=out.read_text(), Capabilities=["CAPABILITY_IAM"])
-    stack = cfn.describe_stacks(StackName="ecsfleet-controllers")["Stacks"][0]
+    cfn.create_stack(StackName=stack_name, TemplateBody=out.read_text(), Capabilities=["CAPABILITY_IAM"])
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
+
+def deployed_policy(sb: Sandbox, function: dict[str, Any], name: str) -> dict[str, Any]:
+    """The inline policy `name` of the function's role, as the sandbox's IAM holds it."""
+    role = function["Role"].rsplit("/", 1)[-1]
+    deployed = sb.client("iam").get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    if isinstance(deployed, str):  # moto keeps a policy that CloudFormation created as the dict's repr
+        deployed = ast.literal_eval(deployed)
+    found: dict[str, Any] = deployed
+    return found
+
+
+def queued_events(sb: Sandbox, queue_url: str) -> list[dict[str, Any]]:
+    """Every event waiting on the queue, taken off it (the sandbox runs no function, so nothing
+    else consumes them)."""
+    sqs = sb.client("sqs")
+    events: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        events += [json.loads(m["Body"]) for m in messages]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
+    return events
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")  # moto skips the types it does not model
+def test_deploys_in_the_sandbox_and_routes_the_clusters_ecs_events(sb: Sandbox, tmp_path: Path) -> None:
+    outputs = deploy(sb, tmp_path, EVERYTHING, "ecsfleet-controllers")
     lam = sb.client("lambda")
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     lb_sync = functions[outputs["LbSyncFunction"]]
@@ -147,11 +235,7 @@ def test_deploys_in_the_sandbox_and_routes_the_clusters_ecs_events(sb: Sandbox, 
     assert sb.client("dynamodb").describe_table(TableName=lease_table)["Table"]["KeySchema"] == [
         {"AttributeName": "lease", "KeyType": "HASH"}]
 
-    role = lb_sync["Role"].rsplit("/", 1)[-1]
-    deployed = sb.client("iam").get_role_policy(RoleName=role, PolicyName="lb-sync")["PolicyDocument"]
-    if isinstance(deployed, str):  # moto keeps a policy that CloudFormation created as the dict's repr
-        deployed = ast.literal_eval(deployed)
-    assert actions(deployed) == actions(policies.policy("lb-sync", ["s3-files"]))
+    assert actions(deployed_policy(sb, lb_sync, "lb-sync")) == actions(policies.policy("lb-sync", ["s3-files"]))
 
     mappings = lam.list_event_source_mappings()["EventSourceMappings"]
     queue_arn = {m["FunctionArn"].rsplit(":", 1)[-1]: m["EventSourceArn"] for m in mappings}
@@ -169,11 +253,45 @@ def test_deploys_in_the_sandbox_and_routes_the_clusters_ecs_events(sb: Sandbox, 
         ecs.run_task(cluster=cluster, taskDefinition="web")
     sb.advance(3)
 
-    sqs = sb.client("sqs")
     for key in ("LbSyncQueue", "DnsSyncQueue"):
-        url = sqs.get_queue_url(QueueName=outputs[key].rsplit("/", 1)[-1])["QueueUrl"]
-        bodies = [json.loads(m["Body"]) for m in sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])]
+        bodies = queued_events(sb, outputs[key])
         assert bodies, key
         assert {b["detail"]["clusterArn"].rsplit("/", 1)[-1] for b in bodies} == {"test"}
         assert {b["detail-type"] for b in bodies} <= {"ECS Task State Change", "ECS Container Instance State Change"}
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")  # moto skips the types it does not model
+def test_fleet_deploys_in_the_sandbox_and_gets_spot_warnings_and_lifecycle_actions(
+        sb: Sandbox, clients: Clients, tmp_path: Path) -> None:
+    outputs = deploy(sb, tmp_path, FLEET, "ecsfleet-shop")
+    lam = sb.client("lambda")
+    function = lam.get_function(FunctionName=outputs["FleetFunction"])["Configuration"]
+    assert function["Handler"] == "ecsfleet.fleet.handler" and function["Timeout"] == 300
+    assert function["Environment"]["Variables"] == {"ECSFLEET_INFRA": "s3://ops/infra.yml"}
+    assert actions(deployed_policy(sb, function, "fleet")) == actions(policies.policy("fleet")) | {"s3:GetObject"}
+    [mapping] = lam.list_event_source_mappings(FunctionName=outputs["FleetFunction"])["EventSourceMappings"]
+    assert mapping["EventSourceArn"].endswith(outputs["FleetQueue"].rsplit("/", 1)[-1])
+    # The sandbox cannot run Lambda functions: stop the trigger so the events stay in the queue.
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+
+    # A fleet of infra-sandbox.yml (cluster shop): one Auto Scaling group, one spot fleet.
+    _, infra = load_infra(str(INFRA))
+    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
+            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    world = read_world(clients, infra)
+    fleet = world.fleet("v1")
+    assert fleet is not None
+    ecs_events = queued_events(sb, outputs["FleetQueue"])
+    assert ecs_events and {e["source"] for e in ecs_events} == {"aws.ecs"}
+
+    spot_instance = fleet.spot_fleets[0].instance_ids[0]
+    sb.interrupt_spot(spot_instance)
+    group = fleet.asgs[0]
+    sb.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=group.name, MinSize=0,
+                                                       DesiredCapacity=0)
+    events = queued_events(sb, outputs["FleetQueue"])
+    by_type = {e["detail-type"]: e for e in events}
+    assert by_type["EC2 Spot Instance Interruption Warning"]["detail"]["instance-id"] == spot_instance
+    lifecycle = by_type["EC2 Instance-terminate Lifecycle Action"]["detail"]
+    assert lifecycle["AutoScalingGroupName"] == group.name
+    assert lifecycle["EC2InstanceId"] == group.instances[0].instance_id

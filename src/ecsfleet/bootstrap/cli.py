@@ -13,8 +13,8 @@ import yaml
 from ..errors import UserError
 from .template import CONTROLLERS, Options, render
 
-app = typer.Typer(help="Deploy the cluster-wide controllers (lb-sync, dns-sync, agents) as scheduled AWS Lambda "
-                       "functions, each with a role holding only its own policy.", no_args_is_help=True)
+app = typer.Typer(help="Deploy the cluster-wide controllers (lb-sync, dns-sync, agents, fleet) as scheduled AWS "
+                       "Lambda functions, each with a role holding only its own policy.", no_args_is_help=True)
 
 
 class Format(enum.StrEnum):
@@ -25,9 +25,10 @@ class Format(enum.StrEnum):
 @app.command("render")
 def render_command(
     controllers: Annotated[str, typer.Option(
-        help=f"Comma-separated: {', '.join(CONTROLLERS)}.")] = ",".join(CONTROLLERS),
+        help=f"Comma-separated: {', '.join(CONTROLLERS)}.")] = ",".join(Options().controllers),
     cluster: Annotated[str | None, typer.Option(
-        help="The ECS cluster (lb-sync and dns-sync need it; agents without it update every cluster).")] = None,
+        help="The ECS cluster (lb-sync, dns-sync and fleet need it — for fleet, infra.yml's cluster.name; "
+             "agents without it update every cluster).")] = None,
     schedule: Annotated[str, typer.Option(help="How often each controller resyncs: rate(...) or cron(...).")]
     = "rate(1 minute)",
     code_bucket: Annotated[str | None, typer.Option(
@@ -44,6 +45,8 @@ def render_command(
     window: Annotated[str | None, typer.Option(help="agents: update only inside this window, e.g. "
                                                     "'Mon-Fri 02:00-05:00 UTC'.")] = None,
     max_in_flight: Annotated[int, typer.Option(help="agents: updates rolling at once per cluster.")] = 1,
+    infra_url: Annotated[str | None, typer.Option(
+        help="fleet: its infra.yml, s3://bucket/key or https:// (its role may read only that object).")] = None,
     output_format: Annotated[Format, typer.Option("--format", help="json or yaml.")] = Format.json,
     out: Annotated[Path | None, typer.Option("--out", help="Write the template here (default: stdout).")] = None,
 ) -> None:
@@ -53,13 +56,15 @@ def render_command(
           --capabilities CAPABILITY_IAM --parameter-overrides CodeBucket=B CodeKey=K
 
     Per controller: a Lambda function, a role with that capability's policy (`ecsfleet iam-policy`), a log
-    group and an EventBridge Scheduler schedule; lb-sync and dns-sync also get an EventBridge rule putting
-    the cluster's ECS state changes on an SQS queue that triggers them; agents gets a DynamoDB lease table."""
+    group and an EventBridge Scheduler schedule; lb-sync, dns-sync and fleet also get an EventBridge rule
+    putting the cluster's ECS state changes on an SQS queue that triggers them (fleet's also spot
+    interruption warnings and its groups' termination lifecycle actions); agents gets a DynamoDB lease
+    table."""
     options = Options(
         controllers=tuple(c.strip() for c in controllers.split(",") if c.strip()),
         cluster=cluster, schedule=schedule, code_bucket=code_bucket, code_key=code_key, services=services,
         load_balancers=tuple(load_balancer or ()), zone_ids=tuple(zone_id or ()), window=window,
-        max_in_flight=max_in_flight,
+        max_in_flight=max_in_flight, infra_url=infra_url,
     )
     template = render(options)
     text = json.dumps(template, indent=2) + "\n" if output_format is Format.json else \
