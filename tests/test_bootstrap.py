@@ -16,8 +16,8 @@ import yaml
 import ecsfleet
 from ecsfleet.aws import Clients
 from ecsfleet.bootstrap import Options, render
+from ecsfleet.cfn import lint
 from ecsfleet.cli import main
-from ecsfleet.fleet.lint import lint
 from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.observe import read_world
 from ecsfleet.fleet.rollout import RolloutSettings, rollout

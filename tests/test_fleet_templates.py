@@ -13,8 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecsfleet.cfn import lint, to_yaml
 from ecsfleet.fleet.deploy import desired_stacks
-from ecsfleet.fleet.lint import lint
 from ecsfleet.fleet.schema import InfraError, load_infra, parse_infra
 from ecsfleet.fleet.templates import compute_template, user_data
 
@@ -201,3 +201,12 @@ def test_fuzzed_infra_files_give_a_clear_error_or_a_valid_model(cluster: dict[st
 def test_fuzzed_text_is_never_a_crash(text: str) -> None:
     with contextlib.suppress(InfraError):
         parse_infra("infra.yml", text)
+
+
+def test_yaml_output_has_no_aliases_and_reads_back_as_the_same_template() -> None:
+    # CloudFormation refuses YAML aliases; the templates reuse tag objects, which PyYAML would alias.
+    _, infra = load_infra(str(SEED))
+    template = compute_template(infra, "v1")
+    text = to_yaml(template)
+    assert "&id" not in text and "*id" not in text
+    assert yaml.safe_load(text) == json.loads(json.dumps(template))

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
+from ..cfn import to_yaml
 from ..errors import UserError
 from .template import CONTROLLERS, Options, render
 
@@ -68,7 +68,7 @@ def render_command(
     )
     template = render(options)
     text = json.dumps(template, indent=2) + "\n" if output_format is Format.json else \
-        yaml.safe_dump(template, sort_keys=False, width=120)
+        to_yaml(template)
     if out is None:
         typer.echo(text, nl=False)
         return

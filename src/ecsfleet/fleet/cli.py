@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from ..aws import AwsTarget, Clients
+from ..cfn import to_yaml
 from ..errors import UserError
 from ..runner import drive, read_queue
 from .controller import FleetController
@@ -90,7 +90,7 @@ def fleet_clients(ctx: typer.Context) -> Clients:
 
 
 def _lint_or_fail(templates: dict[str, dict[str, Any]]) -> None:
-    from .lint import lint
+    from ..cfn import lint
 
     problems = [f"{name}: {problem}" for name, template in templates.items() for problem in lint(template)]
     if problems:
@@ -124,7 +124,7 @@ def render(
 
     def dump(template: dict[str, Any]) -> str:
         if fmt is Format.yaml:
-            return str(yaml.safe_dump(template, sort_keys=False, width=120))
+            return to_yaml(template)
         return json.dumps(template, indent=2) + "\n"
 
     if out is None:
