@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -141,7 +141,25 @@ class ClusterSnapshot:
         )
 
     def tasks_on(self, instance_arn: str) -> tuple[Task, ...]:
-        return tuple(t for t in self.tasks if t.container_instance_arn == instance_arn)
+        return self._index("_by_host", lambda t: t.container_instance_arn or "").get(instance_arn, ())
+
+    def tasks_of_family(self, family: str) -> tuple[Task, ...]:
+        return self._index("_by_family", lambda t: t.family).get(family, ())
+
+    def tasks_of_service(self, service: str) -> tuple[Task, ...]:
+        return self._index("_by_service", lambda t: t.service or "").get(service, ())
+
+    def _index(self, name: str, key: Callable[[Task], str]) -> dict[str, tuple[Task, ...]]:
+        """Tasks grouped by `key`, built once per snapshot: planners ask per service and per host,
+        and a scan of every task for each would make a pass quadratic in a large cluster."""
+        cached: dict[str, tuple[Task, ...]] | None = self.__dict__.get(name)
+        if cached is None:
+            groups: dict[str, list[Task]] = {}
+            for task in self.tasks:
+                groups.setdefault(key(task), []).append(task)
+            cached = {k: tuple(v) for k, v in groups.items()}
+            object.__setattr__(self, name, cached)
+        return cached
 
     @property
     def _instances_by_arn(self) -> dict[str, ContainerInstance]:

@@ -118,13 +118,6 @@ def describe(action: Action) -> str:
     raise AssertionError(action)
 
 
-def _matches(task: Task, entry: ServiceEntry) -> bool:
-    # statika matched tasks by family; a serviceName alone selects the service's tasks.
-    if entry.family:
-        return task.family == entry.family
-    return task.service == entry.serviceName
-
-
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
@@ -134,9 +127,11 @@ def plan_service(
     """The changes for one service and its load balancer; `scope` is the EC2 ids this run manages."""
     warnings: list[str] = []
     candidates: list[tuple[Task, str, int]] = []
-    for task in snap.tasks:
+    # statika matched tasks by family; a serviceName alone selects the service's tasks.
+    tasks = snap.tasks_of_family(entry.family) if entry.family else snap.tasks_of_service(entry.serviceName or "")
+    for task in tasks:
         host = snap.instance(task.container_instance_arn)
-        if host is None or host.ec2_instance_id not in scope or not _matches(task, entry):
+        if host is None or host.ec2_instance_id not in scope:
             continue
         if not snap.serving(task):
             continue
