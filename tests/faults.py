@@ -3,6 +3,7 @@ waiting, and a way to change the world between a pass's observe and its apply.""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import botocore.retries.standard
 import pytest
 
 from ecsfleet.aws import DEFAULT_MAX_ATTEMPTS, Clients
+from ecsfleet.runner import PassReport
 from ecsfleet.sandbox import seed
 
 # Every client makes this many attempts in all (botocore's total_max_attempts): a fault armed
@@ -90,6 +92,30 @@ def before_first(clients: Clients, op: Op, action: Callable[[], None]) -> None:
             action()
 
     clients(service).meta.events.register("before-call", hook)
+
+
+def fault_suite(monkeypatch: pytest.MonkeyPatch) -> RetryWaits:
+    """What every fault test module sets up: quick worlds, and retries without the waiting."""
+    one_image(monkeypatch)
+    return skip_retry_waits(monkeypatch)
+
+
+def exhaust(sb: Any, op: Op) -> None:
+    """5xx on every attempt of the op's next call: the budget runs out."""
+    sb.fail(*op, times=ATTEMPTS)
+
+
+def within_budget(sb: Any, op: Op) -> None:
+    """Every retry of the budget used on the op's next call, throttles first, then 5xx: the last
+    attempt gets through."""
+    throttles = (ATTEMPTS - 1) // 2
+    sb.throttle(*op, times=throttles)
+    sb.fail(*op, times=ATTEMPTS - 1 - throttles)
+
+
+def report_text(report: PassReport) -> str:
+    """Everything a pass reported, as one string to look for names in."""
+    return json.dumps(report.summary())
 
 
 def op_id(op: Op) -> str:

@@ -4,7 +4,6 @@ clusters the run was not given are never updated."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
@@ -12,9 +11,19 @@ import pytest
 from ecsfleet.agents.lease import Lease
 from ecsfleet.agents.rollout import AgentUpdates
 from ecsfleet.aws import Clients
-from ecsfleet.runner import PassReport, safe_pass
+from ecsfleet.runner import safe_pass
 from ecsfleet.sandbox import Sandbox
-from faults import ATTEMPTS, Op, RetryWaits, before_first, one_image, op_id, skip_retry_waits
+from faults import (
+    ATTEMPTS,
+    Op,
+    RetryWaits,
+    before_first,
+    exhaust,
+    fault_suite,
+    op_id,
+    report_text,
+    within_budget,
+)
 from support import cluster_with_instances
 from test_agents import versions
 
@@ -33,13 +42,8 @@ OPS = sorted(CLEAN_PASS)
 
 
 @pytest.fixture(autouse=True)
-def _quick_worlds(monkeypatch: pytest.MonkeyPatch) -> None:
-    one_image(monkeypatch)
-
-
-@pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> RetryWaits:
-    return skip_retry_waits(monkeypatch)
+    return fault_suite(monkeypatch)
 
 
 def agents_world(sb: Sandbox, clusters: tuple[str, ...] = CLUSTERS) -> dict[str, list[str]]:
@@ -68,10 +72,6 @@ def assert_one_rolling_per_cluster_and_no_lease_left(sb: Sandbox) -> None:
     assert sb.client("dynamodb").scan(TableName=TABLE)["Items"] == []
 
 
-def text_of(report: PassReport) -> str:
-    return json.dumps(report.summary())
-
-
 def test_the_fault_list_is_exactly_what_a_clean_pass_calls(sb: Sandbox, clients: Clients) -> None:
     agents_world(sb)
     sb.reset_calls()
@@ -90,14 +90,14 @@ def test_every_operation_throttled_or_failing_loses_no_update(
     # its own to take again (another run would wait for it to expire).
     updates = runner(clients)
     sb.reset_calls()
-    sb.fail(*op, times=ATTEMPTS)
+    exhaust(sb, op)
 
     report = safe_pass(updates, dry_run=False)
 
     # 5xx on every attempt: retried to the end of the budget, then reported, naming the call.
     assert not report.ok
     assert len(waits.backoffs) == ATTEMPTS - 1
-    assert op[1] in text_of(report), report.summary()
+    assert op[1] in report_text(report), report.summary()
     if op != ("ecs", "ListClusters"):
         # The first cluster's failure is its own: the other cluster still gets its update.
         failed = {o.target for o in report.outcomes if not o.ok}
@@ -108,9 +108,7 @@ def test_every_operation_throttled_or_failing_loses_no_update(
     # The next pass meets throttles and 5xx on the same call for all but the last attempt of
     # its budget: it retries them away and finishes where a fault-free pass would have.
     waits.backoffs.clear()
-    throttles = (ATTEMPTS - 1) // 2
-    sb.throttle(*op, times=throttles)
-    sb.fail(*op, times=ATTEMPTS - 1 - throttles)
+    within_budget(sb, op)
     report = safe_pass(updates, dry_run=False)
     assert report.ok, report.summary()
     assert len(waits.backoffs) == ATTEMPTS - 1

@@ -4,7 +4,6 @@ in its zones and in others, checked unchanged after each scenario."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -13,9 +12,19 @@ import pytest
 
 from ecsfleet.aws import Clients
 from ecsfleet.dns import DnsSync
-from ecsfleet.runner import PassReport, safe_pass
+from ecsfleet.runner import safe_pass
 from ecsfleet.sandbox import Sandbox
-from faults import ATTEMPTS, Op, RetryWaits, before_first, one_image, op_id, skip_retry_waits
+from faults import (
+    ATTEMPTS,
+    Op,
+    RetryWaits,
+    before_first,
+    exhaust,
+    fault_suite,
+    op_id,
+    report_text,
+    within_budget,
+)
 from ownership import Foreign, all_records, plant_dns, txt
 from support import cluster_with_instances, running_tasks, task_definition
 
@@ -44,13 +53,8 @@ class DnsWorld:
 
 
 @pytest.fixture(autouse=True)
-def _quick_worlds(monkeypatch: pytest.MonkeyPatch) -> None:
-    one_image(monkeypatch)
-
-
-@pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> RetryWaits:
-    return skip_retry_waits(monkeypatch)
+    return fault_suite(monkeypatch)
 
 
 def record(name: str, kind: str, values: list[str], ttl: int = 10) -> dict[str, Any]:
@@ -131,10 +135,6 @@ def assert_converged(sb: Sandbox, world: DnsWorld, clients: Clients) -> None:
     world.foreign.assert_unchanged()
 
 
-def text_of(report: PassReport) -> str:
-    return json.dumps(report.summary())
-
-
 def test_the_fault_list_is_exactly_what_a_clean_pass_calls(sb: Sandbox, clients: Clients) -> None:
     world = dns_world(sb)
     sb.reset_calls()
@@ -153,14 +153,14 @@ def test_every_operation_throttled_or_failing_loses_no_change(
 ) -> None:
     world = dns_world(sb)
     sb.reset_calls()
-    sb.fail(*op, times=ATTEMPTS)
+    exhaust(sb, op)
 
     report = safe_pass(controller(clients, world), dry_run=False)
 
     # 5xx on every attempt: retried to the end of the budget, then reported, naming the call.
     assert not report.ok
     assert len(waits.backoffs) == ATTEMPTS - 1
-    assert op[1] in text_of(report), report.summary()
+    assert op[1] in report_text(report), report.summary()
     if op == ("route53", "ChangeResourceRecordSets"):
         # One zone's batch failed, every change in it named; the other zone's batch still landed.
         failed = {o.target for o in report.outcomes if not o.ok}
@@ -175,9 +175,7 @@ def test_every_operation_throttled_or_failing_loses_no_change(
     # The next pass meets throttles and 5xx on the same call for all but the last attempt of
     # its budget: it retries them away, finishes, and leaves the world as a fault-free pass would.
     waits.backoffs.clear()
-    throttles = (ATTEMPTS - 1) // 2
-    sb.throttle(*op, times=throttles)
-    sb.fail(*op, times=ATTEMPTS - 1 - throttles)
+    within_budget(sb, op)
     report = safe_pass(controller(clients, world), dry_run=False)
     assert report.ok, report.summary()
     assert len(waits.backoffs) == ATTEMPTS - 1

@@ -6,6 +6,7 @@ exception, and never anything else held back or sent invalid."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -94,7 +95,11 @@ def test_a_reloaded_file_that_breaks_keeps_the_last_good_list(tmp_path: Path, ra
     path.write_text(json.dumps([GOOD_ENTRY]))
     document = Reloading(str(path), parse_services, every=0)
     assert document.get()[0].loadBalancerName == "web-lb"
+    written = path.stat().st_mtime_ns
     path.write_bytes(raw)
+    # A local file's version is its mtime and size: make sure this write counts as a new version
+    # even when it has the good one's size and lands within the file system's clock tick.
+    os.utime(path, ns=(written + 10**9, written + 10**9))
     try:
         fresh = parse_services(str(path), raw)
     except ConfigError as error:

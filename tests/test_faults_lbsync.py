@@ -15,9 +15,19 @@ from ecsfleet.cli import main
 from ecsfleet.config import Reloading
 from ecsfleet.lbsync import LbSync
 from ecsfleet.lbsync.services import ServiceEntry, parse_services
-from ecsfleet.runner import PassReport, safe_pass
+from ecsfleet.runner import safe_pass
 from ecsfleet.sandbox import Sandbox
-from faults import ATTEMPTS, Op, RetryWaits, before_first, one_image, op_id, skip_retry_waits
+from faults import (
+    ATTEMPTS,
+    Op,
+    RetryWaits,
+    before_first,
+    exhaust,
+    fault_suite,
+    op_id,
+    report_text,
+    within_budget,
+)
 from ownership import Foreign, plant_elb
 from support import cluster_with_instances, running_tasks, task_definition
 from test_lbsync import ELB_WRITES, describe_lb, elb_writes, host_of, make_lb
@@ -46,13 +56,8 @@ class LbWorld:
 
 
 @pytest.fixture(autouse=True)
-def _quick_worlds(monkeypatch: pytest.MonkeyPatch) -> None:
-    one_image(monkeypatch)
-
-
-@pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> RetryWaits:
-    return skip_retry_waits(monkeypatch)
+    return fault_suite(monkeypatch)
 
 
 def lb_world(sb: Sandbox) -> LbWorld:
@@ -116,10 +121,6 @@ def assert_converged(sb: Sandbox, world: LbWorld, clients: Clients) -> None:
     world.foreign.assert_unchanged()
 
 
-def text_of(report: PassReport) -> str:
-    return json.dumps(report.summary())
-
-
 def test_the_fault_list_is_exactly_what_a_clean_pass_calls(sb: Sandbox, clients: Clients) -> None:
     world = lb_world(sb)
     sb.reset_calls()
@@ -130,27 +131,20 @@ def test_the_fault_list_is_exactly_what_a_clean_pass_calls(sb: Sandbox, clients:
     assert_converged(sb, world, clients)
 
 
-def arm_within_budget(sb: Sandbox, op: Op) -> None:
-    """Every retry of the budget used on the op's next call: throttles first, then server errors."""
-    throttles = (ATTEMPTS - 1) // 2
-    sb.throttle(*op, times=throttles)
-    sb.fail(*op, times=ATTEMPTS - 1 - throttles)
-
-
 @pytest.mark.parametrize("op", OPS, ids=op_id)
 def test_every_operation_throttled_or_failing_loses_no_change(
     sb: Sandbox, clients: Clients, waits: RetryWaits, op: Op
 ) -> None:
     world = lb_world(sb)
     sb.reset_calls()
-    sb.fail(*op, times=ATTEMPTS)
+    exhaust(sb, op)
 
     report = safe_pass(controller(clients), dry_run=False)
 
     # 5xx on every attempt: retried to the end of the budget, then reported, naming the call.
     assert not report.ok
     assert len(waits.backoffs) == ATTEMPTS - 1 and sb.count(*op) >= ATTEMPTS
-    assert op[1] in text_of(report), report.summary()
+    assert op[1] in report_text(report), report.summary()
     if op[1] in ELB_WRITES:
         # Pinned to one load balancer's change; that load balancer's later changes wait for the
         # next pass (their order keeps traffic flowing), the other load balancer's all ran.
@@ -168,7 +162,7 @@ def test_every_operation_throttled_or_failing_loses_no_change(
     # The next pass meets throttles and 5xx on the same call for all but the last attempt of
     # its budget: it retries them away, finishes, and leaves the world as a fault-free pass would.
     waits.backoffs.clear()
-    arm_within_budget(sb, op)
+    within_budget(sb, op)
     report = safe_pass(controller(clients), dry_run=False)
     assert report.ok, report.summary()
     assert len(waits.backoffs) == ATTEMPTS - 1
@@ -207,7 +201,7 @@ def test_instance_terminated_between_observe_and_apply(sb: Sandbox, clients: Cli
     (port,) = {b["hostPort"] for t in running_tasks(sb, "test", serviceName="web", desiredStatus="RUNNING")
                for b in t["containers"][0]["networkBindings"]}
     assert web_lb["ListenerDescriptions"][0]["Listener"]["InstancePort"] == port
-    assert f"register {survivor} with web-lb" in text_of(report)
+    assert f"register {survivor} with web-lb" in report_text(report)
     # The dead host left the cluster, so it is outside lb-sync's scope like any host it does
     # not manage: its registration is AWS's to clear, never lb-sync's to guess.
     assert survivor in {i["InstanceId"] for i in web_lb["Instances"]}
@@ -226,13 +220,13 @@ def test_task_stopped_between_observe_and_apply(sb: Sandbox, clients: Clients) -
     report = safe_pass(controller(clients), dry_run=False)
 
     # The plan was right when made: the stopping task's port is applied, and the next pass moves on.
-    assert report.ok and f"-> {old_port}" in text_of(report), report.summary()
+    assert report.ok and f"-> {old_port}" in report_text(report), report.summary()
     settle(sb)  # the replacement runs
     report = safe_pass(controller(clients), dry_run=False)
     assert report.ok, report.summary()
     (replacement,) = running_tasks(sb, "test", serviceName="web", desiredStatus="RUNNING")
     new_port = replacement["containers"][0]["networkBindings"][0]["hostPort"]
-    assert new_port != old_port and f"instance port {old_port} -> {new_port}" in text_of(report)
+    assert new_port != old_port and f"instance port {old_port} -> {new_port}" in report_text(report)
     sb.advance(60)  # the stopped task is gone
     assert safe_pass(controller(clients), dry_run=False).ok
     assert_converged(sb, world, clients)
