@@ -35,11 +35,13 @@ from test_lbsync import ELB_WRITES, describe_lb, elb_writes, host_of, make_lb
 SERVICES = [ServiceEntry(serviceName=name, exposedContainerName=name, loadBalancerName=f"{name}-lb")
             for name in ("web", "api")]
 
-# What one pass over `lb_world` calls, and how often: every operation lb-sync uses, each write
-# once per load balancer. A test checks this against a clean pass, so the list cannot go stale.
+# What one pass over `lb_world` calls, and how often: every operation lb-sync uses (the services
+# file's conditional re-read from S3 included), each write once per load balancer. A test checks
+# this against a clean pass, so the list cannot go stale.
 CLEAN_PASS: Counter[Op] = Counter({
+    ("s3", "GetObject"): 1,
     ("ecs", "ListContainerInstances"): 1, ("ecs", "ListTasks"): 1, ("ecs", "DescribeContainerInstances"): 1,
-    ("ecs", "DescribeTasks"): 1, ("ecs", "DescribeTaskDefinition"): 2, ("ec2", "DescribeInstances"): 1,
+    ("ecs", "DescribeTasks"): 1, ("ecs", "DescribeTaskDefinition"): 2,
     ("elb", "DescribeLoadBalancers"): 1,
     ("elb", "RegisterInstancesWithLoadBalancer"): 2, ("elb", "ConfigureHealthCheck"): 2,
     ("elb", "DeleteLoadBalancerListeners"): 2, ("elb", "CreateLoadBalancerListeners"): 2,
@@ -52,6 +54,7 @@ OPS = sorted(CLEAN_PASS)
 @dataclass
 class LbWorld:
     hosts: list[str]
+    services_url: str
     foreign: Foreign
 
 
@@ -83,8 +86,17 @@ def lb_world(sb: Sandbox) -> LbWorld:
         serving = {host_of(sb, t) for t in running_tasks(sb, "test", serviceName=entry.serviceName)}
         idle = [{"InstanceId": h} for h in hosts if h not in serving]
         elb.register_instances_with_load_balancer(LoadBalancerName=entry.loadBalancerName, Instances=idle)
+    url = put(sb, "services.json", json.dumps([s.model_dump(exclude_none=True) for s in SERVICES]).encode())
     foreign = plant_elb(sb, [e.loadBalancerName for e in SERVICES], cluster_host=hosts[0])
-    return LbWorld(hosts, foreign)
+    return LbWorld(hosts, url, foreign)
+
+
+def put(sb: Sandbox, key: str, body: bytes) -> str:
+    s3 = sb.client("s3")
+    if not s3.list_buckets()["Buckets"]:
+        s3.create_bucket(Bucket="ops")
+    s3.put_object(Bucket="ops", Key=key, Body=body)
+    return f"s3://ops/{key}"
 
 
 def settle(sb: Sandbox) -> None:
@@ -93,11 +105,15 @@ def settle(sb: Sandbox) -> None:
     sb.advance(sb.timings.task_start_seconds)
 
 
-def controller(clients: Clients, services: list[ServiceEntry] | None = None) -> LbSync:
-    return LbSync(clients, "test", lambda: services or SERVICES)
+def controller(clients: Clients, world: LbWorld) -> LbSync:
+    """As the daemon runs it: the services file read from S3 once at start, then re-read
+    (conditionally) every pass, keeping the last good version."""
+    document = Reloading(world.services_url, parse_services, clients, every=0)
+    document.get()
+    return LbSync(clients, "test", document.get, config_warning=lambda: document.last_error)
 
 
-def assert_converged(sb: Sandbox, world: LbWorld, clients: Clients) -> None:
+def assert_converged(sb: Sandbox, world: LbWorld, clients: Clients, sync: LbSync | None = None) -> None:
     """Each load balancer is where a fault-free pass leaves it: the hosts running its service's
     task (and the hand-registered outsider), every listener and the health check on the task's
     port with their policies kept; a further pass plans nothing; nothing foreign changed."""
@@ -115,7 +131,7 @@ def assert_converged(sb: Sandbox, world: LbWorld, clients: Clients) -> None:
         assert lb["HealthCheck"] == {"Target": f"HTTP:{port}/healthz", "Interval": 7, "Timeout": 3,
                                      "UnhealthyThreshold": 4, "HealthyThreshold": 2}
     sb.reset_calls()
-    again = safe_pass(controller(clients), dry_run=False)
+    again = safe_pass(sync or controller(clients, world), dry_run=False)
     assert again.ok and again.planned == (), again.summary()
     assert elb_writes(sb) == []
     world.foreign.assert_unchanged()
@@ -123,8 +139,9 @@ def assert_converged(sb: Sandbox, world: LbWorld, clients: Clients) -> None:
 
 def test_the_fault_list_is_exactly_what_a_clean_pass_calls(sb: Sandbox, clients: Clients) -> None:
     world = lb_world(sb)
+    sync = controller(clients, world)
     sb.reset_calls()
-    report = safe_pass(controller(clients), dry_run=False)
+    report = safe_pass(sync, dry_run=False)
     assert report.ok, report.summary()
     assert sb.calls() == CLEAN_PASS
     assert {op for service, op in OPS if service == "elb"} >= ELB_WRITES
@@ -136,16 +153,21 @@ def test_every_operation_throttled_or_failing_loses_no_change(
     sb: Sandbox, clients: Clients, waits: RetryWaits, op: Op
 ) -> None:
     world = lb_world(sb)
+    sync = controller(clients, world)
     sb.reset_calls()
     exhaust(sb, op)
 
-    report = safe_pass(controller(clients), dry_run=False)
+    report = safe_pass(sync, dry_run=False)
 
     # 5xx on every attempt: retried to the end of the budget, then reported, naming the call.
-    assert not report.ok
     assert len(waits.backoffs) == ATTEMPTS - 1 and sb.count(*op) >= ATTEMPTS
     assert op[1] in report_text(report), report.summary()
-    if op[1] in ELB_WRITES:
+    if op == ("s3", "GetObject"):
+        # The services file could not be re-read: the last good version governs this pass, and
+        # the warning names the file.
+        assert report.ok and any(w.startswith(f"{world.services_url}: ") for w in report.warnings)
+        assert len(report.outcomes) == len(report.planned) > 0
+    elif op[1] in ELB_WRITES:
         # Pinned to one load balancer's change; that load balancer's later changes wait for the
         # next pass (their order keeps traffic flowing), the other load balancer's all ran.
         (failed,) = [o for o in report.outcomes if not o.ok]
@@ -156,14 +178,14 @@ def test_every_operation_throttled_or_failing_loses_no_change(
         assert all(o.skipped for o in after if o.target == failed.target)
     else:
         # Without this read there is no plan: nothing is changed, and the error says which call failed.
-        assert report.outcomes == () and len(report.errors) == 1
+        assert not report.ok and report.outcomes == () and len(report.errors) == 1
         assert elb_writes(sb) == []
 
     # The next pass meets throttles and 5xx on the same call for all but the last attempt of
     # its budget: it retries them away, finishes, and leaves the world as a fault-free pass would.
     waits.backoffs.clear()
     within_budget(sb, op)
-    report = safe_pass(controller(clients), dry_run=False)
+    report = safe_pass(sync, dry_run=False)
     assert report.ok, report.summary()
     assert len(waits.backoffs) == ATTEMPTS - 1
     assert_converged(sb, world, clients)
@@ -175,7 +197,8 @@ def test_a_listener_that_cannot_be_put_back_is_named_for_a_human(
     world = lb_world(sb)
     # The move's create fails to the end of its budget, and so does the create putting it back.
     sb.fail("elb", "CreateLoadBalancerListeners", times=2 * ATTEMPTS)
-    report = safe_pass(controller(clients, SERVICES[:1]), dry_run=False)
+    put(sb, "services.json", json.dumps([SERVICES[0].model_dump(exclude_none=True)]).encode())
+    report = safe_pass(controller(clients, world), dry_run=False)
     (failed,) = [o for o in report.outcomes if not o.ok]
     assert failed.kind == "move-listener" and failed.target == "web-lb"
     assert "putting listener HTTP:80 back failed too, re-create it by hand" in (failed.error or "")
@@ -190,11 +213,11 @@ def test_instance_terminated_between_observe_and_apply(sb: Sandbox, clients: Cli
     # The pass has read the cluster and the load balancers; its host dies before the first change.
     before_first(clients, ("elb", "RegisterInstancesWithLoadBalancer"), lambda: sb.terminate_instance(doomed))
 
-    report = safe_pass(controller(clients), dry_run=False)
+    report = safe_pass(controller(clients, world), dry_run=False)
 
     assert report.ok, report.summary()
     settle(sb)  # the scheduler replaces the lost tasks on the surviving host
-    report = safe_pass(controller(clients), dry_run=False)
+    report = safe_pass(controller(clients, world), dry_run=False)
     assert report.ok, report.summary()
     (survivor,) = [h for h in world.hosts if h != doomed]
     web_lb = describe_lb(sb, "web-lb")
@@ -205,7 +228,7 @@ def test_instance_terminated_between_observe_and_apply(sb: Sandbox, clients: Cli
     # The dead host left the cluster, so it is outside lb-sync's scope like any host it does
     # not manage: its registration is AWS's to clear, never lb-sync's to guess.
     assert survivor in {i["InstanceId"] for i in web_lb["Instances"]}
-    again = safe_pass(controller(clients), dry_run=False)
+    again = safe_pass(controller(clients, world), dry_run=False)
     assert again.ok and again.planned == ()
     world.foreign.assert_unchanged()
 
@@ -217,27 +240,19 @@ def test_task_stopped_between_observe_and_apply(sb: Sandbox, clients: Clients) -
     before_first(clients, ("elb", "RegisterInstancesWithLoadBalancer"),
                  lambda: sb.client("ecs").stop_task(cluster="test", task=web["taskArn"]))
 
-    report = safe_pass(controller(clients), dry_run=False)
+    report = safe_pass(controller(clients, world), dry_run=False)
 
     # The plan was right when made: the stopping task's port is applied, and the next pass moves on.
     assert report.ok and f"-> {old_port}" in report_text(report), report.summary()
     settle(sb)  # the replacement runs
-    report = safe_pass(controller(clients), dry_run=False)
+    report = safe_pass(controller(clients, world), dry_run=False)
     assert report.ok, report.summary()
     (replacement,) = running_tasks(sb, "test", serviceName="web", desiredStatus="RUNNING")
     new_port = replacement["containers"][0]["networkBindings"][0]["hostPort"]
     assert new_port != old_port and f"instance port {old_port} -> {new_port}" in report_text(report)
     sb.advance(60)  # the stopped task is gone
-    assert safe_pass(controller(clients), dry_run=False).ok
+    assert safe_pass(controller(clients, world), dry_run=False).ok
     assert_converged(sb, world, clients)
-
-
-def put(sb: Sandbox, key: str, body: bytes) -> str:
-    s3 = sb.client("s3")
-    if not s3.list_buckets()["Buckets"]:
-        s3.create_bucket(Bucket="ops")
-    s3.put_object(Bucket="ops", Key=key, Body=body)
-    return f"s3://ops/{key}"
 
 
 NOT_JSON = [b"", b"\xff\xfe not text", b"<services/>", b"[{\"serviceName\": \"web\",", b"{\"serviceName\": \"web\"}",
@@ -261,9 +276,7 @@ def test_services_objects_in_s3_that_are_not_json_are_one_line_errors(
 
 def test_a_broken_new_services_version_keeps_the_last_good_one(sb: Sandbox, clients: Clients) -> None:
     world = lb_world(sb)
-    url = put(sb, "services.json", json.dumps([s.model_dump(exclude_none=True) for s in SERVICES]).encode())
-    document = Reloading(url, parse_services, clients, every=0)
-    daemon = LbSync(clients, "test", document.get, config_warning=lambda: document.last_error)
+    daemon = controller(clients, world)
     assert safe_pass(daemon, dry_run=False).ok
     broken = [{"serviceName": "web", "exposedContainerName": "web", "loadBalancerName": "foreign-lb!"}]
     for body in (b"\x00not json", json.dumps(broken).encode()):
@@ -272,7 +285,7 @@ def test_a_broken_new_services_version_keeps_the_last_good_one(sb: Sandbox, clie
         report = safe_pass(daemon, dry_run=False)
         # Reported with the file's name; the last good list still governs, and it is converged.
         assert report.ok and report.outcomes == ()
-        assert any(w.startswith(f"{url}: ") for w in report.warnings), report.warnings
+        assert any(w.startswith(f"{world.services_url}: ") for w in report.warnings), report.warnings
         assert elb_writes(sb) == []
-    assert "0.loadBalancerName" in (document.last_error or "")
-    assert_converged(sb, world, clients)
+    assert "0.loadBalancerName" in report.warnings[-1]
+    assert_converged(sb, world, clients, daemon)

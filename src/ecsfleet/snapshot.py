@@ -360,10 +360,12 @@ class SnapshotReader:
         self.clients = clients
         self.cache = cache or TaskDefinitionCache()
 
-    def read(self, cluster: str, ec2_instance_id: str | None = None, include_tasks: bool = True) -> ClusterSnapshot:
+    def read(self, cluster: str, ec2_instance_id: str | None = None, include_tasks: bool = True,
+             include_hosts: bool = True) -> ClusterSnapshot:
         """The whole cluster, or only one host and its tasks when `ec2_instance_id` is given
         (what a per-host agent needs: two list calls and two describes whatever the cluster's size).
-        `include_tasks=False` reads the container instances only."""
+        `include_tasks=False` reads the container instances only; `include_hosts=False` skips EC2
+        (addresses, AMIs, tags) for a capability that needs only the instance ids."""
         ecs = self.clients("ecs")
         try:
             if ec2_instance_id is None:
@@ -392,7 +394,8 @@ class SnapshotReader:
             task_arns, ECS_DESCRIBE_MAX,
             lambda batch: ecs.describe_tasks(cluster=cluster, tasks=list(batch))["tasks"],
         )
-        ec2_by_id = self._ec2_instances([d["ec2InstanceId"] for d in instance_docs if d.get("ec2InstanceId")])
+        ec2_by_id = self._ec2_instances([d["ec2InstanceId"] for d in instance_docs if d.get("ec2InstanceId")]) \
+            if include_hosts else {}
         instances = tuple(parse_container_instance(d, ec2_by_id.get(d.get("ec2InstanceId", ""))) for d in instance_docs)
         tasks = tuple(
             parse_task(d, self.cache.get(ecs, d["taskDefinitionArn"]))

@@ -108,11 +108,14 @@ class Scope:
 # ---- the data ---------------------------------------------------------------------------------
 
 # One snapshot serves every capability (snapshot.py): these are its calls.
-SNAPSHOT_HOSTS = (
+SNAPSHOT_INSTANCES = (
     Grant("ListClusterInstances", ("ecs:ListContainerInstances",), "the cluster's container instances",
           On.CLUSTER),
     Grant("DescribeClusterInstances", ("ecs:DescribeContainerInstances",),
           "their status, agent and resources", On.IN_CLUSTER),
+)
+SNAPSHOT_HOSTS = (
+    *SNAPSHOT_INSTANCES,
     Grant("DescribeHosts", ("ec2:DescribeInstances",), "the hosts' addresses, names, AMIs and tags"),
 )
 SNAPSHOT_TASKS = (
@@ -128,7 +131,7 @@ EVENTS_QUEUE_GRANT = Grant("ReadEventsQueue", ("sqs:ReceiveMessage", "sqs:Delete
 LB_SYNC = Capability(
     "lb-sync",
     grants=(
-        *SNAPSHOT_HOSTS,
+        *SNAPSHOT_INSTANCES,  # a Classic ELB registers instance ids: no EC2 read
         *SNAPSHOT_TASKS,
         Grant("DescribeLoadBalancers", ("elasticloadbalancing:DescribeLoadBalancers",),
               "current listeners, health check and instances (Classic ELB reads have no resource-level "

@@ -28,7 +28,8 @@ class LbSync:
     def reconcile(self, dry_run: bool) -> PassReport:
         services = self.services()
         reader = self.reader = self.reader or SnapshotReader(self.clients)
-        snap = reader.read(self.cluster, self.ec2_instance_id)
+        # A Classic ELB registers instance ids: no EC2 read needed.
+        snap = reader.read(self.cluster, self.ec2_instance_id, include_hosts=False)
         elb = self.clients("elb")
         load_balancers, errors = read_load_balancers(elb, [s.loadBalancerName for s in services])
         scope = {self.ec2_instance_id} if self.ec2_instance_id else {i.ec2_instance_id for i in snap.instances}
