@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import botocore.exceptions
 import pydantic
 
 from .aws import Clients, error_code
@@ -122,12 +123,16 @@ class Reloading(Generic[T]):
                     if self.last_error:
                         log.info("config %s is valid again", self.url)
                 self.last_error = None
-            except ConfigError as error:
+            except (ConfigError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, OSError) as error:
+                # A broken new version, or a read that failed (S3 throttled past the retries): a
+                # daemon goes on with the last good version and says why.
                 if self._value is None:
                     raise
-                if str(error) != self.last_error:
-                    log.error("keeping the last good version of %s: %s", self.url, error)
-                self.last_error = str(error)
+                problem = str(error) if isinstance(error, ConfigError) else \
+                    f"{self.url}: cannot read it ({error_code(error) or type(error).__name__}: {error})"
+                if problem != self.last_error:
+                    log.error("keeping the last good version of %s: %s", self.url, problem)
+                self.last_error = problem
         assert self._value is not None
         return self._value
 
