@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import sys
@@ -12,13 +11,13 @@ from typing import Annotated
 import botocore.exceptions
 import click
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
 from .agents.cli import app as agents_app
 from .aws import AwsTarget, Clients, error_code, explain_connection_error
 from .bootstrap.cli import app as bootstrap_app
+from .console import Output, err, out
 from .dns.cli import HELP as DNS_SYNC_HELP
 from .dns.cli import dns_sync
 from .draining import short_stop_timeouts
@@ -49,12 +48,6 @@ app.add_typer(fleet_app, name="fleet")
 app.command("lb-sync", help=LB_SYNC_HELP)(lb_sync)
 app.command("dns-sync", help=DNS_SYNC_HELP)(dns_sync)
 app.command("iam-policy", help=IAM_POLICY_HELP)(iam_policy)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def out() -> Console:
-    """stdout; wide when it is not a terminal, so logs and pipes keep whole ids and addresses."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 @dataclass
@@ -65,11 +58,6 @@ class Globals:
 
     def clients(self) -> Clients:
         return Clients(AwsTarget.resolve(self.region, self.endpoint_url, self.profile))
-
-
-class Output(enum.StrEnum):
-    table = "table"
-    json = "json"
 
 
 def _version(value: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from ..amis import RECOMMENDED_AMI_PARAMETER, recommended_ami
 from ..config import env_first
+from ..console import Output, out
 from ..errors import UserError
 from ..runner import drive
 from ..snapshot import SnapshotReader
@@ -21,11 +21,6 @@ from .window import Window, WindowError
 
 app = typer.Typer(help="ECS container agents: a fleet version report, and safe rolling updates (one instance "
                        "at a time per healthy cluster).", no_args_is_help=True)
-
-
-class Output(enum.StrEnum):
-    table = "table"
-    json = "json"
 
 
 def _tags(values: list[str] | None, flag: str) -> dict[str, str]:
@@ -50,8 +45,6 @@ def status(
     = RECOMMENDED_AMI_PARAMETER,
 ) -> None:
     """Every container instance's agent and Docker versions, connection, update state and AMI."""
-    from ..cli import out
-
     clients = ctx.obj.clients()
     reader = SnapshotReader(clients)
     snaps = [reader.read(name, include_tasks=False) for name in (cluster or cluster_names(clients))]

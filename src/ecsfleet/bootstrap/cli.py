@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 from pathlib import Path
 from typing import Annotated
@@ -10,16 +9,12 @@ from typing import Annotated
 import typer
 
 from ..cfn import to_yaml
+from ..console import TemplateFormat as Format
 from ..errors import UserError
 from .template import CONTROLLERS, Options, render
 
 app = typer.Typer(help="Deploy the cluster-wide controllers (lb-sync, dns-sync, agents, fleet) as scheduled AWS "
                        "Lambda functions, each with a role holding only its own policy.", no_args_is_help=True)
-
-
-class Format(enum.StrEnum):
-    json = "json"
-    yaml = "yaml"
 
 
 @app.command("render")

@@ -3,7 +3,6 @@ deployed as a cluster stack and one compute stack per version."""
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import subprocess
@@ -14,6 +13,8 @@ import typer
 
 from ..aws import AwsTarget, Clients
 from ..cfn import to_yaml
+from ..console import Output, out
+from ..console import TemplateFormat as Format
 from ..errors import UserError
 from ..runner import drive, read_queue
 from .controller import FleetController
@@ -40,16 +41,6 @@ VersionOption = Annotated[str | None, typer.Option(
 DrainTimeout = Annotated[float, typer.Option(
     help="Seconds a drained instance may keep service tasks before it is removed anyway (reported).")]
 MaxDraining = Annotated[int, typer.Option(help="Instances of inactive fleets draining at once.")]
-
-
-class Format(enum.StrEnum):
-    json = "json"
-    yaml = "yaml"
-
-
-class Output(enum.StrEnum):
-    table = "table"
-    json = "json"
 
 
 def resolve_version(version: str | None) -> str:
@@ -191,8 +182,6 @@ def status(
     output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
 ) -> None:
     """The cluster's versions: Status, stack state, EC2 and container instances, running tasks."""
-    from ..cli import out
-
     _, infra = load_infra(infra_yml)
     world = read_world(fleet_clients(ctx), infra)
     if output is Output.json:

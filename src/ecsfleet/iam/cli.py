@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..console import err, out
 from ..errors import UserError
 from . import policies
 from .policies import On, Scope
@@ -74,8 +75,6 @@ def iam_policy(
                                                                    "statement and why) or markdown.")]
     = Output.json,
 ) -> None:
-    from ..cli import err, out
-
     cap = policies.capability(capability.value)
     if source is not None and cap.name != "dns-sync":
         raise UserError("--source applies to dns-sync only")
