@@ -159,9 +159,8 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
         handled.add(ec2)
         weight = group.weight(ci)
         group.capacity = max(0, group.capacity - weight)
-        extra = ""
-        if ci is not None and _standalone(snap, ci):
-            extra = f"; {_standalone(snap, ci)} standalone task(s) stop with it"
+        standalone = _standalone(snap, ci) if ci is not None else 0
+        extra = f"; {standalone} standalone task(s) stop with it" if standalone else ""
         result.actions.append(RemoveInstance(ec2, group.kind, group.group_id, weight, group.capacity, reason + extra))
 
     # 1. Spot interruption warnings.
