@@ -17,7 +17,6 @@ Skipped, with a line saying so, when no engine answers at DOCKER_HOST.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import statistics
@@ -50,6 +49,7 @@ from ecsfleet.lbsync import LbSync
 from ecsfleet.lbsync.services import ServiceEntry
 from ecsfleet.runner import PassReport, Reconciler, SqsWakeups, run_forever
 from ecsfleet.sandbox import Sandbox, moto_bridge
+from support import rule_to_queue
 
 CYCLES = 100  # a start and a stop each: 200 changes
 DOCKER_CYCLES = 50  # a start and a stop each: 100 changes
@@ -202,13 +202,7 @@ def host_port(sb: Sandbox, task_arn: str) -> int:
 
 def event_queue(sb: Sandbox, name: str) -> str:
     """An SQS queue that an EventBridge rule fills with ECS task state change events."""
-    sqs, events = sb.client("sqs"), sb.client("events")
-    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name=name, EventPattern=json.dumps({"source": ["aws.ecs"],
-                                                        "detail-type": ["ECS Task State Change"]}))
-    events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
-    return str(queue)
+    return rule_to_queue(sb, name, {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]})
 
 
 # The probe tasks that should get traffic, oldest first: (index of their host, host port).

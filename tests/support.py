@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -61,3 +62,13 @@ def running_tasks(sb: Sandbox, cluster: str, **filters: Any) -> list[dict[str, A
 
 def host_ports(task: dict[str, Any]) -> list[int]:
     return [b["hostPort"] for c in task["containers"] for b in c.get("networkBindings", [])]
+
+
+def rule_to_queue(sb: Sandbox, name: str, pattern: dict[str, Any]) -> str:
+    """An SQS queue that an EventBridge rule (same name) fills with the events matching `pattern`."""
+    sqs, events = sb.client("sqs"), sb.client("events")
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": arn}])
+    return str(queue)

@@ -3,7 +3,6 @@ every removal, ECS-aware scaling, spot interruptions, lifecycle hooks, and clean
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ecsfleet.fleet.rollout import RolloutSettings, rollout, set_status
 from ecsfleet.fleet.schema import Infra, load_infra
 from ecsfleet.runner import PassReport
 from ecsfleet.sandbox import Sandbox
+from support import rule_to_queue
 
 INFRA = str(Path(__file__).parent / "fixtures" / "infra-sandbox.yml")
 NO_FOLLOW = RolloutSettings(follow=False, poll=5)
@@ -176,12 +176,8 @@ def test_a_spot_interruption_warning_drains_the_instance_at_once(sb: Sandbox, cl
                                                                  infra: Infra) -> None:
     deploy_active(sb, clients, infra, "v1")
     web_service(sb, desired=3)
-    sqs, events = sb.client("sqs"), sb.client("events")
-    queue = sqs.create_queue(QueueName="fleet-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="spot", EventPattern=json.dumps({"source": ["aws.ec2"],
-                                                          "detail-type": ["EC2 Spot Instance Interruption Warning"]}))
-    events.put_targets(Rule="spot", Targets=[{"Id": "q", "Arn": arn}])
+    queue = rule_to_queue(sb, "fleet-events", {"source": ["aws.ec2"],
+                                               "detail-type": ["EC2 Spot Instance Interruption Warning"]})
     world = read_world(clients, infra)
     fleet = world.fleet("v1")
     assert fleet is not None

@@ -16,7 +16,7 @@ from ecsfleet.iam.policies import Scope
 from ecsfleet.runner import SqsWakeups
 from ecsfleet.sandbox import Sandbox
 from least_privilege import CallRecorder, Expected, check_exact
-from support import cluster_with_instances
+from support import cluster_with_instances, rule_to_queue
 from test_dns_ecs import service as dns_service
 from test_dns_ecs import zone
 from test_lbsync import WEB, describe_lb, web_world
@@ -26,12 +26,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def events_queue(sb: Sandbox, name: str) -> str:
     """An SQS queue an EventBridge rule fills with ECS events, holding one event already."""
-    sqs, events = sb.client("sqs"), sb.client("events")
-    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name=name, EventPattern=json.dumps({"source": ["aws.ecs"]}))
-    events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": arn}])
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
+    url = rule_to_queue(sb, name, {"source": ["aws.ecs"]})
+    sb.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps({
         "source": "aws.ecs", "detail-type": "ECS Task State Change", "resources": ["arn:task"],
         "detail": {"version": 1}}))
     return url
@@ -141,11 +137,7 @@ def fleet(sb: Sandbox, clients: Clients, recorder: CallRecorder) -> Expected:
     from test_fleet_lifecycle import INFRA, web_service
 
     infra = load_infra(INFRA)[1]
-    sqs, events = sb.client("sqs"), sb.client("events")
-    queue = sqs.create_queue(QueueName="fleet-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="spot", EventPattern=json.dumps({"source": ["aws.ec2"]}))
-    events.put_targets(Rule="spot", Targets=[{"Id": "q", "Arn": arn}])
+    queue = rule_to_queue(sb, "fleet-events", {"source": ["aws.ec2"]})
     with recorder.recording():
         rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
                 RolloutSettings(follow=False, poll=5), sleep=sb.advance)

@@ -17,7 +17,7 @@ from ecsfleet.lbsync import LbSync, handler
 from ecsfleet.lbsync.services import ServiceEntry
 from ecsfleet.runner import safe_pass
 from ecsfleet.sandbox import Sandbox
-from support import cluster_with_instances, running_tasks, task_definition
+from support import cluster_with_instances, rule_to_queue, running_tasks, task_definition
 
 ELB_WRITES = {
     "RegisterInstancesWithLoadBalancer", "DeregisterInstancesFromLoadBalancer", "ConfigureHealthCheck",
@@ -406,12 +406,7 @@ def test_daemon_wakes_on_ecs_events_and_serves_metrics(sb: Sandbox, clients: Cli
     from ecsfleet.sandbox.emulator import free_port
 
     web_world(sb, desired=0)
-    sqs, events = sb.client("sqs"), sb.client("events")
-    queue = sqs.create_queue(QueueName="lb-sync-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="ecs-tasks", EventPattern=json.dumps({"source": ["aws.ecs"],
-                                                               "detail-type": ["ECS Task State Change"]}))
-    events.put_targets(Rule="ecs-tasks", Targets=[{"Id": "q", "Arn": arn}])
+    queue = rule_to_queue(sb, "lb-sync-events", {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]})
     port = free_port()
     metrics = Metrics("lb-sync", port)
     wakeups = SqsWakeups(clients, queue).start()

@@ -14,7 +14,7 @@ from ecsfleet.cli import main
 from ecsfleet.dns import DnsSync
 from ecsfleet.runner import SqsWakeups, run_forever
 from ecsfleet.sandbox import Sandbox
-from support import cluster_with_instances, running_tasks, task_definition
+from support import cluster_with_instances, rule_to_queue, running_tasks, task_definition
 from test_dns_ecs import ZONE, dns_sandbox, dsb, records, sync, zone  # noqa: F401 - fixtures
 
 
@@ -74,11 +74,7 @@ def test_event_mode_removes_a_stopping_task_without_waiting_for_the_interval(dsb
     ecs.create_service(cluster="test", serviceName="echo", taskDefinition="echo", desiredCount=3,
                        placementStrategy=[{"type": "spread", "field": "instanceId"}])
     dsb.advance(2)
-    sqs, events = dsb.client("sqs"), dsb.client("events")
-    queue = sqs.create_queue(QueueName="dns-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="tasks", EventPattern=json.dumps({"source": ["aws.ecs"]}))
-    events.put_targets(Rule="tasks", Targets=[{"Id": "q", "Arn": arn}])
+    queue = rule_to_queue(dsb, "dns-events", {"source": ["aws.ecs"]})
     clients = Clients(AwsTarget(dsb.region, dsb.endpoint_url))
     wakeups = SqsWakeups(clients, queue).start()
     stop = threading.Event()

@@ -8,7 +8,14 @@ import botocore.exceptions
 import pytest
 
 from ecsfleet.sandbox import Sandbox
-from support import cluster_with_instances, describe_tasks, host_ports, running_tasks, task_definition
+from support import (
+    cluster_with_instances,
+    describe_tasks,
+    host_ports,
+    rule_to_queue,
+    running_tasks,
+    task_definition,
+)
 
 
 def _run(sb: Sandbox, cluster: str, family: str, count: int, **kwargs: object) -> dict:
@@ -265,11 +272,7 @@ def test_cluster_created_by_cloudformation_is_usable(sb: Sandbox) -> None:
 
 def test_state_change_events_reach_sqs(sb: Sandbox) -> None:
     cluster_with_instances(sb, count=1)
-    sqs, events = sb.client("sqs"), sb.client("events")
-    queue = sqs.create_queue(QueueName="ecs-events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="ecs", EventPattern=json.dumps({"source": ["aws.ecs"]}))
-    events.put_targets(Rule="ecs", Targets=[{"Id": "q", "Arn": queue_arn}])
+    queue, sqs = rule_to_queue(sb, "ecs-events", {"source": ["aws.ecs"]}), sb.client("sqs")
     ecs = sb.client("ecs")
     ecs.register_task_definition(**task_definition("app"))
     task = ecs.run_task(cluster="test", taskDefinition="app")["tasks"][0]
@@ -310,11 +313,7 @@ def test_unknown_cluster_is_an_ecs_error(sb: Sandbox) -> None:
 
 def test_every_stop_path_announces_desired_stopped_first_with_an_event(sb: Sandbox) -> None:
     cluster_with_instances(sb, count=2)
-    sqs, events = sb.client("sqs"), sb.client("events")
-    queue = sqs.create_queue(QueueName="stops")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="tasks", EventPattern=json.dumps({"detail-type": ["ECS Task State Change"]}))
-    events.put_targets(Rule="tasks", Targets=[{"Id": "q", "Arn": queue_arn}])
+    queue, sqs = rule_to_queue(sb, "stops", {"detail-type": ["ECS Task State Change"]}), sb.client("sqs")
     ecs = sb.client("ecs")
     ecs.register_task_definition(**task_definition("web", stopTimeout=10))
     ecs.create_service(cluster="test", serviceName="web", taskDefinition="web", desiredCount=4,

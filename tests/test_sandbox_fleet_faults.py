@@ -13,7 +13,7 @@ import pytest
 from ecsfleet.sandbox import Sandbox
 from ecsfleet.sandbox.cli import _control
 from ecsfleet.sandbox.seed import any_image, network, user_data
-from support import describe_tasks, task_definition
+from support import describe_tasks, rule_to_queue, task_definition
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 HOOK = {"LifecycleHookName": "drain", "LifecycleTransition": TERMINATING, "HeartbeatTimeout": 300,
@@ -74,15 +74,6 @@ def _registered(sb: Sandbox, cluster: str = "fleet") -> set[str]:
         return set()
     found = ecs.describe_container_instances(cluster=cluster, containerInstances=arns)["containerInstances"]
     return {ci["ec2InstanceId"] for ci in found}
-
-
-def _queue(sb: Sandbox, name: str, pattern: dict[str, Any]) -> str:
-    sqs, events = sb.client("sqs"), sb.client("events")
-    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name=name, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": queue_arn}])
-    return str(queue)
 
 
 def _received(sb: Sandbox, queue: str) -> list[dict[str, Any]]:
@@ -197,7 +188,7 @@ def test_terminate_without_decrement_launches_a_replacement_while_the_old_one_wa
 
 
 def test_lifecycle_event_reaches_sqs_and_its_token_completes_the_action(sb: Sandbox) -> None:
-    queue = _queue(sb, "lifecycle", {"source": ["aws.autoscaling"],
+    queue = rule_to_queue(sb, "lifecycle", {"source": ["aws.autoscaling"],
                                      "detail-type": ["EC2 Instance-terminate Lifecycle Action"]})
     group = _api_group(sb, desired=2)
     victim = sorted(_lifecycle(sb, group))[0]
@@ -278,7 +269,8 @@ def _fleet(sb: Sandbox, fleet: str) -> tuple[set[str], dict[str, Any]]:
 
 
 def test_spot_interruption_warns_then_terminates_and_the_fleet_replaces_it(sb: Sandbox) -> None:
-    queue = _queue(sb, "spot", {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]})
+    queue = rule_to_queue(sb, "spot", {"source": ["aws.ec2"],
+                                       "detail-type": ["EC2 Spot Instance Interruption Warning"]})
     fleet = _spot_fleet(sb)
     before, config = _fleet(sb, fleet)
     assert config["Type"] == "maintain" and len(before) == 2 and _registered(sb) == before
@@ -338,7 +330,7 @@ def _on(version: str) -> list[dict[str, str]]:
 
 def test_tasks_fail_to_start_on_hosts_with_the_attribute_and_run_elsewhere(sb: Sandbox) -> None:
     hosts = _two_versions(sb)
-    queue = _queue(sb, "tasks", {"detail-type": ["ECS Task State Change"]})
+    queue = rule_to_queue(sb, "tasks", {"detail-type": ["ECS Task State Change"]})
     ecs = sb.client("ecs")
     ecs.register_task_definition(**task_definition("app"))
     already_placed = ecs.run_task(cluster="fleet", taskDefinition="app", placementConstraints=_on("v2"))["tasks"][0]
