@@ -214,8 +214,10 @@ FLEET = Capability(
             "ec2:DescribeSpotFleetRequests", "ec2:DescribeSpotFleetInstances", "ec2:ModifySpotFleetRequest",
             "ec2:TerminateInstances",
         ), "scaling, removing drained instances, completing lifecycle hooks after draining"),
+        Grant("PassNodeRoles", ("iam:PassRole",),
+              "CloudFormation hands the node role and the spot fleet role to EC2 and Spot Fleet for the caller",
+              On.NODE_ROLES, feature="stack-resources"),
         Grant("StackResources", (
-            "iam:PassRole",
             "ecs:CreateCluster", "ecs:DeleteCluster", "ecs:TagResource",
             "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
             "ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroups", "ec2:CreateTags",
@@ -228,8 +230,8 @@ FLEET = Capability(
             "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
             "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile",
             "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:CreateServiceLinkedRole",
-        ), "what the stacks create and delete: CloudFormation acts with the caller's permissions (it passes "
-           "the node and spot fleet roles to EC2 and Spot Fleet)", feature="stack-resources"),
+        ), "what the stacks create and delete: CloudFormation acts with the caller's permissions",
+            feature="stack-resources"),
         EVENTS_QUEUE_GRANT,
     ),
     features=(
