@@ -86,9 +86,6 @@ class FleetWorld:
                      if ci.ec2_instance_id in fleet.instance_ids
                      or ci.attributes.get(VERSION_ATTRIBUTE) == fleet.version)
 
-    def fleet_of(self, instance: ContainerInstance) -> Fleet | None:
-        return next((f for f in self.fleets if instance in self.members(f)), None)
-
     def tasks_on(self, fleet: Fleet) -> tuple[Task, ...]:
         if self.snapshot is None:
             return ()

@@ -19,9 +19,6 @@ from ..aws import Clients, error_code, paginate
 from .schema import Infra
 from .templates import CLUSTER_TAG, VERSION_TAG, cluster_stack_name, compute_stack_prefix
 
-TERMINAL_FAILED = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED",
-                   "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "UPDATE_FAILED")
-
 
 @dataclass(frozen=True)
 class Stack:
@@ -45,10 +42,6 @@ class Stack:
     @property
     def in_progress(self) -> bool:
         return self.status.endswith("_IN_PROGRESS")
-
-    @property
-    def failed(self) -> bool:
-        return self.status in TERMINAL_FAILED
 
     def owned_by(self, cluster: str) -> bool:
         return self.tags.get(CLUSTER_TAG) == cluster
