@@ -19,6 +19,7 @@ from .moto_fleets import clear_stack_failures, fail_stack, patch_moto_fleets
 from .moto_lifecycle import patch_moto_lifecycle, route_lifecycle_timers, unroute_lifecycle_timers
 from .moto_spot import interrupt, patch_moto_spot, running_instance
 from .server import CallLog, Control, FaultBook, SandboxApp
+from .world import SandboxWorld
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 PULL_FAILURE = "CannotPullContainerError: pull image manifest has been retried 5 time(s)"
@@ -87,6 +88,7 @@ class Sandbox:
             faults=self._faults,
             controls=self._controls(),
             default_region=self.region,
+            world=lambda region: SandboxWorld(region, self.ecs, self.now),
         )
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=moto_bridge.request_handler()

@@ -115,30 +115,106 @@ def _present(key: str, params: Mapping[str, Any], environ: Mapping[str, Any]) ->
     return key in params
 
 
-def error_response(op: Operation, kind: str) -> tuple[int, list[tuple[str, str]], bytes]:
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+def error_response(op: Operation, kind: str) -> Response:
     """A throttling or server error in the wire format of the operation's protocol."""
     throttle = kind == "throttle"
-    request_id = [("x-amzn-RequestId", "sandbox-fault"), ("x-amz-request-id", "sandbox-fault")]
     if op.protocol == "json":
-        version = _model(op.service).metadata.get("jsonVersion", "1.1")
         code, status = ("ThrottlingException", 400) if throttle else ("InternalFailure", 500)
-        payload = json.dumps({"__type": code, "message": "Rate exceeded" if throttle else "Internal failure"})
-        return status, [("Content-Type", f"application/x-amz-json-{version}"), *request_id], payload.encode()
+        return refusal_response(op, code, "Rate exceeded" if throttle else "Internal failure", status)
     if op.protocol == "rest-json":
         code, status = ("ThrottlingException", 429) if throttle else ("ServiceException", 500)
-        return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), *request_id], \
-            json.dumps({"message": code}).encode()
-    if op.protocol == "ec2":
+    elif op.protocol == "ec2":
         code, status = ("RequestLimitExceeded", 503) if throttle else ("InternalError", 500)
-        xml = (f"<Response><Errors><Error><Code>{code}</Code><Message>{code}</Message></Error></Errors>"
-               "<RequestID>sandbox-fault</RequestID></Response>")
+    elif op.service == "s3":
+        code, status = ("SlowDown", 503) if throttle else ("InternalError", 500)
+    else:
+        code, status = ("Throttling", 400) if throttle else ("ServiceUnavailable", 503)
+    return refusal_response(op, code, code, status)
+
+
+def refusal_response(op: Operation, code: str, message: str, status: int = 400) -> Response:
+    """An AWS error in the wire format of the operation's protocol, as botocore parses it."""
+    request_id = [("x-amzn-RequestId", "sandbox"), ("x-amz-request-id", "sandbox")]
+    if op.protocol == "json":
+        version = _model(op.service).metadata.get("jsonVersion", "1.1")
+        payload = json.dumps({"__type": code, "message": message})
+        return status, [("Content-Type", f"application/x-amz-json-{version}"), *request_id], payload.encode()
+    if op.protocol == "rest-json":
+        return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), *request_id], \
+            json.dumps({"message": message}).encode()
+    text = xml_escape(message)
+    if op.protocol == "ec2":
+        xml = (f"<Response><Errors><Error><Code>{code}</Code><Message>{text}</Message></Error></Errors>"
+               "<RequestID>sandbox</RequestID></Response>")
         return status, [("Content-Type", "text/xml"), *request_id], xml.encode()
     if op.service == "s3":
-        code, status = ("SlowDown", 503) if throttle else ("InternalError", 500)
-        xml = f"<Error><Code>{code}</Code><Message>{code}</Message><RequestId>sandbox-fault</RequestId></Error>"
+        xml = f"<Error><Code>{code}</Code><Message>{text}</Message><RequestId>sandbox</RequestId></Error>"
         return status, [("Content-Type", "application/xml"), *request_id], xml.encode()
-    code, status = ("Throttling", 400) if throttle else ("ServiceUnavailable", 503)
-    kind_of = "Sender" if throttle else "Receiver"
-    xml = (f"<ErrorResponse><Error><Type>{kind_of}</Type><Code>{code}</Code><Message>{code}</Message></Error>"
-           "<RequestId>sandbox-fault</RequestId></ErrorResponse>")
+    kind_of = "Sender" if status < 500 else "Receiver"
+    xml = (f"<ErrorResponse><Error><Type>{kind_of}</Type><Code>{code}</Code><Message>{text}</Message></Error>"
+           "<RequestId>sandbox</RequestId></ErrorResponse>")
     return status, [("Content-Type", "text/xml"), *request_id], xml.encode()
+
+
+def parse_input(op: Operation, environ: Mapping[str, Any], body: bytes) -> dict[str, Any]:
+    """The operation's input in botocore's shape (what the boto3 method was called with), read
+    from the wire by moto's own protocol parsers. Raises ValueError when the request cannot be
+    read as the operation's input."""
+    from moto.core.parse import PROTOCOL_PARSERS
+    from moto.core.utils import get_service_model
+    from werkzeug.datastructures import Headers, MultiDict
+
+    try:
+        operation = get_service_model(op.service).operation_model(op.name)
+    except Exception as error:  # botocore raises OperationNotFoundError, a KeyError cousin
+        raise ValueError(f"unknown operation {op.service}:{op.name}") from error
+    values: MultiDict[str, str] = MultiDict()
+    for key, items in _params(environ, body).items():
+        for item in items:
+            values.add(key, item)
+    headers = Headers()
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers.add(key[5:].replace("_", "-").title(), value)
+    if environ.get("CONTENT_TYPE"):
+        headers.add("Content-Type", environ["CONTENT_TYPE"])
+    path = urllib.parse.unquote(environ.get("PATH_INFO", "/"))
+    request: Any = {
+        "method": environ.get("REQUEST_METHOD", "GET"),
+        "values": values,
+        "headers": headers,
+        "body": body,
+        "url_path": path,
+        "url_params": _url_params(op, path),
+    }
+    try:
+        parsed = PROTOCOL_PARSERS[op.protocol](operation).parse(request)
+    except Exception as error:  # moto's parsers raise whatever the malformed input makes them raise
+        raise ValueError(f"cannot read the {op.name} request: {error}") from error
+    return dict(parsed)
+
+
+def _url_params(op: Operation, path: str) -> dict[str, str]:
+    """The values of the `{Label}` parts of a REST operation's request URI."""
+    if op.protocol not in ("rest-xml", "rest-json"):
+        return {}
+    uri = _model(op.service).operation_model(op.name).http["requestUri"].partition("?")[0]
+    names: list[str] = []
+    pattern = "^"
+    for part in re.split(r"(\{[^}]+\})", uri):
+        if part.startswith("{"):
+            names.append(part.strip("{}+"))
+            pattern += "(.+)" if part.endswith("+}") else "([^/]+)"
+        else:
+            pattern += re.escape(part)
+    match = re.match(pattern.rstrip("/") + "/?$", path)
+    return dict(zip(names, match.groups(), strict=True)) if match else {}
+
+
+def xml_escape(text: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return escape(text)

@@ -15,9 +15,11 @@ from typing import Any
 
 from werkzeug.wsgi import get_input_stream
 
+from . import rules
 from .ecs_api import EcsApi
 from .ecs_model import EcsError
-from .protocols import Operation, error_response, identify
+from .protocols import Operation, Response, error_response, identify, parse_input, refusal_response
+from .world import SandboxWorld
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
@@ -104,7 +106,10 @@ class SandboxApp:
         faults: FaultBook,
         controls: dict[str, Control],
         default_region: str,
+        world: Callable[[str], SandboxWorld] | None = None,
     ) -> None:
+        """`world(region)`: the state the rules layer checks calls against; without it, no rules
+        are checked (moto's and the ECS emulation's own leniency)."""
         self._moto = moto
         self._ecs = ecs
         self._lock = lock
@@ -112,6 +117,7 @@ class SandboxApp:
         self._faults = faults
         self._controls = controls
         self._default_region = default_region
+        self._world = world
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -126,24 +132,59 @@ class SandboxApp:
             self._calls.record(op.service, op.name)
             kind = self._faults.take(op)
             if kind is not None:
-                status, headers, payload = error_response(op, kind)
-                start_response(_status_line(status), headers)
-                return [payload]
-            if op.service == "ecs":
-                return self._serve_ecs(op.name, environ, body, start_response)
+                return _respond(start_response, error_response(op, kind))
         if op is not None and op.service == "sqs":
             # ReceiveMessage long-polls for up to 20 s: holding the lock would stop the very
             # events it waits for. moto's queues take concurrent access on their own.
-            return list(self._moto(environ, start_response))
+            refused = self._refusal(op, environ, body)
+            if refused is not None:
+                return _respond(start_response, refused)
+            return self._serve_moto(op, environ, start_response)
         with self._lock:
+            # The rules and the call they pass see one state: nothing changes in between.
+            refused = self._refusal(op, environ, body) if op is not None else None
+            if refused is not None:
+                return _respond(start_response, refused)
+            if op is not None and op.service == "ecs":
+                return self._serve_ecs(op.name, environ, body, start_response)
+            return self._serve_moto(op, environ, start_response)
+
+    def _refusal(self, op: Operation, environ: dict[str, Any], body: bytes) -> Response | None:
+        """AWS's refusal of this call by the sandbox's rules, in the operation's wire format."""
+        if self._world is None or not rules.rules_for(op.service, op.name):
+            return None
+        try:
+            params = parse_input(op, environ, body)
+        except ValueError as error:
+            code = "SerializationException" if op.protocol == "json" else "ValidationError"
+            return refusal_response(op, code, str(error))
+        call = rules.Call(op.service, op.name, params, self._world(self._region(environ)))
+        refusal = rules.refuse(call)
+        if refusal is None:
+            return None
+        log.info("sandbox refused %s:%s: %s %s", op.service, op.name, refusal.code, refusal.message)
+        return refusal_response(op, refusal.code, refusal.message, refusal.status)
+
+    def _serve_moto(self, op: Operation | None, environ: dict[str, Any], start_response: StartResponse
+                    ) -> Iterable[bytes]:
+        try:
             # moto's response is produced lazily; materialise it while the lock is held.
             return list(self._moto(environ, start_response))
+        except Exception as error:  # a moto crash must reach the client as AWS's error shape, not HTML
+            log.exception("moto failed on %s", op)
+            if op is None:
+                raise
+            return _respond(start_response, refusal_response(op, "InternalFailure", f"{type(error).__name__}: "
+                                                             f"{error}", 500))
+
+    def _region(self, environ: dict[str, Any]) -> str:
+        match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        return match.group(1) if match else self._default_region
 
     def _serve_ecs(
         self, operation: str, environ: dict[str, Any], body: bytes, start_response: StartResponse
     ) -> Iterable[bytes]:
-        match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        region = match.group(1) if match else self._default_region
+        region = self._region(environ)
         try:
             params = json.loads(body or b"{}")
         except ValueError:
@@ -151,8 +192,7 @@ class SandboxApp:
         try:
             if not isinstance(params, dict):
                 raise EcsError("SerializationException", "The request body is not a JSON object.")
-            with self._lock:
-                result = self._ecs.call(region, operation, params)
+            result = self._ecs.call(region, operation, params)
             status, payload = 200, result
         except EcsError as error:
             status, payload = error.status, {"__type": error.code, "message": error.message}
@@ -181,6 +221,12 @@ class SandboxApp:
         except (KeyError, TypeError, ValueError, EcsError) as error:
             return _json(start_response, 400, {"error": str(error)})
         return _json(start_response, 200, result if result is not None else {"ok": True})
+
+
+def _respond(start_response: StartResponse, response: Response) -> list[bytes]:
+    status, headers, payload = response
+    start_response(_status_line(status), [*headers, ("Content-Length", str(len(payload)))])
+    return [payload]
 
 
 def _json(start_response: StartResponse, status: int, payload: Any) -> list[bytes]:

@@ -1,0 +1,58 @@
+"""The fidelity layer as a whole: every rule is documented, sourced, tested, and in the docs page."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from ecsfleet.sandbox.rules import ALL_RULES, rules_for
+from ecsfleet.sandbox.rules.table import markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _test_functions(service: str) -> set[str]:
+    path = ROOT / "tests" / f"test_rules_{service}.py"
+    if not path.exists():
+        return set()
+    tree = ast.parse(path.read_text())
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_rule_names_are_unique_and_snake_case() -> None:
+    names = [r.name for r in ALL_RULES]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", n) for n in names)
+
+
+def test_every_rule_cites_aws_documentation() -> None:
+    for r in ALL_RULES:
+        assert r.source.startswith("https://docs.aws.amazon.com/"), (r.name, r.source)
+        assert r.summary and r.operations
+
+
+def test_every_enforced_rule_has_its_own_test() -> None:
+    missing = [r.test_name for r in ALL_RULES if r.enforced and f"test_{r.name}" not in _test_functions(r.service)]
+    assert not missing
+
+
+def test_a_rule_not_enforced_says_why() -> None:
+    assert all(r.not_enforced for r in ALL_RULES if not r.enforced)
+
+
+def test_the_registry_indexes_rules_by_operation() -> None:
+    for r in ALL_RULES:
+        for operation in r.operations:
+            assert (r in rules_for(r.service, operation)) == r.enforced
+
+
+def test_the_fidelity_page_is_generated_from_the_rules() -> None:
+    page = (ROOT / "docs" / "sandbox-fidelity.md").read_text()
+    assert page == markdown(), "regenerate: python -m ecsfleet.sandbox.rules.table > docs/sandbox-fidelity.md"
+
+
+def test_the_fidelity_page_covers_enough_rules() -> None:
+    enforced = [r for r in ALL_RULES if r.enforced]
+    assert len(ALL_RULES) >= 60
+    assert len(enforced) >= 0.9 * len(ALL_RULES)
