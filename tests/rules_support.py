@@ -9,7 +9,7 @@ import botocore.exceptions
 import pytest
 
 
-def refused(call: Callable[..., Any], code: str, status: int = 400, **kwargs: Any) -> dict[str, Any]:
+def refused(call: Callable[..., Any], code: str, status: int = 400, /, **kwargs: Any) -> dict[str, Any]:
     """Make the call; assert AWS's refusal `code` with HTTP `status`; return the error dict
     (`Code`, `Message`, ...) for further checks."""
     with pytest.raises(botocore.exceptions.ClientError) as caught:

@@ -12,8 +12,8 @@ from ecsfleet.sandbox.rules.table import markdown
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _test_functions(service: str) -> set[str]:
-    path = ROOT / "tests" / f"test_rules_{service}.py"
+def _test_functions(test_file: str) -> set[str]:
+    path = ROOT / test_file
     if not path.exists():
         return set()
     tree = ast.parse(path.read_text())
@@ -33,7 +33,7 @@ def test_every_rule_cites_aws_documentation() -> None:
 
 
 def test_every_enforced_rule_has_its_own_test() -> None:
-    missing = [r.test_name for r in ALL_RULES if r.enforced and f"test_{r.name}" not in _test_functions(r.service)]
+    missing = [r.test_name for r in ALL_RULES if r.enforced and f"test_{r.name}" not in _test_functions(r.test_file)]
     assert not missing
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..console import Output
 from ..errors import UserError
 
 app = typer.Typer(
@@ -110,3 +111,33 @@ def ready(endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}",
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@app.command()
+def rules(
+    service: Annotated[str | None, typer.Option(help="Only this service's rules (route53, elb, ecs, ...).")] = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+) -> None:
+    """List the AWS refusals the sandbox enforces (its fidelity rules), each with its AWS source.
+
+    The same table, with what is deliberately not emulated, is docs/sandbox-fidelity.md."""
+    from rich.table import Table
+
+    from ..console import out
+    from .rules import ALL_RULES
+
+    chosen = [r for r in ALL_RULES if service is None or r.service == service]
+    if service is not None and not chosen:
+        known = sorted({r.service for r in ALL_RULES})
+        raise UserError(f"no rules for service {service!r}: choose one of {', '.join(known)}")
+    if output is Output.json:
+        typer.echo(json.dumps([{"name": r.name, "service": r.service, "operations": list(r.operations),
+                                "rule": r.summary, "source": r.source, "enforced": r.enforced,
+                                "not_enforced_because": r.not_enforced or None} for r in chosen], indent=2))
+        return
+    table = Table("service", "operation", "rule", "enforced", box=None)
+    for r in chosen:
+        table.add_row(r.service, ", ".join(r.operations), r.summary, "yes" if r.enforced else "no")
+    out().print(table)
+    enforced = sum(r.enforced for r in chosen)
+    out().print(f"{len(chosen)} rules, {enforced} enforced; sources: ecsfleet sandbox rules --output json")

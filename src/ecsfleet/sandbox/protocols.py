@@ -78,20 +78,29 @@ def _params(environ: Mapping[str, Any], body: bytes) -> dict[str, list[str]]:
     return params
 
 
-def identify(environ: Mapping[str, Any], body: bytes) -> Operation | None:
-    """The (botocore service, operation) of a SigV4-signed request; None when it cannot tell."""
+def signed_service(environ: Mapping[str, Any], body: bytes) -> tuple[str, str] | None:
+    """(botocore service, protocol) a SigV4-signed request is for; None for an unsigned request or
+    a service the sandbox does not serve."""
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if not scope:
         return None
     candidates = _by_signing_name().get(scope.group(1), [])
     if not candidates:
         return None
-    params = _params(environ, body)
     service = candidates[0]
     if len(candidates) > 1:  # elb and elbv2 share a signing name; the API version tells them apart
-        version = (params.get("Version") or [""])[0]
+        version = (_params(environ, body).get("Version") or [""])[0]
         service = next((c for c in candidates if _model(c).api_version == version), service)
-    protocol = _model(service).protocol
+    return service, _model(service).protocol
+
+
+def identify(environ: Mapping[str, Any], body: bytes) -> Operation | None:
+    """The (botocore service, operation) of a SigV4-signed request; None when it cannot tell."""
+    signed = signed_service(environ, body)
+    if signed is None:
+        return None
+    service, protocol = signed
+    params = _params(environ, body)
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return Operation(service, target.rsplit(".", 1)[-1], protocol)
@@ -139,9 +148,18 @@ def refusal_response(op: Operation, code: str, message: str, status: int = 400) 
     """An AWS error in the wire format of the operation's protocol, as botocore parses it."""
     request_id = [("x-amzn-RequestId", "sandbox"), ("x-amz-request-id", "sandbox")]
     if op.protocol == "json":
-        version = _model(op.service).metadata.get("jsonVersion", "1.1")
+        metadata = _model(op.service).metadata
+        version = metadata.get("jsonVersion", "1.1")
+        headers = [("Content-Type", f"application/x-amz-json-{version}"), *request_id]
+        if "awsQueryCompatible" in metadata:
+            # SQS moved from the query protocol to JSON and kept its query error codes: AWS sends
+            # the modelled shape's name as __type and the query code in x-amzn-query-error, and
+            # botocore reports the latter as Error.Code (the former as QueryErrorCode).
+            kind = "Sender" if status < 500 else "Receiver"
+            headers.append(("x-amzn-query-error", f"{code};{kind}"))
+            code = _query_error_shapes(op.service).get(code, code)
         payload = json.dumps({"__type": code, "message": message})
-        return status, [("Content-Type", f"application/x-amz-json-{version}"), *request_id], payload.encode()
+        return status, headers, payload.encode()
     if op.protocol == "rest-json":
         return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), *request_id], \
             json.dumps({"message": message}).encode()
@@ -159,6 +177,35 @@ def refusal_response(op: Operation, code: str, message: str, status: int = 400) 
     return status, [("Content-Type", "text/xml"), *request_id], xml.encode()
 
 
+@functools.cache
+def _query_error_shapes(service: str) -> dict[str, str]:
+    """A query-compatible service's legacy error codes -> the shape names its JSON errors carry
+    (AWS.SimpleQueueService.NonExistentQueue -> QueueDoesNotExist). botocore's JSON model leaves
+    the legacy codes out; moto's copy of the model keeps them."""
+    from moto.core.utils import get_service_model
+
+    return {shape.error_code: shape.name for shape in get_service_model(service).error_shapes
+            if shape.error_code != shape.name}
+
+
+class UnknownOperation(ValueError):
+    """A request naming an operation the service does not have."""
+
+
+# The code each protocol answers a request it cannot read with.
+MALFORMED = {"json": "SerializationException", "rest-json": "SerializationException", "rest-xml": "MalformedXML",
+             "query": "ValidationError", "ec2": "InvalidParameterValue"}
+
+
+def unknown_operation(op: Operation) -> Response:
+    """AWS's answer to an operation the service does not have."""
+    if op.protocol in ("query", "ec2"):
+        return refusal_response(op, "InvalidAction", f"The action {op.name} is not valid for this web service.")
+    if op.protocol.startswith("rest"):
+        return refusal_response(op, "UnknownOperationException", f"No operation of the API matches {op.name}.", 404)
+    return refusal_response(op, "UnknownOperationException", f"Unknown operation {op.name}.")
+
+
 def parse_input(op: Operation, environ: Mapping[str, Any], body: bytes) -> dict[str, Any]:
     """The operation's input in botocore's shape (what the boto3 method was called with), read
     from the wire by moto's own protocol parsers. Raises ValueError when the request cannot be
@@ -170,7 +217,7 @@ def parse_input(op: Operation, environ: Mapping[str, Any], body: bytes) -> dict[
     try:
         operation = get_service_model(op.service).operation_model(op.name)
     except Exception as error:  # botocore raises OperationNotFoundError, a KeyError cousin
-        raise ValueError(f"unknown operation {op.service}:{op.name}") from error
+        raise UnknownOperation(op.name) from error
     values: MultiDict[str, str] = MultiDict()
     for key, items in _params(environ, body).items():
         for item in items:

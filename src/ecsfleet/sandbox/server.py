@@ -18,7 +18,18 @@ from werkzeug.wsgi import get_input_stream
 from . import rules
 from .ecs_api import EcsApi
 from .ecs_model import EcsError
-from .protocols import Operation, Response, error_response, identify, parse_input, refusal_response
+from .protocols import (
+    MALFORMED,
+    Operation,
+    Response,
+    UnknownOperation,
+    error_response,
+    identify,
+    parse_input,
+    refusal_response,
+    signed_service,
+    unknown_operation,
+)
 from .world import SandboxWorld
 
 log = logging.getLogger(__name__)
@@ -128,6 +139,11 @@ class SandboxApp:
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("wsgi.input_terminated", None)
         op = identify(environ, body)
+        if op is None and self._world is not None:
+            service = signed_service(environ, body)
+            if service is not None:  # signed for a service, but no operation of it: AWS's error, not HTML
+                name = f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
+                return _respond(start_response, unknown_operation(Operation(service[0], name, service[1])))
         if op is not None:
             self._calls.record(op.service, op.name)
             kind = self._faults.take(op)
@@ -155,9 +171,10 @@ class SandboxApp:
             return None
         try:
             params = parse_input(op, environ, body)
+        except UnknownOperation:
+            return unknown_operation(op)
         except ValueError as error:
-            code = "SerializationException" if op.protocol == "json" else "ValidationError"
-            return refusal_response(op, code, str(error))
+            return refusal_response(op, MALFORMED.get(op.protocol, "ValidationError"), str(error))
         call = rules.Call(op.service, op.name, params, self._world(self._region(environ)))
         refusal = rules.refuse(call)
         if refusal is None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 
-from . import autoscaling, cloudformation, dynamodb, ec2, ecs, elb, events, route53, s3, sqs, ssm
+from . import autoscaling, cloudformation, dynamodb, ec2, ecs, elb, events, inputs, route53, s3, sqs, ssm
 from .base import Call, Refusal, Rule, World
 
-MODULES = (route53, elb, ecs, cloudformation, autoscaling, ec2, sqs, s3, events, ssm, dynamodb)
+# `inputs` holds the model checks every operation of every service makes first.
+MODULES = (inputs, route53, elb, ecs, cloudformation, autoscaling, ec2, sqs, s3, events, ssm, dynamodb)
 ALL_RULES: tuple[Rule, ...] = tuple(r for module in MODULES for r in module.RULES)
 GAPS: dict[str, tuple[str, ...]] = {module.__name__.rsplit(".", 1)[-1]: module.GAPS for module in MODULES}
 
@@ -30,9 +31,12 @@ def _index() -> dict[tuple[str, str], tuple[Rule, ...]]:
     return {key: tuple(rules) for key, rules in index.items()}
 
 
+@functools.cache
 def rules_for(service: str, operation: str) -> tuple[Rule, ...]:
-    """The enforced rules guarding one operation, in the order they are checked."""
-    return _index().get((service, operation), ())
+    """The enforced rules guarding one operation, in the order they are checked: the model's
+    input checks every service makes, then the operation's own."""
+    index = _index()
+    return index.get(("*", "*"), ()) + index.get((service, "*"), ()) + index.get((service, operation), ())
 
 
 def refuse(call: Call) -> Refusal | None:

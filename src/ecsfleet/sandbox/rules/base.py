@@ -75,8 +75,12 @@ class Rule:
         return self.check is not None
 
     @property
+    def test_file(self) -> str:
+        return f"tests/test_rules_{'inputs' if self.service == '*' else self.service}.py"
+
+    @property
     def test_name(self) -> str:
-        return f"tests/test_rules_{self.service}.py::test_{self.name}"
+        return f"{self.test_file}::test_{self.name}"
 
 
 def rule(

@@ -29,9 +29,10 @@ def _cell(text: str) -> str:
 
 
 def _row(r: Rule) -> str:
-    ops = ", ".join(r.operations)
+    ops = "every operation" if r.operations == ("*",) else ", ".join(r.operations)
     enforced = "yes" if r.enforced else f"no: {_cell(r.not_enforced)}"
-    return (f"| {r.service} | {ops} | {_cell(r.summary)} | [AWS]({r.source}) | {enforced} | "
+    service = "every service" if r.service == "*" else r.service
+    return (f"| {service} | {ops} | {_cell(r.summary)} | [AWS]({r.source}) | {enforced} | "
             f"`{r.test_name if r.enforced else '—'}` |")
 
 
