@@ -29,8 +29,8 @@ from faults import (
     within_budget,
 )
 from ownership import Foreign, plant_elb
-from support import cluster_with_instances, running_tasks, task_definition
-from test_lbsync import ELB_WRITES, describe_lb, elb_writes, host_of, make_lb
+from support import running_tasks, task_definition
+from test_lbsync import ELB_WRITES, default_vpc_cluster, describe_lb, elb_writes, host_of, make_lb
 
 SERVICES = [ServiceEntry(serviceName=name, exposedContainerName=name, loadBalancerName=f"{name}-lb")
             for name in ("web", "api")]
@@ -68,7 +68,7 @@ def lb_world(sb: Sandbox) -> LbWorld:
     (with a stickiness policy, and a backend policy on its port) and health check still point at
     the old port 8080, and which still has the host without the task registered. So one pass
     needs every write lb-sync can make."""
-    hosts = cluster_with_instances(sb, count=2)
+    hosts = default_vpc_cluster(sb, count=2)
     ecs, elb = sb.client("ecs"), sb.client("elb")
     for entry in SERVICES:
         name = entry.loadBalancerName
@@ -215,7 +215,14 @@ def test_instance_terminated_between_observe_and_apply(sb: Sandbox, clients: Cli
 
     report = safe_pass(controller(clients, world), dry_run=False)
 
-    assert report.ok, report.summary()
+    # ELB refuses the dead host (InvalidInstance); that registration fails alone: every other
+    # change of the pass, listener moves and health checks included, still runs.
+    failed = [o for o in report.outcomes if not o.ok]
+    assert failed, report.summary()
+    assert all(o.kind == "register" and doomed in o.detail and (o.error or "").startswith("InvalidInstance: ")
+               for o in failed), report.summary()
+    assert not any(o.skipped for o in report.outcomes)
+    assert {o.target for o in report.outcomes if o.kind == "move-listener" and o.ok} == {"web-lb", "api-lb"}
     settle(sb)  # the scheduler replaces the lost tasks on the surviving host
     report = safe_pass(controller(clients, world), dry_run=False)
     assert report.ok, report.summary()

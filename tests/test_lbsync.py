@@ -17,7 +17,9 @@ from ecsfleet.lbsync import LbSync, handler
 from ecsfleet.lbsync.services import ServiceEntry
 from ecsfleet.runner import safe_pass
 from ecsfleet.sandbox import Sandbox
-from support import cluster_with_instances, rule_to_queue, running_tasks, task_definition
+from ecsfleet.sandbox.seed import launch_instances, network
+from faults import before_first
+from support import rule_to_queue, running_tasks, task_definition
 
 ELB_WRITES = {
     "RegisterInstancesWithLoadBalancer", "DeregisterInstancesFromLoadBalancer", "ConfigureHealthCheck",
@@ -48,8 +50,20 @@ def describe_lb(sb: Sandbox, name: str = "web-lb") -> dict[str, Any]:
     return doc
 
 
+def default_vpc_cluster(sb: Sandbox, count: int = 2) -> list[str]:
+    """Cluster "test" with `count` hosts in the default VPC, where the load balancers made with
+    AvailabilityZones live: ELB registers only instances of its own VPC."""
+    ec2 = sb.client("ec2")
+    subnet = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]},
+                                           {"Name": "availability-zone", "Values": [f"{sb.region}a"]}])["Subnets"][0]
+    group = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [subnet["VpcId"]]},
+                                                  {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]
+    sb.client("ecs").create_cluster(clusterName="test")
+    return launch_instances(sb, "test", count, subnet["SubnetId"], group["GroupId"])
+
+
 def web_world(sb: Sandbox, hosts: int = 2, desired: int = 1, **container: Any) -> list[str]:
-    ec2_ids = cluster_with_instances(sb, count=hosts)
+    ec2_ids = default_vpc_cluster(sb, count=hosts)
     make_lb(sb)
     ecs = sb.client("ecs")
     ecs.register_task_definition(**task_definition("web", ports=[(80, 0)], **container))
@@ -226,6 +240,68 @@ def test_draining_host_is_deregistered_before_its_task_stops(sb: Sandbox, client
     assert after == registered - {draining["ec2InstanceId"]}
     on_draining = [t for t in running_tasks(sb, "test") if t["containerInstanceArn"] == arns[0]]
     assert on_draining and on_draining[0]["lastStatus"] == "RUNNING"
+
+
+def test_a_terminated_host_does_not_stop_the_listener_move(sb: Sandbox, clients: Clients) -> None:
+    web_world(sb, hosts=2, desired=2)  # one task per host, each on its host's first dynamic port
+    tasks = running_tasks(sb, "test")
+    (port,) = {t["containers"][0]["networkBindings"][0]["hostPort"] for t in tasks}
+    doomed, survivor = host_of(sb, tasks[0]), host_of(sb, tasks[1])
+    # The pass has read the cluster and the load balancer; one host dies before the first change.
+    before_first(clients, ("elb", "RegisterInstancesWithLoadBalancer"), lambda: sb.terminate_instance(doomed))
+    sb.reset_calls()
+
+    report = safe_pass(controller(clients), dry_run=False)
+
+    # AWS refuses the whole batch for the dead host; the survivor is registered on its own, the
+    # dead host's registration fails with AWS's reason, and the health check and listener move.
+    (failed,) = [o for o in report.outcomes if not o.ok]
+    assert failed.kind == "register" and failed.detail == f"register {doomed} with web-lb"
+    assert (failed.error or "").startswith("InvalidInstance: ") and doomed in (failed.error or "")
+    assert not any(o.skipped for o in report.outcomes)
+    lb = describe_lb(sb)
+    assert [i["InstanceId"] for i in lb["Instances"]] == [survivor]
+    assert lb["ListenerDescriptions"][0]["Listener"]["InstancePort"] == port
+    assert lb["ListenerDescriptions"][0]["PolicyNames"] == ["sticky"]
+    assert lb["HealthCheck"]["Target"] == f"HTTP:{port}/healthz"
+    assert elb_writes(sb) == ["RegisterInstancesWithLoadBalancer"] * 3 + [
+        "ConfigureHealthCheck", "DeleteLoadBalancerListeners", "CreateLoadBalancerListeners",
+        "SetLoadBalancerPoliciesOfListener"]
+
+
+def test_a_host_elb_refuses_is_held_back_with_a_doubling_wait(sb: Sandbox, clients: Clients) -> None:
+    (home,) = web_world(sb, hosts=1, desired=1)
+    (task,) = running_tasks(sb, "test")
+    # A cluster host in another VPC than the load balancer: ELB refuses it on every try.
+    _, subnet, group = network(sb)
+    (elsewhere,) = launch_instances(sb, "test", 1, subnet, group)
+    sb.client("ecs").update_service(cluster="test", service="web", desiredCount=2)
+    sb.advance(2)
+    sync = controller(clients)  # one controller for every pass, as the daemon runs it
+
+    tried = []
+    for number in range(1, 9):
+        sb.reset_calls()
+        report = safe_pass(sync, dry_run=False)
+        refused = [o for o in report.outcomes if not o.ok]
+        if refused:
+            tried.append(number)
+            (outcome,) = refused
+            assert outcome.detail == f"register {elsewhere} with web-lb"
+            assert outcome.error == ("InvalidInstance: An error occurred (InvalidInstance) when calling the "
+                                     "RegisterInstancesWithLoadBalancer operation: EC2 instance "
+                                     f"{elsewhere} is not in the same VPC as ELB.")
+        else:
+            # Held back: no call, a warning naming the host and ELB's reason, and a clean pass.
+            assert report.ok and elb_writes(sb) == [], report.summary()
+            (warning,) = report.warnings
+            assert warning.startswith(f"{elsewhere} is not registered with web-lb: ELB refused it (InvalidInstance")
+    assert tried == [1, 3, 7]
+    # The host in the load balancer's VPC was registered on the first pass, and traffic moved.
+    lb = describe_lb(sb)
+    assert lb["Instances"] == [{"InstanceId": home}]
+    assert lb["ListenerDescriptions"][0]["Listener"]["InstancePort"] == \
+        task["containers"][0]["networkBindings"][0]["hostPort"]
 
 
 def outsider(sb: Sandbox) -> str:

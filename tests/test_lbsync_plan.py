@@ -14,6 +14,7 @@ from ecsfleet.lbsync.plan import (
     SetHealthCheck,
     plan,
 )
+from ecsfleet.lbsync.refusals import RefusedInstances, without_registrations
 from ecsfleet.lbsync.services import ServiceEntry
 
 WEB = ServiceEntry(serviceName="web", family="web", exposedContainerName="web", loadBalancerName="web-lb")
@@ -108,3 +109,22 @@ def test_container_port_picks_the_binding_and_missing_container_warns() -> None:
 def test_tcp_health_check_keeps_its_shape() -> None:
     assert HealthCheck("TCP:8080", 30, 5, 2, 10).on_port(32768) == HealthCheck("TCP:32768", 30, 5, 2, 10)
     assert HealthCheck("HTTPS:443/a/b?c", 5, 2, 3, 4).on_port(1) == HealthCheck("HTTPS:1/a/b?c", 5, 2, 3, 4)
+
+
+def test_held_back_registrations_leave_the_other_actions() -> None:
+    actions = (Register("web-lb", ("i-0001", "i-0002")), Register("api-lb", ("i-0002",)),
+               Deregister("web-lb", ("i-0003",)))
+    assert without_registrations(actions, {("web-lb", "i-0002"), ("api-lb", "i-0002")}) == (
+        Register("web-lb", ("i-0001",)), Deregister("web-lb", ("i-0003",)))
+    memory = RefusedInstances()
+    assert memory.hold_back(actions) == (actions, ())
+    memory.record({("web-lb", "i-0002"): "InvalidInstance: gone"})
+    kept, warnings = memory.hold_back(actions)  # the next pass does not try it again
+    assert kept == (Register("web-lb", ("i-0001",)), *actions[1:])
+    assert warnings == ("i-0002 is not registered with web-lb: ELB refused it (InvalidInstance: gone); "
+                        "trying again in 1 pass(es)",)
+    assert memory.hold_back(actions) == (actions, ())  # the pass after does
+    # Once no longer planned, a refusal is forgotten: the instance is tried at once if it returns.
+    memory.record({("web-lb", "i-0002"): "InvalidInstance: gone"})
+    memory.hold_back(actions[1:])
+    assert memory.hold_back(actions) == (actions, ())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..aws import Clients
 from ..runner import PassReport
 from ..snapshot import SnapshotReader
 from .elb import apply, read_load_balancers
 from .plan import describe, plan
+from .refusals import RefusedInstances
 from .services import ServiceEntry
 
 
@@ -24,6 +25,7 @@ class LbSync:
     reader: SnapshotReader | None = None
     config_warning: Callable[[], str | None] = lambda: None
     capability: str = "lb-sync"
+    refused: RefusedInstances = field(default_factory=RefusedInstances)
 
     def reconcile(self, dry_run: bool) -> PassReport:
         services = self.services()
@@ -34,12 +36,17 @@ class LbSync:
         load_balancers, errors = read_load_balancers(elb, [s.loadBalancerName for s in services])
         scope = {self.ec2_instance_id} if self.ec2_instance_id else {i.ec2_instance_id for i in snap.instances}
         result = plan(snap, services, load_balancers, scope)
+        # An instance ELB refused is not retried every pass (see refusals.py).
+        actions, held = self.refused.hold_back(result.actions)
+        applied = None if dry_run else apply(elb, actions)
+        if applied is not None:
+            self.refused.record(applied.refused)
         warning = self.config_warning()
         return PassReport(
             capability=self.capability,
             dry_run=dry_run,
-            planned=tuple(describe(a) for a in result.actions),
-            outcomes=() if dry_run else tuple(apply(elb, result.actions)),
-            warnings=result.warnings + ((warning,) if warning else ()),
+            planned=tuple(describe(a) for a in actions),
+            outcomes=() if applied is None else tuple(applied.outcomes),
+            warnings=result.warnings + held + ((warning,) if warning else ()),
             errors=tuple(errors),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..aws import batches, error_code
@@ -22,6 +23,8 @@ from .plan import (
 
 DESCRIBE_MAX = 20  # LoadBalancerNames per DescribeLoadBalancers
 NOT_FOUND = ("LoadBalancerNotFound", "AccessPointNotFound")
+# ELB's answer for an instance it will not take: unknown to it, terminated, or in another VPC.
+INVALID_INSTANCE = "InvalidInstance"
 
 
 def parse_load_balancer(doc: dict[str, Any]) -> LoadBalancer:
@@ -80,9 +83,8 @@ def read_load_balancers(elb: Any, names: Sequence[str]) -> tuple[dict[str, LoadB
 
 def _apply_one(elb: Any, action: Action) -> None:
     match action:
-        case Register(lb, ids):
-            elb.register_instances_with_load_balancer(
-                LoadBalancerName=lb, Instances=[{"InstanceId": i} for i in ids])
+        case Register():
+            raise AssertionError("a registration is applied by _apply_register, instance by instance if need be")
         case Deregister(lb, ids):
             elb.deregister_instances_from_load_balancer(
                 LoadBalancerName=lb, Instances=[{"InstanceId": i} for i in ids])
@@ -132,22 +134,79 @@ def _kind(action: Action) -> str:
             MoveListener: "move-listener", SetBackendPolicies: "backend-policies"}[type(action)]
 
 
-def apply(elb: Any, actions: Iterable[Action]) -> list[Outcome]:
+@dataclass
+class Applied:
+    """What became of a plan: an outcome per action (per refused instance for a registration),
+    and the instances ELB refused to register, by (load balancer, instance id), with its reason."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _register(elb: Any, lb: str, ids: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Register `ids`; the ones registered, and AWS's reason for each it refused as not valid.
+
+    AWS refuses the whole call for one bad instance and names only the first, so after a refusal
+    the instances are registered one by one: one terminated host must not keep the others out.
+    Any other error is raised (it is about the load balancer, not one instance)."""
+    try:
+        elb.register_instances_with_load_balancer(LoadBalancerName=lb, Instances=[{"InstanceId": i} for i in ids])
+        return list(ids), {}
+    except Exception as error:
+        if error_code(error) != INVALID_INSTANCE:
+            raise
+        if len(ids) == 1:
+            return [], {ids[0]: _reason(error)}
+    registered: list[str] = []
+    refused: dict[str, str] = {}
+    for instance_id in ids:
+        try:
+            elb.register_instances_with_load_balancer(LoadBalancerName=lb, Instances=[{"InstanceId": instance_id}])
+            registered.append(instance_id)
+        except Exception as error:
+            if error_code(error) != INVALID_INSTANCE:
+                raise
+            refused[instance_id] = _reason(error)
+    return registered, refused
+
+
+def _reason(error: Exception) -> str:
+    return f"{error_code(error) or type(error).__name__}: {error}"
+
+
+def _apply_register(elb: Any, action: Register, applied: Applied) -> None:
+    registered, refused = _register(elb, action.load_balancer, action.instance_ids)
+    lb = action.load_balancer
+    if registered:
+        applied.outcomes.append(Outcome("register", lb, describe(Register(lb, tuple(registered)))))
+    for instance_id, reason in refused.items():
+        applied.outcomes.append(Outcome("register", lb, describe(Register(lb, (instance_id,))), ok=False,
+                                        error=reason))
+        applied.refused[(lb, instance_id)] = reason
+
+
+def apply(elb: Any, actions: Iterable[Action]) -> Applied:
     """Apply in order. A failure skips the rest of that load balancer's actions (their order is
-    what keeps traffic flowing) and never the other load balancers'."""
-    outcomes: list[Outcome] = []
+    what keeps traffic flowing) and never the other load balancers'.
+
+    An instance ELB refuses to register (terminated, in another VPC) fails alone: the others are
+    registered and the load balancer's later actions still run, since nothing after a
+    registration depends on that one instance joining."""
+    applied = Applied()
     failed: set[str] = set()
     for action in actions:
         lb = action.load_balancer
         if lb in failed:
-            outcomes.append(Outcome(_kind(action), lb, describe(action), ok=True, skipped=True,
-                                    error="an earlier change to this load balancer failed"))
+            applied.outcomes.append(Outcome(_kind(action), lb, describe(action), ok=True, skipped=True,
+                                            error="an earlier change to this load balancer failed"))
             continue
         try:
+            if isinstance(action, Register):
+                _apply_register(elb, action, applied)
+                continue
             _apply_one(elb, action)
-            outcomes.append(Outcome(_kind(action), lb, describe(action)))
+            applied.outcomes.append(Outcome(_kind(action), lb, describe(action)))
         except Exception as error:
             failed.add(lb)
-            outcomes.append(Outcome(_kind(action), lb, describe(action), ok=False,
-                                    error=f"{error_code(error) or type(error).__name__}: {error}"))
-    return outcomes
+            applied.outcomes.append(Outcome(_kind(action), lb, describe(action), ok=False, error=_reason(error)))
+    return applied

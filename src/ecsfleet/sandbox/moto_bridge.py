@@ -122,6 +122,88 @@ def patch_moto_elb() -> None:
         return original(self)
 
     response.set_load_balancer_policies_for_backend_server = set_policies
+    _keep_instance_protocol()
+    _register_once()
+    _delete_every_named_listener()
+
+
+def _keep_instance_protocol() -> None:
+    """moto drops a listener's InstanceProtocol and reports its front-end Protocol instead: an
+    HTTPS listener sending HTTP to its instances reads back as HTTPS to HTTPS, and a controller
+    that re-creates it from what it read asks for something else. Keep what was asked."""
+    from moto.elb.models import ELBBackend, FakeListener
+
+    listener: Any = FakeListener
+    if hasattr(listener, "_sandbox_instance_protocol"):
+        return
+    listener._sandbox_instance_protocol = True
+    listener.instance_protocol = property(lambda self: self.__dict__.get("_instance_protocol") or self.protocol)
+    backend: Any = ELBBackend
+    create, add = backend.create_load_balancer, backend.create_load_balancer_listeners
+
+    def remember(balancer: Any, ports: list[dict[str, Any]]) -> None:
+        for port in ports:
+            wanted = port.get("InstanceProtocol") or port.get("instance_protocol")
+            lb_port = int(port.get("LoadBalancerPort") or port.get("load_balancer_port") or 0)
+            for item in balancer.listeners if balancer is not None and wanted else ():
+                if int(item.load_balancer_port) == lb_port and "_instance_protocol" not in item.__dict__:
+                    item._instance_protocol = str(wanted).upper()
+
+    def create_load_balancer(self: Any, name: str, zones: Any, ports: list[dict[str, Any]], *args: Any,
+                             **kwargs: Any) -> Any:
+        balancer = create(self, name, zones, ports, *args, **kwargs)
+        remember(balancer, ports)
+        return balancer
+
+    def create_load_balancer_listeners(self: Any, name: str, ports: list[dict[str, Any]]) -> Any:
+        balancer = add(self, name, ports)
+        remember(balancer, ports)
+        return balancer
+
+    backend.create_load_balancer = create_load_balancer
+    backend.create_load_balancer_listeners = create_load_balancer_listeners
+
+
+def _register_once() -> None:
+    """moto appends an instance id each time it is registered, so one registered twice is listed
+    twice in DescribeLoadBalancers; AWS registers an instance once, and registering it again
+    changes nothing."""
+    from moto.elb.models import ELBBackend
+
+    backend: Any = ELBBackend
+    if hasattr(backend, "_sandbox_register_once"):
+        return
+    register = backend._sandbox_register_once = backend.register_instances
+
+    def register_instances(self: Any, load_balancer_name: str, instance_ids: Any, from_autoscaling: bool = False
+                           ) -> Any:
+        balancer = self.get_load_balancer(load_balancer_name)
+        known = set(balancer.instance_ids) if balancer is not None else set()
+        fresh = list(dict.fromkeys(i for i in instance_ids if i not in known))
+        return register(self, load_balancer_name, fresh, from_autoscaling)
+
+    backend.register_instances = register_instances
+
+
+def _delete_every_named_listener() -> None:
+    """moto's DeleteLoadBalancerListeners rebuilds the listener list once per named port, so with
+    two ports each listener is kept (and doubled) by the pass for the other port; AWS deletes the
+    listener of every named port."""
+    from moto.elb.models import ELBBackend
+
+    backend: Any = ELBBackend
+    if hasattr(backend, "_sandbox_delete_listeners"):
+        return
+    backend._sandbox_delete_listeners = True
+
+    def delete_load_balancer_listeners(self: Any, name: str, ports: list[Any]) -> Any:
+        balancer = self.get_load_balancer(name)
+        if balancer is not None:
+            doomed = {int(p) for p in ports}
+            balancer.listeners = [item for item in balancer.listeners if int(item.load_balancer_port) not in doomed]
+        return balancer
+
+    backend.delete_load_balancer_listeners = delete_load_balancer_listeners
 
 
 def moto_app() -> Callable[..., Any]:
