@@ -117,6 +117,7 @@ class World:
     instances: int
     zone_id: str
     families: tuple[str, ...]
+    subnet_id: str = ""  # the hosts' subnet, where the load balancers are
 
     @property
     def services(self) -> list[ServiceEntry]:
@@ -141,6 +142,12 @@ def task_definition(family: str, cpu: int, stop_timeout: int | None = None) -> d
     return body
 
 
+def cluster_subnet(sb: Sandbox, instance_id: str) -> str:
+    """The subnet of the cluster's hosts: a Classic ELB registers only instances of its own VPC."""
+    reservation = sb.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+    return str(reservation["Instances"][0]["SubnetId"])
+
+
 def build_world(sb: Sandbox, tasks: int, instances: int) -> World:
     """A cluster of `instances` hosts running `tasks` tasks of `services_for(tasks)` families, each
     family behind its own Classic ELB and publishing DNS names in one hosted zone.
@@ -150,8 +157,9 @@ def build_world(sb: Sandbox, tasks: int, instances: int) -> World:
     building 5,000 tasks take minutes; the snapshot sees the same tasks either way."""
     sb.reset()
     os.environ.update(sb.env())
-    cluster_with_instances(sb, CLUSTER, instances, instance_type="m5.2xlarge")
+    hosts = cluster_with_instances(sb, CLUSTER, instances, instance_type="m5.2xlarge")
     ecs, elb = sb.client("ecs"), sb.client("elb")
+    subnet = cluster_subnet(sb, hosts[0])
     zone = sb.client("route53").create_hosted_zone(Name=ZONE, CallerReference=f"bench-{time.monotonic_ns()}")
     count = services_for(tasks)
     # Just too big for one more task a host, so binpacking spreads them evenly and leaves room
@@ -160,7 +168,7 @@ def build_world(sb: Sandbox, tasks: int, instances: int) -> World:
     families = tuple(f"svc{n}" for n in range(count))
     for n, family in enumerate(families):
         ecs.register_task_definition(**task_definition(family, cpu))
-        elb.create_load_balancer(LoadBalancerName=f"{family}-lb", AvailabilityZones=[f"{sb.region}a"], Listeners=[
+        elb.create_load_balancer(LoadBalancerName=f"{family}-lb", Subnets=[subnet], Listeners=[
             {"Protocol": "HTTP", "LoadBalancerPort": 80, "InstanceProtocol": "HTTP", "InstancePort": 8080}])
         remaining = tasks // count + (1 if n < tasks % count else 0)
         while remaining:
@@ -170,7 +178,7 @@ def build_world(sb: Sandbox, tasks: int, instances: int) -> World:
                 raise RuntimeError(f"cannot place {family}: {started['failures']}")
             remaining -= len(started["tasks"])
     sb.advance(2)  # every task RUNNING
-    return World(tasks, instances, zone["HostedZone"]["Id"].rsplit("/", 1)[-1], families)
+    return World(tasks, instances, zone["HostedZone"]["Id"].rsplit("/", 1)[-1], families, subnet)
 
 
 def is_read(operation: str) -> bool:

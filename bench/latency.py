@@ -219,7 +219,7 @@ def ecs_latencies(sb: Sandbox, make: Callable[[Clients, World], Reconciler],
     ecs.register_task_definition(**task_definition(PROBE, PROBE_CPU, stop_timeout=STOP_TIMEOUT))
     elb = sb.client("elb")
     elb.create_load_balancer(
-        LoadBalancerName=f"{PROBE}-lb", AvailabilityZones=[f"{sb.region}a"],
+        LoadBalancerName=f"{PROBE}-lb", Subnets=[world.subnet_id],
         Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstanceProtocol": "HTTP", "InstancePort": 8080}])
     elb.configure_health_check(LoadBalancerName=f"{PROBE}-lb", HealthCheck={
         "Target": "HTTP:8080/health", "Interval": 10, "Timeout": 5, "UnhealthyThreshold": 2, "HealthyThreshold": 3})

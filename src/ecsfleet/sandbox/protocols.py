@@ -184,8 +184,8 @@ def _query_error_shapes(service: str) -> dict[str, str]:
     the legacy codes out; moto's copy of the model keeps them."""
     from moto.core.utils import get_service_model
 
-    return {shape.error_code: shape.name for shape in get_service_model(service).error_shapes
-            if shape.error_code != shape.name}
+    shapes: list[Any] = get_service_model(service).error_shapes
+    return {shape.error_code: shape.name for shape in shapes if shape.error_code != shape.name}
 
 
 class UnknownOperation(ValueError):

@@ -7,7 +7,8 @@ from typing import Any
 
 from .ecs_model import ACCOUNT_ID
 
-GLOBAL_SERVICES = ("route53", "iam", "sts")
+# moto keeps these in one backend per partition, not per region.
+GLOBAL_SERVICES = ("route53", "iam", "sts", "s3")
 
 
 class SandboxWorld:
