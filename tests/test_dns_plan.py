@@ -117,3 +117,37 @@ def test_any_env_values_give_valid_endpoints_or_warnings(env: dict[str, str]) ->
         assert name_problem(endpoint.name) is None
         assert value_problem(endpoint.record_type, endpoint.value) is None
     assert len(found) + len(warnings) <= len(env)
+
+
+def test_values_are_capped_so_an_upsert_of_the_set_fits_one_batch() -> None:
+    host = "ip-10-0-0-1.eu-west-1.compute.internal"  # 49 characters a value: 400 of them do not fit
+    endpoints = [Endpoint("_w._tcp.example.com.", "SRV", f"1 1 {30000 + i} {host}.", f"i-{i}", True)
+                 for i in range(400)]
+    desired, warnings = desired_records(endpoints, [ZONE], 10)
+    (record,) = desired.values()
+    assert sum(len(v) for v in record.values) <= 16000 < sum(len(e.value) for e in endpoints)
+    assert "left out" in warnings[0]
+    assert pack([(Change("UPSERT", record),)])[0][0][0].cost[1] <= 32000
+
+
+def test_a_name_held_by_an_alias_or_a_cname_is_left_alone() -> None:
+    alias = RecordSet("web.example.com.", "A", 0, (), alias=True)
+    cname = RecordSet("api.example.com.", "CNAME", 300, ("web.example.com.",))
+    desired = {("Z1", RecordKey(n, "A")): RecordSet(n, "A", 10, ("10.0.0.1",))
+               for n in ("web.example.com.", "api.example.com.")}
+    result = plan(desired, {("Z1", alias.key): alias, ("Z1", cname.key): cname}, "me")
+    assert result.changes == []
+    assert any("web.example.com. A" in w and "not owned" in w for w in result.warnings)
+    assert any("api.example.com. A" in w and "CNAME" in w for w in result.warnings)
+
+
+def test_converting_our_per_value_sets_deletes_them_before_creating_the_one_set() -> None:
+    mine = [RecordSet("web.example.com.", "A", 60, (ip,), ip, multivalue=True) for ip in ("10.0.0.1", "10.0.0.2")]
+    existing = {("Z1", r.key): r for r in mine}
+    existing |= {("Z1", registry_key(r.key)): registry_record(r.key, "me", 300) for r in mine}
+    want = RecordSet("web.example.com.", "A", 10, ("10.0.0.2", "10.0.0.3"))
+    result = plan({("Z1", want.key): want}, existing, "me", policy="upsert-only")
+    (group,) = result.groups_by_zone["Z1"]  # one group: one batch, all or nothing
+    assert [(c.action, c.record.record_type, c.record.set_identifier) for c in group] == [
+        ("DELETE", "A", "10.0.0.1"), ("DELETE", "TXT", "10.0.0.1"), ("DELETE", "A", "10.0.0.2"),
+        ("DELETE", "TXT", "10.0.0.2"), ("CREATE", "A", None), ("CREATE", "TXT", None)]

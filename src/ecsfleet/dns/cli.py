@@ -72,7 +72,9 @@ def dns_sync(
     hostname: Annotated[str | None, typer.Option(help="SRV target host name (default: metadata local-hostname).")]
     = None,
     adopt_ecsd: Annotated[bool, typer.Option(
-        "--adopt-ecsd", help="Take over this host's records in ecsd's shape in place (docker source).")] = False,
+        "--adopt-ecsd", help="Take over records in ecsd's shape (weighted, Weight 100, SetIdentifier the IP or "
+                             "host:port): the docker source keeps this host's in place; the ecs source converts a "
+                             "name's into its one record set, in one atomic change.")] = False,
 ) -> None:
     if once == (interval is not None):
         raise UserError("say how to run: --once, or --interval N")
@@ -94,7 +96,8 @@ def dns_sync(
         raise typer.Exit(code)
     if not cluster:
         raise UserError("no cluster: pass --cluster (or set ECSFLEET_CLUSTER)")
-    controller = DnsSync(clients, cluster, owner_id or default_owner(cluster), zones, policy.value, ttl, min_drain)
+    controller = DnsSync(clients, cluster, owner_id or default_owner(cluster), zones, policy.value, ttl, min_drain,
+                         adopt_ecsd=adopt_ecsd)
     code = drive(controller, clients, once=once, interval=interval, dry_run=dry_run, events_queue=events_queue,
                  metrics_port=metrics_port, echo=typer.echo)
     raise typer.Exit(code)

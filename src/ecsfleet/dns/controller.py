@@ -26,6 +26,7 @@ class DnsSync:
     ttl: int = DEFAULT_TTL
     min_drain: float | None = None  # default: the TTL
     reader: SnapshotReader | None = None
+    adopt_ecsd: bool = False  # convert ecsd's weighted sets of a wanted name into the one set
     capability: str = field(default="dns-sync")
 
     def reconcile(self, dry_run: bool) -> PassReport:
@@ -35,7 +36,7 @@ class DnsSync:
         route53 = self.clients("route53")
         zones = read_zones(route53, self.zone_ids)
         desired, placement_warnings = desired_records(endpoints, zones, self.ttl)
-        result = plan(desired, read_records(route53, zones), self.owner, self.policy)
+        result = plan(desired, read_records(route53, zones), self.owner, self.policy, adopt=self.adopt_ecsd)
         return PassReport(
             capability=self.capability,
             dry_run=dry_run,

@@ -2,23 +2,33 @@
 few ChangeResourceRecordSets batches as Route53 allows. Pure: no I/O, no clock.
 
 Shape: the cluster-wide controller owns one simple record set per (name, type) holding every
-value (up to Route53's 400), with a TXT registry record beside it naming the owner id. Only
-record sets whose registry record names this owner are ever changed or deleted.
+value (up to Route53's 400), with a TXT registry record beside it naming the owner id; a
+per-host agent owns one weighted or multivalue set per value. Only record sets whose registry
+record names this owner are ever changed or deleted (and, when told to adopt, ecsd's).
+
+Route53 checks a batch change by change and applies it all or nothing; its rules speak of one
+name and type: one routing policy (no simple set beside weighted or multivalue ones), one TTL
+in a weighted group, at most 100 weighted or multivalue sets. So every change to one name and
+type (and its registry records) is one change group, planned knowing every set there and whose
+it is, never split across batches, its DELETEs first; a name that cannot be changed without
+touching someone else's sets is left alone with a warning rather than sent to be refused.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .endpoints import Endpoint
 from .names import name_problem, ttl_problem, value_problem
 from .records import RecordKey, RecordSet, Zone, managed_key, registry_key, registry_owner, registry_record, zones_for
 
 MAX_VALUES_PER_SET = 400
+MAX_SETS_PER_NAME = 100  # weighted or multivalue record sets of one name and type
 MAX_BATCH_VALUES = 1000
 MAX_BATCH_CHARS = 32000
+MAX_SET_CHARS = MAX_BATCH_CHARS // 2
 POLICIES = ("sync", "upsert-only")
 
 
@@ -71,14 +81,28 @@ def desired_records(
     desired = {}
     for (zone_id, key), found in sorted(values.items()):
         ordered = tuple(sorted(found))
-        if len(ordered) > MAX_VALUES_PER_SET:
+        kept = _fitting(ordered)
+        if len(kept) < len(ordered):
             warnings.append(
                 f"{key.name} {key.record_type} has {len(ordered)} values; Route53 allows {MAX_VALUES_PER_SET} in one "
-                f"record set, so {len(ordered) - MAX_VALUES_PER_SET} are left out"
+                f"record set (and {MAX_SET_CHARS} characters, so that an UPSERT of it fits one batch), so "
+                f"{len(ordered) - len(kept)} are left out"
             )
-            ordered = ordered[:MAX_VALUES_PER_SET]
-        desired[(zone_id, key)] = RecordSet(key.name, key.record_type, ttl, ordered)
+        desired[(zone_id, key)] = RecordSet(key.name, key.record_type, ttl, kept)
     return desired, warnings
+
+
+def _fitting(values: tuple[str, ...]) -> tuple[str, ...]:
+    """The first values that fit one record set: at most 400, and at most half a batch's
+    characters, since an UPSERT counts its values twice against the batch's 32,000."""
+    kept: list[str] = []
+    chars = 0
+    for value in values[:MAX_VALUES_PER_SET]:
+        if chars + len(value) > MAX_SET_CHARS:
+            break
+        kept.append(value)
+        chars += len(value)
+    return tuple(kept)
 
 
 ECSD_WEIGHT = 100
@@ -127,6 +151,218 @@ def _problems(record: RecordSet) -> list[str]:
     return [p for p in problems if p]
 
 
+# One name and type in one zone: the unit Route53's rules speak of (one routing policy, one TTL
+# for a weighted group, at most 100 weighted or multivalue sets), so the unit of a change group.
+NameKey = tuple[str, str, str]  # zone id, name, type
+
+
+def _by_set(set_id: str | None) -> str:
+    return set_id or ""
+
+
+@dataclass(frozen=True)
+class NameState:
+    """What a zone holds under one name and type: its record sets and their registry records, by
+    SetIdentifier (None: the simple set)."""
+
+    sets: Mapping[str | None, RecordSet] = field(default_factory=dict)
+    registries: Mapping[str | None, RecordSet] = field(default_factory=dict)
+
+    def owner_of(self, set_id: str | None) -> str | None:
+        registry = self.registries.get(set_id)
+        return registry_owner(registry) if registry is not None else None
+
+    def ours(self, set_id: str | None, owner: str) -> bool:
+        """The registry record names `owner`, and the set (if there is one) is one ecsfleet can
+        write back exactly."""
+        data = self.sets.get(set_id)
+        return self.owner_of(set_id) == owner and (data is None or data.writable)
+
+    @property
+    def group(self) -> dict[str, RecordSet]:
+        """The weighted or multivalue sets."""
+        return {sid: s for sid, s in self.sets.items() if sid is not None}
+
+
+EMPTY = NameState()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one pass may change: whose records, whether it deletes, whether it adopts ecsd's."""
+
+    owner: str
+    policy: str = "sync"
+    registry_ttl: int = 300
+    adopt: bool = False
+
+    def registry(self, key: RecordKey) -> RecordSet:
+        return registry_record(key, self.owner, self.registry_ttl)
+
+
+def index(existing: Mapping[tuple[str, RecordKey], RecordSet]) -> tuple[dict[NameKey, NameState], set[tuple[str, str]]]:
+    """The zones' record sets by name and type, each with its registry records; and the
+    (zone, name)s holding a CNAME, where Route53 allows no other record."""
+    sets: dict[NameKey, dict[str | None, RecordSet]] = defaultdict(dict)
+    registries: dict[NameKey, dict[str | None, RecordSet]] = defaultdict(dict)
+    cnames: set[tuple[str, str]] = set()
+    for (zone_id, key), record in existing.items():
+        target = managed_key(key)
+        if target is not None:
+            registries[(zone_id, target.name, target.record_type)][target.set_identifier] = record
+            continue
+        sets[(zone_id, key.name, key.record_type)][key.set_identifier] = record
+        if key.record_type == "CNAME":
+            cnames.add((zone_id, key.name))
+    return {k: NameState(sets.get(k, {}), registries.get(k, {})) for k in set(sets) | set(registries)}, cnames
+
+
+def ecsd_shaped(record: RecordSet) -> bool:
+    """One of ecsd's per-host sets: weighted, Weight 100, one value, its SetIdentifier the IP (A)
+    or `<host>:<port>` (SRV) of that value, nothing else set."""
+    if not record.writable or record.weight != ECSD_WEIGHT or record.multivalue or len(record.values) != 1:
+        return False
+    value = record.values[0]
+    if record.record_type == "A":
+        return record.set_identifier == value
+    parts = value.split()
+    return (record.record_type == "SRV" and len(parts) == 4
+            and record.set_identifier == f"{parts[3].rstrip('.')}:{parts[2]}")
+
+
+def _adoptable(state: NameState, record: RecordSet, how: Scope) -> bool:
+    return how.adopt and record.set_identifier not in state.registries and ecsd_shaped(record)
+
+
+def _not_owned(label: str, owned_by: str | None, owner: str) -> str:
+    return (f"{label} is not owned by {owner!r} "
+            f"({'owner ' + repr(owned_by) if owned_by else 'no ecsfleet registry record'}): left alone")
+
+
+def _routing(group: Iterable[RecordSet]) -> str:
+    return "weighted" if any(s.weight is not None for s in group) else "multivalue"
+
+
+def _group_ttl(records: Iterable[RecordSet]) -> int | None:
+    """The TTL a group's sets share (Route53 refuses a weighted set whose TTL differs from its
+    group's); the most common one should they differ."""
+    ttls = [r.ttl for r in records if not r.alias]
+    return max(sorted(set(ttls)), key=ttls.count) if ttls else None
+
+
+def _retire(state: NameState, how: Scope, keep: set[str | None]) -> tuple[list[Change], list[str]]:
+    """DELETEs of every set `how.owner` owns here, except `keep`, each with its registry record,
+    carrying the values just read (Route53 deletes only an exact match)."""
+    changes: list[Change] = []
+    warnings: list[str] = []
+    for set_id, registry in sorted(state.registries.items(), key=lambda item: _by_set(item[0])):
+        if set_id in keep or state.owner_of(set_id) != how.owner:
+            continue
+        data = state.sets.get(set_id)
+        if data is not None and not data.writable:
+            warnings.append(f"{data.name} {data.record_type} ({set_id or 'simple'}) carries settings ecsfleet "
+                            "does not write (alias, health check, other routing): not deleted")
+            continue
+        changes += [Change("DELETE", data)] if data is not None else []
+        changes.append(Change("DELETE", registry))
+    return changes, warnings
+
+
+def _simple(label: str, state: NameState, want: RecordSet, how: Scope) -> tuple[list[Change], list[str]]:
+    """The cluster-wide controller's one set holding every value. Route53 allows no simple set
+    beside weighted or multivalue sets of the same name and type: where those are ours (or
+    ecsd's, adopted), they are deleted and the simple set created in one batch, which Route53
+    applies all or nothing, so the name never stops answering; where they are someone else's, the
+    name is left alone."""
+    simple = state.sets.get(None)
+    if simple is not None or None in state.registries:
+        if not state.ours(None, how.owner):
+            return [], [_not_owned(label, state.owner_of(None), how.owner)]
+        if simple is not None:
+            retired, warnings = _retire(state, how, {None}) if how.policy == "sync" else ([], [])
+            return retired + ([Change("UPSERT", want)] if simple.shape != want.shape else []), warnings
+    group = state.group
+    strangers = sorted(sid for sid, s in group.items() if not (state.ours(sid, how.owner) or _adoptable(state, s, how)))
+    others = sorted(sid for sid in state.registries if sid is not None and state.owner_of(sid) != how.owner)
+    if strangers or others:
+        ecsd = not others and all(ecsd_shaped(group[sid]) and sid not in state.registries for sid in strangers)
+        hint = ("; they are in ecsd's shape: --adopt-ecsd converts them into one record set" if ecsd and not how.adopt
+                else "")
+        count = len(set(strangers) | set(others))
+        return [], [f"{label} is served by {count} {_routing(group.values())} record set(s) {how.owner!r} does not own "
+                    f"(Route53 allows no simple record set beside them): left alone{hint}"]
+    changes = [Change("DELETE", group[sid]) for sid in sorted(group) if sid not in state.registries]  # ecsd's
+    retired, warnings = _retire(state, how, {None})
+    changes += retired
+    if warnings:  # one of ours cannot be deleted exactly: the simple set would be refused beside it
+        return [], warnings
+    changes.append(Change("CREATE", want))
+    if None not in state.registries:
+        changes.append(Change("CREATE", how.registry(want.key)))
+    return changes, []
+
+
+def _fit(want: RecordSet, weighted: bool, ttl: int) -> RecordSet:
+    """A per-value set in its group's routing policy and TTL."""
+    return replace(want, ttl=ttl, weight=(want.weight or ECSD_WEIGHT) if weighted else None, multivalue=not weighted)
+
+
+def _per_value(label: str, state: NameState, wants: Mapping[str, RecordSet], held: set[str | None],
+               how: Scope) -> tuple[list[Change], list[str]]:
+    """A per-host agent's own sets in a group others share: the group's routing policy and TTL,
+    at most 100 sets in it, never a set beside a simple set someone else owns. Route53 checks a
+    batch change by change, so the group's DELETEs go first (freeing room, and letting a TTL
+    change be a DELETE and re-CREATE of each of our sets: an UPSERT of one weighted set to a new
+    TTL is refused while its siblings keep the old one)."""
+    deletes: list[Change] = []
+    writes: list[Change] = []
+    warnings: list[str] = []
+    if None in state.sets or None in state.registries:
+        if not state.ours(None, how.owner):
+            return [], [f"{label} is served by a simple record set {how.owner!r} does not own "
+                        "(Route53 allows no weighted or multivalue set beside it): left alone"]
+        deletes += [Change("DELETE", r) for r in (state.sets.get(None), state.registries.get(None)) if r]
+    group = state.group
+    adopted = {sid for sid, s in group.items() if sid in wants and _adoptable(state, s, how)
+               and s.values == wants[sid].values}
+    mine = {sid for sid in group if state.ours(sid, how.owner)} | adopted
+    strangers = [s for sid, s in group.items() if sid not in mine]
+    keep = set(wants) | held | (set(state.registries) if how.policy != "sync" else set())
+    staying = [s for sid, s in group.items() if sid not in mine or sid in keep]
+    weighted = _routing(staying or wants.values()) == "weighted"  # Route53: one routing policy per name and type
+    group_ttl = _group_ttl(strangers)
+    ttl = group_ttl if group_ttl is not None else min(w.ttl for w in wants.values())
+
+    def rewrite(have: RecordSet, fitted: RecordSet) -> None:
+        if have.ttl != fitted.ttl:
+            deletes.append(Change("DELETE", have))
+            writes.append(Change("CREATE", fitted))
+        elif have.shape != fitted.shape:
+            writes.append(Change("UPSERT", fitted))
+
+    room = MAX_SETS_PER_NAME - len(staying)
+    for set_id, want in sorted(wants.items()):
+        fitted = _fit(want, weighted, ttl)
+        have = group.get(set_id)
+        if set_id not in mine and (have is not None or set_id in state.registries):
+            warnings.append(_not_owned(f"{label} ({set_id})", state.owner_of(set_id), how.owner))
+        elif have is not None:
+            writes += [Change("CREATE", how.registry(want.key))] if set_id in adopted else []
+            rewrite(have, fitted)
+        elif room <= 0:
+            warnings.append(f"{label}: Route53 allows at most {MAX_SETS_PER_NAME} weighted or multivalue record "
+                            f"sets per name and type, and it has {len(staying)}: {want.values[0]} not published")
+        else:
+            room -= 1
+            writes.append(Change("CREATE", fitted))
+            writes += [] if set_id in state.registries else [Change("CREATE", how.registry(want.key))]
+    for set_id in sorted(mine - set(wants)):  # ours, kept unwanted (upsert-only): the group's TTL too
+        if set_id in keep:
+            rewrite(group[set_id], replace(group[set_id], ttl=ttl))
+    retired, problems = _retire(state, how, keep | {None})
+    return retired + deletes + writes, warnings + problems
+
+
 def plan(
     desired: Mapping[tuple[str, RecordKey], RecordSet],
     existing: Mapping[tuple[str, RecordKey], RecordSet],
@@ -135,59 +371,54 @@ def plan(
     registry_ttl: int = 300,
     adopt: bool = False,
 ) -> DnsPlan:
-    """The changes that make the owned record sets equal to the desired ones. Records already
-    right are never rewritten; records of other owners are never touched. `adopt` takes over
-    unowned per-host record sets (ecsd's) that hold exactly a desired value."""
+    """The changes that make the owned record sets equal to the desired ones, one change group
+    per name and type (so Route53's rules, which speak of a name and type, are checked on whole
+    groups). Records already right are never rewritten; records of other owners are never
+    touched. `adopt` takes over unowned record sets in ecsd's shape: per-host agents keep them in
+    place, the cluster-wide controller converts them into its one set."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}")
-    owners: dict[tuple[str, RecordKey], str | None] = {}
-    for (zone_id, key), record in existing.items():
-        target = managed_key(key)
-        if target is not None:
-            owners[(zone_id, target)] = registry_owner(record)
+    how = Scope(owner, policy, registry_ttl, adopt)
+    states, cnames = index(existing)
+    wants: dict[NameKey, dict[str | None, RecordSet]] = defaultdict(dict)
+    for (zone_id, key), record in desired.items():
+        wants[(zone_id, key.name, key.record_type)][key.set_identifier] = record
+    owned = {k for k, state in states.items() if any(state.owner_of(sid) == owner for sid in state.registries)}
     groups: dict[str, list[ChangeGroup]] = defaultdict(list)
     warnings: list[str] = []
+    for name_key in sorted(set(wants) | (owned if policy == "sync" else set())):
+        changes, notes = _plan_name(name_key, states.get(name_key, EMPTY), wants.get(name_key, {}), cnames, how)
+        if changes:
+            groups[name_key[0]].append(tuple(changes))
+        warnings += notes
+    return DnsPlan({z: tuple(g) for z, g in groups.items()}, tuple(warnings))
 
-    for (zone_id, key), want in sorted(desired.items()):
+
+def _plan_name(name_key: NameKey, state: NameState, wants: Mapping[str | None, RecordSet],
+               cnames: set[tuple[str, str]], how: Scope) -> tuple[list[Change], list[str]]:
+    zone_id, name, kind = name_key
+    label = f"{name} {kind} in zone {zone_id}"
+    valid: dict[str | None, RecordSet] = {}
+    warnings: list[str] = []
+    for set_id, want in sorted(wants.items(), key=lambda item: _by_set(item[0])):
         problems = _problems(want)
         if problems:
-            warnings.append(f"{key.name} {key.record_type}: not sent: {'; '.join(problems)}")
-            continue
-        have = existing.get((zone_id, key))
-        owned_by = owners.get((zone_id, key))
-        if adopt and have is not None and owned_by is None and have.set_identifier is not None:
-            # A record in ecsd's per-host shape, for exactly this host's value: take it over in
-            # place (no delete and re-create), writing only our registry record beside it.
-            group: list[Change] = [Change("CREATE", registry_record(key, owner, registry_ttl))]
-            if have.shape != want.shape:
-                group.append(Change("UPSERT", want))
-            groups[zone_id].append(tuple(group))
-            continue
-        if owned_by not in (None, owner) or (have is not None and owned_by is None):
-            warnings.append(f"{key.name} {key.record_type} in zone {zone_id} is not owned by {owner!r} "
-                            f"({'owner ' + repr(owned_by) if owned_by else 'no ecsfleet registry record'}): left alone")
-            continue
-        if have is None:
-            group = [Change("CREATE", want)]
-            if owned_by is None:
-                group.append(Change("CREATE", registry_record(key, owner, registry_ttl)))
-            groups[zone_id].append(tuple(group))
-        elif have.shape != want.shape:
-            groups[zone_id].append((Change("UPSERT", want),))
-
-    if policy == "sync":
-        for (zone_id, key), owned_by in sorted(owners.items()):
-            if owned_by != owner or (zone_id, key) in desired:
-                continue
-            group = []
-            have = existing.get((zone_id, key))
-            if have is not None:
-                group.append(Change("DELETE", have))
-            reg = existing.get((zone_id, registry_key(key)))
-            if reg is not None:
-                group.append(Change("DELETE", reg))
-            groups[zone_id].append(tuple(group))
-    return DnsPlan({z: tuple(g) for z, g in groups.items()}, tuple(warnings))
+            warnings.append(f"{name} {kind}: not sent: {'; '.join(problems)}")
+        else:
+            valid[set_id] = want
+    held = set(wants) - set(valid)  # wanted but not sendable: what is there stays
+    if wants and not valid:
+        return [], warnings
+    if valid and ((zone_id, name) in cnames or (zone_id, registry_key(RecordKey(name, kind)).name) in cnames):
+        cname = f"{label}: a CNAME record holds the name (Route53 allows no other record beside it): left alone"
+        return [], [*warnings, cname]
+    if None in valid:
+        changes, notes = _simple(label, state, valid[None], how)
+    elif valid:
+        changes, notes = _per_value(label, state, {sid: w for sid, w in valid.items() if sid is not None}, held, how)
+    else:
+        changes, notes = _retire(state, how, held)
+    return changes, warnings + notes
 
 
 def pack(groups: Sequence[ChangeGroup], max_values: int = MAX_BATCH_VALUES,

@@ -10,6 +10,9 @@ from typing import Any
 from .names import normalize
 
 HERITAGE = "ecsfleet"
+# Record set fields beside the ones RecordSet models.
+UNMODELLED = ("Region", "Failover", "GeoLocation", "GeoProximityLocation", "HealthCheckId", "CidrRoutingConfig",
+              "TrafficPolicyInstanceId")
 REGISTRY_PREFIX = "_ecsfleet-"
 
 
@@ -30,10 +33,24 @@ class RecordSet:
     weight: int | None = None
     multivalue: bool = False
     alias: bool = False
+    # Route53 settings ecsfleet does not model (failover, latency, geolocation, a health check, ...):
+    # a set carrying them is never written, since an UPSERT would drop them and a DELETE without
+    # them is refused as not matching.
+    unmodelled: bool = False
 
     @property
     def key(self) -> RecordKey:
         return RecordKey(self.name, self.record_type, self.set_identifier)
+
+    @property
+    def writable(self) -> bool:
+        """Whether ecsfleet can write this set back exactly as it is (for a DELETE or UPSERT)."""
+        return not (self.alias or self.unmodelled)
+
+    @property
+    def per_value(self) -> bool:
+        """A weighted or multivalue set (one of a group under one name and type)."""
+        return self.set_identifier is not None
 
     @property
     def shape(self) -> tuple[tuple[str, ...], int, int | None, bool]:
@@ -64,6 +81,7 @@ def parse_record_set(doc: Mapping[str, Any]) -> RecordSet:
         weight=doc.get("Weight"),
         multivalue=bool(doc.get("MultiValueAnswer")),
         alias="AliasTarget" in doc,
+        unmodelled=any(k in doc for k in UNMODELLED),
     )
 
 

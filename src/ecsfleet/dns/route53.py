@@ -24,18 +24,28 @@ def read_zones(route53: Any, zone_ids: Sequence[str] = ()) -> list[Zone]:
 
 
 def read_records(route53: Any, zones: Sequence[Zone]) -> dict[tuple[str, RecordKey], RecordSet]:
+    """Every record set of the zones, alias ones included: ecsfleet never writes those, but they
+    hold their name and type (a CREATE beside them is refused)."""
     found: dict[tuple[str, RecordKey], RecordSet] = {}
     for zone in zones:
         for doc in paginate(route53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone.id):
             record = parse_record_set(doc)
-            if not record.alias:
-                found[(zone.id, record.key)] = record
+            found[(zone.id, record.key)] = record
     return found
 
 
+# Refusals of a batch's content: Route53 changed nothing (a batch is all or nothing), and the
+# cause is in one of its change groups.
+INVALID = ("InvalidChangeBatch", "InvalidInput")
+
+
 def _send(route53: Any, zone_id: str, batch: list[ChangeGroup]) -> list[Outcome]:
-    """One ChangeResourceRecordSets; a batch Route53 refuses as invalid is split in halves so the
-    valid changes still land and the refusal is pinned to the change that caused it."""
+    """One ChangeResourceRecordSets; a batch Route53 refuses as invalid is split in halves (at
+    change group boundaries: a record and its registry record always travel together) so the
+    valid groups still land and the refusal is pinned to the group that caused it.
+    PriorRequestNotComplete and throttling are retried with backoff by botocore (its retry
+    budget, the same batch resent); past the budget the batch is reported failed and the next
+    pass, which reads the zone again, plans it again."""
     changes = [c for group in batch for c in group]
     try:
         route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
@@ -43,7 +53,7 @@ def _send(route53: Any, zone_id: str, batch: list[ChangeGroup]) -> list[Outcome]
             "Changes": [{"Action": c.action, "ResourceRecordSet": c.record.to_route53()} for c in changes],
         })
     except Exception as error:
-        if error_code(error) == "InvalidChangeBatch" and len(batch) > 1:
+        if error_code(error) in INVALID and len(batch) > 1:
             half = len(batch) // 2
             return _send(route53, zone_id, batch[:half]) + _send(route53, zone_id, batch[half:])
         reason = f"{error_code(error) or type(error).__name__}: {error}"
