@@ -89,25 +89,28 @@ class FleetSpec:
     spots: list[SpotFleetState] = field(default_factory=list)
 
     def asg(self, config: Infra, *instances: str | tuple[str, str], name: str = "ondemand",
-            desired: int | None = None, min_size: int | None = None) -> FleetSpec:
+            desired: int | None = None, min_size: int | None = None, max_size: int | None = None) -> FleetSpec:
         """The group configured as `name`; each instance is an EC2 id (InService) or (id, lifecycle
-        state). Desired defaults to the number of instances, the minimum to the configured one."""
+        state). Desired defaults to the number of instances, the deployed minimum and maximum to the
+        configured ones (a different one: infra.yml changed and not yet deployed)."""
         group = next(g for g in config.ec2_instances.auto_scaling_groups if g.name == name)
         members = tuple(AsgInstance(i, "InService") if isinstance(i, str) else AsgInstance(*i) for i in instances)
         self.asgs.append(AsgState(
             name=asg_name(self.version, name), logical_id=asg_logical_id(group),
-            min_size=group.min_size if min_size is None else min_size, max_size=group.max_size,
+            min_size=group.min_size if min_size is None else min_size,
+            max_size=group.max_size if max_size is None else max_size,
             desired=len(members) if desired is None else desired, instances=members))
         return self
 
     def spot(self, config: Infra, *instance_ids: str, name: str = "spot", target: int | None = None,
-             fulfilled: float | None = None) -> FleetSpec:
+             fulfilled: float | None = None, state: str = "active") -> FleetSpec:
         """The spot fleet configured as `name`; the target defaults to one weight per instance, the
-        fulfilled capacity to the target."""
+        fulfilled capacity to the target. `state`: its SpotFleetRequestState (`modifying` while AWS
+        applies an earlier modify)."""
         fleet = next(f for f in config.ec2_instances.spot_fleets if f.name == name)
         capacity = len(instance_ids) if target is None else target
         self.spots.append(SpotFleetState(
-            request_id=spot_id(self.version, name), logical_id=spot_fleet_logical_id(fleet), state="active",
+            request_id=spot_id(self.version, name), logical_id=spot_fleet_logical_id(fleet), state=state,
             target=capacity, fulfilled=float(capacity if fulfilled is None else fulfilled),
             instance_ids=tuple(instance_ids)))
         return self

@@ -14,9 +14,9 @@ from ecsfleet.fleet.controller import FleetController
 from ecsfleet.fleet.deploy import DeployError
 from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.observe import read_world
-from ecsfleet.fleet.plan import DRAIN_SINCE, Options
+from ecsfleet.fleet.plan import DRAIN_SINCE, DRAIN_WHY, Options
 from ecsfleet.fleet.rollout import RolloutSettings, rollout, set_status
-from ecsfleet.fleet.schema import Infra, load_infra
+from ecsfleet.fleet.schema import Infra, load_infra, parse_infra
 from ecsfleet.runner import PassReport
 from ecsfleet.sandbox import Sandbox
 from support import rule_to_queue
@@ -259,3 +259,81 @@ def test_dry_run_changes_nothing_and_never_touches_foreign_instances(
         assert foreign not in {o.target for o in report.outcomes}
     state = ec2.describe_instances(InstanceIds=[foreign])["Reservations"][0]["Instances"][0]["State"]["Name"]
     assert state == "running"
+
+
+# ---- what AWS refuses: one modify per spot fleet at a time, the deployed group's bounds ------------
+
+
+def shaped(*, desired_weight: int = 2, max_size: int = 3) -> Infra:
+    """The sandbox fixture's infra.yml with another spot weight or on-demand MaxSize."""
+    text = Path(INFRA).read_text().replace("desired_weight: 2", f"desired_weight: {desired_weight}").replace(
+        "max_size: 3", f"max_size: {max_size}")
+    return parse_infra(INFRA, text)
+
+
+def drain_by_hand_as_ecsfleet(sb: Sandbox, clients: Clients, infra: Infra, ec2_ids: list[str]) -> None:
+    """Mark and drain these instances the way a scale-in pass of ecsfleet does."""
+    snapshot = read_world(clients, infra).snapshot
+    assert snapshot is not None
+    arns = [ci.arn for ci in snapshot.instances if ci.ec2_instance_id in ec2_ids]
+    ecs = sb.client("ecs")
+    for arn in arns:
+        ecs.put_attributes(cluster="shop", attributes=[
+            {"name": DRAIN_SINCE, "value": f"{sb.now():.0f}", "targetType": "container-instance", "targetId": arn},
+            {"name": DRAIN_WHY, "value": "scale-in", "targetType": "container-instance", "targetId": arn}])
+    ecs.update_container_instances_state(cluster="shop", containerInstances=arns, status="DRAINING")
+    sb.advance(40)
+
+
+def spot_fleet(clients: Clients, infra: Infra) -> tuple[str, str, int, tuple[str, ...]]:
+    fleet = read_world(clients, infra).fleet("v1")
+    assert fleet is not None
+    (spot,) = fleet.spot_fleets
+    return spot.request_id, spot.state, spot.target, spot.instance_ids
+
+
+def test_two_spot_instances_removed_in_one_pass_make_one_modify(sb: Sandbox, clients: Clients) -> None:
+    infra = shaped(desired_weight=3)
+    deploy_active(sb, clients, infra, "v1")
+    web_service(sb, desired=1, memory=256, cpu=128)
+    _, _, target, instances = spot_fleet(clients, infra)
+    assert target == 3 and len(instances) == 3
+    drain_by_hand_as_ecsfleet(sb, clients, infra, list(instances[:2]))
+    sb.reset_calls()
+    report = pass_(FleetController(clients, infra, Options(autoscaling=False)), sb)
+    assert sorted(o.target for o in report.outcomes if o.kind == "remove") == sorted(instances[:2])
+    assert sb.count("ec2", "ModifySpotFleetRequest") == 1  # a second one would be refused: `modifying`
+    assert spot_fleet(clients, infra)[1:3] == ("modifying", 1)
+
+
+def test_a_spot_fleet_still_modifying_is_not_modified_again(sb: Sandbox, clients: Clients) -> None:
+    infra = shaped(desired_weight=3)
+    deploy_active(sb, clients, infra, "v1")
+    web_service(sb, desired=1, memory=256, cpu=128)
+    fleet_id, _, _, instances = spot_fleet(clients, infra)
+    controller = FleetController(clients, infra, Options(autoscaling=False))
+    drain_by_hand_as_ecsfleet(sb, clients, infra, [instances[0]])
+    sb.client("ec2").modify_spot_fleet_request(SpotFleetRequestId=fleet_id, TargetCapacity=3)  # someone else's
+    sb.reset_calls()
+    waiting = pass_(controller, sb)
+    assert "remove" not in kinds(waiting) and sb.count("ec2", "ModifySpotFleetRequest") == 0
+    assert any("still modifying" in note for note in waiting.notes)
+    sb.advance(sb.spot_modifying_seconds)
+    done = pass_(controller, sb)
+    assert [o.target for o in done.outcomes if o.kind == "remove"] == [instances[0]]
+    assert spot_fleet(clients, infra)[2] == 2
+
+
+def test_scale_out_is_clamped_to_the_deployed_groups_max_size(sb: Sandbox, clients: Clients) -> None:
+    deploy_active(sb, clients, shaped(max_size=3), "v1")
+    web_service(sb, desired=2, memory=1024)
+    # infra.yml now allows 10 on-demand instances, but that is not deployed: the group's MaxSize is 3.
+    wider = shaped(max_size=10)
+    sb.client("ecs").update_service(cluster="shop", service="web", desiredCount=30)
+    sb.advance(5)
+    report = pass_(FleetController(clients, wider), sb, 5)
+    fleet = read_world(clients, wider).fleet("v1")
+    assert fleet is not None
+    (group,) = fleet.asgs
+    assert (group.max_size, group.desired) == (3, 3)
+    assert all(o.ok for o in report.outcomes) and any(o.kind == "scale" for o in report.outcomes)

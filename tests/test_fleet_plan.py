@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecsfleet.fleet.actions import Action, CompleteLifecycle, DeleteStack, Drain, RemoveInstance, SetCapacity
+from ecsfleet.fleet.apply import spot_targets
 from ecsfleet.fleet.plan import Options, Plan
 from ecsfleet.fleet.templates import DRAIN_HOOK
 from fleet_worlds import NOW, World, asg_name, drained_by_ecsfleet, infra, service, spot_id
@@ -84,6 +85,26 @@ def test_spot_scale_out_stops_at_max_weight_and_warns() -> None:
     result = w.plan(services=[service(desired=20, running=8)])
     assert capacities(result) == {spot_id("v1"): 2}
     assert any("every active group is at its maximum" in m for m in result.warnings)
+
+
+def test_scale_out_stays_within_the_deployed_max_size_not_infra_ymls() -> None:
+    # infra.yml says max_size 3; the group on AWS still has MaxSize 1 (not deployed yet): AWS
+    # would refuse a desired capacity of 2, so the room left is spot's.
+    w = World(infra(asg_max=3))
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1", max_size=1).spot(w.config)
+    full(w, "i-od1")
+    result = w.plan(services=[service(desired=6, running=4)])
+    assert capacities(result) == {spot_id("v1"): 1}
+
+
+def test_scale_in_keeps_the_deployed_min_size_not_infra_ymls() -> None:
+    # infra.yml lowered min_size to 0, the group on AWS still has MinSize 2: AWS refuses a
+    # termination with decrement below it, so neither on-demand instance is a scale-in candidate.
+    w = World(infra(asg_min=0, spot_min=0))
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1", "i-od2", min_size=2).spot(w.config)
+    w.host("i-od1", "i-od2")
+    result = w.plan()
+    assert drained(result) == []
 
 
 def test_every_group_at_its_maximum_is_a_warning_not_an_action() -> None:
@@ -248,6 +269,28 @@ def test_drained_instance_without_service_tasks_is_removed_and_its_group_lowered
     result = w.plan(services=[service(desired=2, running=2)])
     assert of(result, RemoveInstance) == [RemoveInstance(
         "i-od2", "asg", asg_name("v1"), 1, 1, "drained: its service tasks run elsewhere")]
+
+
+def test_two_removals_from_one_spot_fleet_make_one_target_change() -> None:
+    w = World(infra())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2", "i-s3")
+    w.host("i-od1", "i-s1")
+    w.host("i-s2", "i-s3", status="DRAINING", attributes=drained_by_ecsfleet(NOW - 60))
+    result = w.plan()
+    assert removed(result) == ["i-s2", "i-s3"]
+    # apply sets the target the pass ends with, once, before either termination.
+    assert spot_targets(result.actions) == {spot_id("v1"): 1}
+
+
+def test_a_spot_fleet_still_modifying_is_left_for_the_next_pass() -> None:
+    w = World(infra())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2", state="modifying")
+    w.host("i-od1", "i-s1").host("i-s2", status="DRAINING", attributes=drained_by_ecsfleet(NOW - 60))
+    full(w, "i-od1")
+    result = w.plan(services=[service(desired=9, running=4)])
+    assert removed(result) == [] and spot_id("v1") not in capacities(result)
+    assert any("spot fleet sfr-v1-spot is still modifying" in n for n in result.notes)
+    assert any("sfr-v1-spot still modifying" in n for n in result.notes)  # scaling waits too
 
 
 def test_removing_a_spot_instance_lowers_the_target_by_its_bid_weight() -> None:

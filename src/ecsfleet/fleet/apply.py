@@ -1,6 +1,10 @@
 """Carry out a fleet plan: drains first (they protect tasks), then lifecycle completions and
 removals, then capacity changes, then stack deletions. Each action is reported on its own; a
-failure never stops the others."""
+failure never stops the others.
+
+A spot fleet gets one ModifySpotFleetRequest per pass, with the target the pass ends with: AWS
+keeps a fleet `modifying` for a while after a modify and refuses another one meanwhile, so two
+instances removed from one fleet cannot lower its target one at a time."""
 
 from __future__ import annotations
 
@@ -65,7 +69,43 @@ def _complete(clients: Clients, action: CompleteLifecycle) -> None:
         LifecycleActionResult="CONTINUE", InstanceId=action.ec2_instance_id)
 
 
-def _remove(clients: Clients, action: RemoveInstance) -> None:
+def spot_targets(actions: Sequence[Action]) -> dict[str, int]:
+    """Spot fleet id -> the target capacity the plan leaves it at (its last change, in plan order:
+    each change already counts the ones before it)."""
+    targets: dict[str, int] = {}
+    for action in actions:
+        if isinstance(action, RemoveInstance) and action.group_kind == "spot":
+            targets[action.group_id] = action.new_capacity
+        elif isinstance(action, SetCapacity) and action.group_kind == "spot":
+            targets[action.group_id] = action.capacity
+    return targets
+
+
+class _SpotTargets:
+    """Sets each spot fleet's final target once, before the pass's first change to that fleet; a
+    refused modify fails every change of that fleet (an instance terminated without a lowered
+    target would be replaced)."""
+
+    def __init__(self, clients: Clients, targets: dict[str, int]) -> None:
+        self._clients = clients
+        self._targets = targets
+        self._done: dict[str, BaseException | None] = {}
+
+    def ensure(self, fleet_id: str) -> None:
+        if fleet_id not in self._done:
+            try:
+                self._clients("ec2").modify_spot_fleet_request(
+                    SpotFleetRequestId=fleet_id, TargetCapacity=self._targets[fleet_id],
+                    ExcessCapacityTerminationPolicy="noTermination")
+                self._done[fleet_id] = None
+            except Exception as error:
+                self._done[fleet_id] = error
+        failed = self._done[fleet_id]
+        if failed is not None:
+            raise failed
+
+
+def _remove(clients: Clients, action: RemoveInstance, spot: _SpotTargets) -> None:
     if action.group_kind == "asg":
         autoscaling = clients("autoscaling")
         autoscaling.terminate_instance_in_auto_scaling_group(
@@ -77,22 +117,19 @@ def _remove(clients: Clients, action: RemoveInstance) -> None:
             if error_code(error) != "ValidationError":
                 raise
         return
-    ec2 = clients("ec2")
     # Lower the target first, or the fleet launches a replacement for the terminated instance.
-    ec2.modify_spot_fleet_request(SpotFleetRequestId=action.group_id, TargetCapacity=action.new_capacity,
-                                  ExcessCapacityTerminationPolicy="noTermination")
-    ec2.terminate_instances(InstanceIds=[action.ec2_instance_id])
+    spot.ensure(action.group_id)
+    clients("ec2").terminate_instances(InstanceIds=[action.ec2_instance_id])
 
 
-def _set_capacity(clients: Clients, action: SetCapacity) -> None:
+def _set_capacity(clients: Clients, action: SetCapacity, spot: _SpotTargets) -> None:
     if action.group_kind == "asg":
         args: dict[str, Any] = {"AutoScalingGroupName": action.group_id, "DesiredCapacity": action.capacity}
         if action.min_size is not None:
             args["MinSize"] = action.min_size
         clients("autoscaling").update_auto_scaling_group(**args)
         return
-    clients("ec2").modify_spot_fleet_request(SpotFleetRequestId=action.group_id, TargetCapacity=action.capacity,
-                                             ExcessCapacityTerminationPolicy="noTermination")
+    spot.ensure(action.group_id)
 
 
 def _delete_stack(clients: Clients, action: DeleteStack, cluster: str) -> None:
@@ -106,13 +143,13 @@ def _delete_stack(clients: Clients, action: DeleteStack, cluster: str) -> None:
     cfn.delete_stack(StackName=action.stack_name)
 
 
-def _run(clients: Clients, cluster: str, action: Action) -> None:
+def _run(clients: Clients, cluster: str, action: Action, spot: _SpotTargets) -> None:
     if isinstance(action, CompleteLifecycle):
         _complete(clients, action)
     elif isinstance(action, RemoveInstance):
-        _remove(clients, action)
+        _remove(clients, action, spot)
     elif isinstance(action, SetCapacity):
-        _set_capacity(clients, action)
+        _set_capacity(clients, action, spot)
     elif isinstance(action, DeleteStack):
         _delete_stack(clients, action, cluster)
 
@@ -120,13 +157,14 @@ def _run(clients: Clients, cluster: str, action: Action) -> None:
 def apply(clients: Clients, cluster: str, actions: Sequence[Action], now: float) -> list[Outcome]:
     ordered = sorted(actions, key=_order)
     outcomes = _drain(clients, [a for a in ordered if isinstance(a, Drain)], now)
+    spot = _SpotTargets(clients, spot_targets(actions))
     for action in (a for a in ordered if not isinstance(a, Drain)):
         try:
-            _run(clients, cluster, action)
+            _run(clients, cluster, action, spot)
             outcomes.append(_outcome(action))
         except Exception as error:
             outcomes.append(_outcome(action, error))
     return outcomes
 
 
-__all__ = ["apply", "describe"]
+__all__ = ["apply", "describe", "spot_targets"]

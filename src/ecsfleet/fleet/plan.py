@@ -13,6 +13,12 @@ In order of urgency:
 5. Active fleets: scale out when tasks cannot be placed or fewer than `task_threshold_out`
    copies of the largest task fit; scale in, one drained instance at a time, when more than
    `task_threshold_in` fit and would still fit `task_threshold_out` without it.
+
+An Auto Scaling group's capacity stays within the MinSize..MaxSize it has on AWS (what
+DescribeAutoScalingGroups answers, which infra.yml may not match until it is deployed): AWS
+refuses a desired capacity outside it. A spot fleet still `modifying` from an earlier change is
+left alone until a later pass (AWS refuses to modify it meanwhile); `apply` makes one
+ModifySpotFleetRequest per fleet per pass.
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ class Group:
     weights: Mapping[str, int]  # instance type -> weight (spot fleets)
     config: AutoScalingGroup | SpotFleet | None
     fulfilled: float = 0.0  # capacity running: instances in service (ASG), fulfilled weight (spot)
+    modifying: bool = False  # a spot fleet AWS still applies an earlier modify to: not modifiable now
 
     def weight(self, instance: ContainerInstance | None) -> int:
         if self.kind == "asg" or instance is None:
@@ -99,8 +106,9 @@ def _groups(world: FleetWorld, infra: Infra) -> list[Group]:
     for fleet in world.fleets:
         for asg in fleet.asgs:
             a = asg_config.get(asg.logical_id)
-            groups.append(Group("asg", asg.name, fleet, asg.desired, a.min_size if a and fleet.active else 0,
-                                a.max_size if a else asg.max_size,
+            # The deployed bounds, not infra.yml's: AWS refuses a desired capacity outside them.
+            groups.append(Group("asg", asg.name, fleet, asg.desired, asg.min_size if fleet.active else 0,
+                                asg.max_size,
                                 frozenset(i.instance_id for i in asg.instances
                                           if i.lifecycle_state not in ("Terminating:Wait", "Terminated")),
                                 {}, a, float(sum(1 for i in asg.instances if i.lifecycle_state == "InService"))))
@@ -109,7 +117,7 @@ def _groups(world: FleetWorld, infra: Infra) -> list[Group]:
             groups.append(Group("spot", spot.request_id, fleet, spot.target,
                                 f.min_weight if f and fleet.active else 0, f.max_weight if f else spot.target,
                                 frozenset(spot.instance_ids), {b.instance_type: b.weight for b in f.bids} if f else {},
-                                f, spot.fulfilled))
+                                f, spot.fulfilled, modifying=spot.state == "modifying"))
     return groups
 
 
@@ -157,6 +165,11 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
         if group is None or ec2 in handled:
             return
         handled.add(ec2)
+        if group.modifying:
+            draining.add(ec2)  # still counts as on its way out: no other drain starts meanwhile
+            result.notes.append(f"{ec2}: removal waits for the next pass: spot fleet {group.group_id} is still "
+                                "modifying")
+            return
         weight = group.weight(ci)
         group.capacity = max(0, group.capacity - weight)
         standalone = _standalone(snap, ci) if ci is not None else 0
@@ -227,7 +240,9 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
         for group in fleet_groups:
             state = next((a for a in fleet.asgs if a.name == group.group_id), None)
             if state is not None and state.min_size > 0:
-                result.actions.append(SetCapacity("asg", state.name, group.capacity, f"inactive fleet "
+                # Applied before this pass's removals, which lower the desired capacity themselves:
+                # the desired capacity observed, not the one after them.
+                result.actions.append(SetCapacity("asg", state.name, state.desired, f"inactive fleet "
                                                   f"{fleet.version}: no minimum size", min_size=0))
         members = world.members(fleet)
         registered = {ci.ec2_instance_id for ci in members}
@@ -249,6 +264,10 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
         if not members and not fleet.instance_ids:  # instances ended in this pass count until gone
             if any(g.capacity > 0 for g in fleet_groups):
                 for group in (g for g in fleet_groups if g.capacity > 0):
+                    if group.modifying:
+                        result.notes.append(f"spot fleet {group.group_id} is still modifying: it goes to zero in a "
+                                            "later pass")
+                        continue
                     result.actions.append(SetCapacity(group.kind, group.group_id, 0,
                                                       f"inactive fleet {fleet.version} is empty", min_size=0))
             elif not fleet.stack.in_progress and fleet.stack.status != "DELETE_IN_PROGRESS":
@@ -282,10 +301,12 @@ def _scale(obs: Observation, options: Options, result: Plan, groups: list[Group]
         return
     booting = sorted(ec2 for g in active_groups for ec2 in g.instance_ids if ec2 not in by_ec2)
     short = [g.group_id for g in active_groups if g.fulfilled < g.capacity]
-    if booting or short:
+    modifying = [g.group_id for g in active_groups if g.modifying]
+    if booting or short or modifying:
         # State, not a timer, is the cooldown: capacity asked for is not judged before it has joined.
         result.notes.append(f"scaling waits: {len(booting)} instance(s) not yet in the cluster"
-                            + (f", {', '.join(short)} still launching" if short else ""))
+                            + (f", {', '.join(short)} still launching" if short else "")
+                            + (f", {', '.join(modifying)} still modifying" if modifying else ""))
         return
     if size is not None and (unplaced > 0 or free < threshold_out):
         per_instance = max([full_copies(ci, size) for ci in members] or [1]) or 1

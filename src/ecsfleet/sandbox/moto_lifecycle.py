@@ -76,6 +76,11 @@ def _now() -> float:
     return clock.now() if clock is not None else time.time()
 
 
+def sandbox_now() -> float:
+    """The clock of the running sandbox (the wall clock when none runs): what moto patches time by."""
+    return _now()
+
+
 def _actions(backend: Any) -> dict[str, dict[str, _Action]]:
     """Pending actions by instance id, then hook name."""
     found: dict[str, dict[str, _Action]] | None = backend.__dict__.get(_ACTIONS)
@@ -108,11 +113,18 @@ def _runs_hooks(group: Any) -> bool:
 
 
 def put_hook(backend: Any, group_name: str, spec: dict[str, Any]) -> Any:
-    """Create or replace a hook from PutLifecycleHook / LifecycleHookSpecification fields."""
+    """Create or replace a hook from PutLifecycleHook / LifecycleHookSpecification fields. A field
+    left out of an update keeps the hook's value (moto reset it to its default)."""
+    old = next((h for h in backend.lifecycle_hooks.values()
+                if h.name == spec["LifecycleHookName"] and h.auto_scaling_group_name == group_name), None)
     timeout = spec.get("HeartbeatTimeout")
+    if timeout in (None, "") and old is not None:
+        timeout = old.heartbeat_timeout
     hook = backend.create_lifecycle_hook(
-        name=spec["LifecycleHookName"], as_name=group_name, transition=spec.get("LifecycleTransition"),
-        timeout=int(timeout) if timeout not in (None, "") else None, result=spec.get("DefaultResult"))
+        name=spec["LifecycleHookName"], as_name=group_name,
+        transition=spec.get("LifecycleTransition") or (old.lifecycle_transition if old else None),
+        timeout=int(timeout) if timeout not in (None, "") else None,
+        result=spec.get("DefaultResult") or (old.default_result if old else None))
     # moto fills these with made-up ARNs; AWS shows what was given, or nothing.
     hook.notification_target_arn = spec.get("NotificationTargetARN")
     hook.role_arn = spec.get("RoleARN")
@@ -204,14 +216,25 @@ def _terminate(backend: Any, instance_id: str) -> None:
         backend.ec2_backend.terminate_instances([instance_id])
 
 
-def _find_action(backend: Any, group_name: str | None, hook_name: str | None, instance_id: str | None,
-                 token: str | None) -> _Action:
-    for iid, pending in _actions(backend).items():
+def pending_action(backend: Any, group_name: str | None, hook_name: str | None, instance_id: str | None,
+                   token: str | None) -> Any:
+    """The lifecycle action waiting on this hook for this instance (or token), or None. Read-only:
+    the sandbox's rules ask it before CompleteLifecycleAction and RecordLifecycleActionHeartbeat."""
+    actions: dict[str, dict[str, _Action]] = backend.__dict__.get(_ACTIONS) or {}
+    for iid, pending in actions.items():
         action = pending.get(hook_name or "")
         if action is None or action.group_name != group_name:
             continue
         if (instance_id and iid == instance_id) or (not instance_id and token and action.token == token):
             return action
+    return None
+
+
+def _find_action(backend: Any, group_name: str | None, hook_name: str | None, instance_id: str | None,
+                 token: str | None) -> _Action:
+    action: _Action | None = pending_action(backend, group_name, hook_name, instance_id, token)
+    if action is not None:
+        return action
     if instance_id:
         raise _validation_error(f"No active Lifecycle Action found with instance ID {instance_id}")
     if token:

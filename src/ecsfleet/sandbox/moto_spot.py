@@ -4,6 +4,15 @@ A spot fleet request of type `maintain` (AWS's default) replaces an interrupted 
 back to its target capacity; one of type `request` does not. moto 5.2.5 drops the `Type` of a
 fleet request (API and CloudFormation) and never replenishes, so this module keeps the type,
 shows it in DescribeSpotFleetRequests, and launches the replacement after an interruption.
+
+Where moto's spot fleet API is wrong rather than lenient, it is fixed here too:
+- AWS keeps a fleet in the `modifying` state for a while after ModifySpotFleetRequest (and
+  refuses a second modify meanwhile, see rules/ec2.py); moto's fleet never leaves `active`. The
+  sandbox shows `modifying` for `modifying_seconds()` of sandbox time after an API modify.
+- RequestSpotFleet without `AllocationStrategy` (optional: AWS defaults it) crashed moto.
+- CancelSpotFleetRequests of an unknown id crashed moto; AWS lists it under
+  UnsuccessfulFleetRequests. moto also answered `cancelled_terminating` for a cancel that keeps
+  the instances running (`cancelled_running` on AWS).
 Called with the sandbox lock held.
 """
 
@@ -15,10 +24,35 @@ from .ecs_model import ACCOUNT_ID
 
 _PATCHED = "_ecsfleet_sandbox_spot"
 _TYPE = "_ecsfleet_sandbox_fleet_type"
+_MODIFYING_UNTIL = "_ecsfleet_sandbox_modifying_until"
+# AWS's default when a request names none (the API reference of SpotFleetRequestConfigData).
+DEFAULT_ALLOCATION_STRATEGY = "lowestPrice"
+# How long a fleet stays `modifying` after a modify, in sandbox seconds: AWS takes a few seconds
+# (a spot fleet's history shows modify_in_progress, then modify_succeeded about 3 s later).
+MODIFYING_SECONDS = 5.0
+_modifying = [MODIFYING_SECONDS]
+
+
+def set_modifying_seconds(seconds: float) -> None:
+    if seconds < 0:
+        raise ValueError(f"modifying seconds must not be negative, not {seconds}")
+    _modifying[0] = float(seconds)
+
+
+def modifying_seconds() -> float:
+    return _modifying[0]
 
 
 def fleet_type(fleet: Any) -> str:
     return str(getattr(fleet, _TYPE, None) or "maintain")
+
+
+def fleet_state(fleet: Any, now: float) -> str:
+    """The fleet's SpotFleetRequestState at `now`: `modifying` for a while after a modify."""
+    state = str(fleet.state)
+    if state == "active" and now < float(getattr(fleet, _MODIFYING_UNTIL, 0.0)):
+        return "modifying"
+    return state
 
 
 def running_instance(regions: list[str], instance_id: str) -> str:
@@ -55,20 +89,10 @@ def interrupt(region: str, instance_id: str) -> None:
 
 def patch_moto_spot() -> None:
     from moto.ec2.models.spot_requests import SpotFleetRequest
-    from moto.ec2.responses.spot_fleets import SpotFleets
 
     if getattr(SpotFleetRequest, _PATCHED, False):
         return
-    response: Any = SpotFleets
-    request_spot_fleet = response.request_spot_fleet
-
-    def request_typed_spot_fleet(self: Any) -> Any:
-        result = request_spot_fleet(self)
-        fleet = self.ec2_backend.spot_fleet_requests[result.result["SpotFleetRequestId"]]
-        setattr(fleet, _TYPE, (self._get_param("SpotFleetRequestConfig", {}) or {}).get("Type"))
-        return result
-
-    response.request_spot_fleet = request_typed_spot_fleet
+    _patch_responses()
 
     cfn_create = SpotFleetRequest.create_from_cloudformation_json
 
@@ -86,4 +110,64 @@ def patch_moto_spot() -> None:
         return {**config(self), "Type": fleet_type(self)}
 
     SpotFleetRequest.spot_fleet_request_config = property(typed_config)  # type: ignore[method-assign,assignment]
+
+    def state_now(self: Any) -> str:
+        from .moto_lifecycle import sandbox_now
+
+        return fleet_state(self, sandbox_now())
+
+    SpotFleetRequest.spot_fleet_request_state = property(state_now)  # type: ignore[method-assign,assignment]
     setattr(SpotFleetRequest, _PATCHED, True)
+
+
+def _patch_responses() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.spot_fleets import SpotFleets
+
+    from .moto_lifecycle import sandbox_now
+
+    response: Any = SpotFleets
+    modify = response.modify_spot_fleet_request
+
+    def request_spot_fleet(self: Any) -> Any:
+        # moto's own handler, less its KeyError on an AllocationStrategy left to AWS's default.
+        config = self._get_param("SpotFleetRequestConfig", {}) or {}
+        fleet = self.ec2_backend.request_spot_fleet(
+            spot_price=config.get("SpotPrice"), target_capacity=config["TargetCapacity"],
+            iam_fleet_role=config["IamFleetRole"],
+            allocation_strategy=config.get("AllocationStrategy") or DEFAULT_ALLOCATION_STRATEGY,
+            launch_specs=config.get("LaunchSpecifications"),
+            launch_template_config=self._get_param("SpotFleetRequestConfig.LaunchTemplateConfigs", []),
+            instance_interruption_behaviour=config.get("InstanceInterruptionBehavior"),
+            tag_specifications=config.get("TagSpecifications", []))
+        setattr(fleet, _TYPE, config.get("Type"))
+        return ActionResult({"SpotFleetRequestId": fleet.id})
+
+    def modify_and_hold(self: Any) -> Any:
+        result = modify(self)
+        fleet = self.ec2_backend.spot_fleet_requests.get(self._get_param("SpotFleetRequestId"))
+        if fleet is not None:
+            setattr(fleet, _MODIFYING_UNTIL, sandbox_now() + modifying_seconds())
+        return result
+
+    def cancel(self: Any) -> Any:
+        ids = self._get_param("SpotFleetRequestIds", [])
+        terminate = self._get_bool_param("TerminateInstances")
+        known = [i for i in ids if i in self.ec2_backend.spot_fleet_requests]
+        before = {i: fleet_state(self.ec2_backend.spot_fleet_requests[i], sandbox_now()) for i in known}
+        self.ec2_backend.cancel_spot_fleet_requests(known, terminate)
+        return ActionResult({
+            "SuccessfulFleetRequests": [
+                {"SpotFleetRequestId": i, "PreviousSpotFleetRequestState": before[i],
+                 "CurrentSpotFleetRequestState": "cancelled_terminating" if terminate else "cancelled_running"}
+                for i in known],
+            "UnsuccessfulFleetRequests": [
+                {"SpotFleetRequestId": i, "Error": {"Code": "fleetRequestIdDoesNotExist",
+                                                    "Message": f"The spot fleet request ID '{i}' does not exist"}}
+                for i in ids if i not in known],
+        })
+
+    # moto dispatches an EC2 action to the response method named after it in snake case.
+    response.request_spot_fleet = request_spot_fleet
+    response.modify_spot_fleet_request = modify_and_hold
+    response.cancel_spot_fleet_requests = cancel
