@@ -20,7 +20,7 @@ from ecsfleet.agents.window import Window
 from ecsfleet.aws import Clients
 from ecsfleet.cli import main
 from ecsfleet.notify import Notifier
-from ecsfleet.runner import safe_pass
+from ecsfleet.runner import PassReport, safe_pass
 from ecsfleet.sandbox import Sandbox
 from support import cluster_with_instances
 
@@ -56,7 +56,7 @@ def webhook() -> Iterator[Webhook]:
     hook.server.shutdown()
 
 
-def versions(sb: Sandbox, cluster: str) -> dict[str, tuple[str, str | None]]:
+def versions(sb: Sandbox, cluster: str) -> dict[str, tuple[str | None, str | None]]:
     ecs = sb.client("ecs")
     arns = [a for p in ecs.get_paginator("list_container_instances").paginate(cluster=cluster)
             for a in p["containerInstanceArns"]]
@@ -64,7 +64,7 @@ def versions(sb: Sandbox, cluster: str) -> dict[str, tuple[str, str | None]]:
     for start in range(0, len(arns), 100):
         for ci in ecs.describe_container_instances(cluster=cluster, containerInstances=arns[start:start + 100])[
                 "containerInstances"]:
-            found[ci["ec2InstanceId"]] = (ci["versionInfo"]["agentVersion"], ci.get("agentUpdateStatus"))
+            found[ci["ec2InstanceId"]] = (ci["versionInfo"].get("agentVersion"), ci.get("agentUpdateStatus"))
     return found
 
 
@@ -120,6 +120,53 @@ def test_failed_update_blocks_and_notifies(sb: Sandbox, clients: Clients, webhoo
     report = safe_pass(runner, dry_run=False)
     assert not report.ok and "last agent update FAILED on " + target in report.outcomes[0].error  # type: ignore[operator]
     assert any("FAILED" in t and target in t for t in webhook.texts())
+
+
+def _roll_out(sb: Sandbox, runner: AgentUpdates, passes: int) -> list[PassReport]:
+    reports = []
+    for _ in range(passes):
+        reports.append(safe_pass(runner, dry_run=False))
+        sb.advance(20)
+    return reports
+
+
+def test_an_arm64_host_does_not_stall_the_roll_out(sb: Sandbox, clients: Clients, webhook: Webhook) -> None:
+    (arm,) = cluster_with_instances(sb, "prod", count=1, instance_type="t4g.medium")  # Graviton: arm64
+    others = cluster_with_instances(sb, "prod", count=2)
+    runner = updates(clients, ["prod"], notifier=Notifier(webhook.url))
+    reports = _roll_out(sb, runner, 3)
+    latest = sb.timings.latest_agent_version
+    assert {i: v for i, (v, _) in versions(sb, "prod").items()} == {
+        arm: sb.timings.initial_agent_version, **dict.fromkeys(others, latest)}
+    for report in reports:  # every pass: healthy, and the arm64 host reported as skipped
+        assert report.ok
+        (skip,) = [o for o in report.outcomes if o.kind == "unsupported"]
+        assert skip.skipped and skip.detail.startswith(f"{arm} in prod skipped: ") and "arm64" in skip.detail
+    assert [o.kind for o in reports[-1].outcomes] == ["current", "unsupported"]
+    assert not any(arm in t for t in webhook.texts())  # never "update requested" (nor any notice)
+    assert len([t for t in webhook.texts() if "agent update requested" in t]) == 2
+
+
+def test_a_refusal_aws_gives_for_one_host_skips_it_and_the_roll_out_goes_on(
+    sb: Sandbox, clients: Clients, webhook: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = cluster_with_instances(sb, "prod", count=3)
+    stale = min(ids)  # the first candidate of every pass (same version, lowest id)
+    sb.set_agent_facts(stale, version_info=False)
+    # The plan foresees this host; here it does not (a refusal ecsfleet does not predict), so
+    # AWS's refusal itself must not stall the roll-out.
+    monkeypatch.setattr("ecsfleet.agents.plan.unsupported", lambda instance: None)
+    runner = updates(clients, ["prod"], notifier=Notifier(webhook.url))
+    reports = _roll_out(sb, runner, 2)
+    assert all(r.ok for r in reports)
+    assert [o.kind for o in reports[0].outcomes] == ["refused", "update"]
+    refusal = reports[0].outcomes[0]
+    assert refusal.skipped and "MissingVersionException" in refusal.detail
+    assert {i for i, (v, _) in versions(sb, "prod").items() if v == sb.timings.latest_agent_version} == set(ids) - {
+        stale}
+    assert not any("requested" in t and stale in t for t in webhook.texts())
+    assert any("refused, host skipped" in t and stale in t for t in webhook.texts())
+    assert main(["agents", "update", "--cluster", "prod"]) == 0  # a skipped host is not a failed pass
 
 
 def test_more_than_100_instances_are_all_seen(sb: Sandbox, clients: Clients) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from types import MappingProxyType
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from builders import host, snapshot
-from ecsfleet.agents.plan import Options, decide
+from ecsfleet.agents.plan import Options, decide, unsupported
 from ecsfleet.agents.window import Window, WindowError
 
 
@@ -29,6 +30,17 @@ def test_oldest_agents_first_active_only_and_in_flight_counted() -> None:
     decision = decide(snapshot([rolling, draining, old, host(4)], []), Options(max_in_flight=2))
     assert [i.ec2_instance_id for i in decision.candidates] == ["i-0003", "i-0004"]
     assert decision.in_flight == ("i-0001",) and decision.slots == 1
+
+
+def test_hosts_aws_never_updates_are_set_apart_not_blocking() -> None:
+    windows = dataclasses.replace(host(1), attributes=MappingProxyType({"ecs.os-type": "windows"}))
+    arm = dataclasses.replace(host(2), attributes=MappingProxyType({"ecs.cpu-architecture": "arm64"}))
+    custom = dataclasses.replace(host(3), agent_version=None)  # no versionInfo: MissingVersionException
+    decision = decide(snapshot([windows, arm, custom, host(4)], []), Options(max_in_flight=2))
+    assert decision.healthy and [i.ec2_instance_id for i in decision.candidates] == ["i-0004"]
+    assert [ec2 for ec2, _ in decision.unsupported] == ["i-0001", "i-0002", "i-0003"]
+    assert decision.slots == 2  # a host left aside takes no slot
+    assert unsupported(host(4)) is None
 
 
 @pytest.mark.parametrize(("text", "when", "open_"), [

@@ -25,6 +25,7 @@ class Decision:
     in_flight: tuple[str, ...] = ()  # EC2 ids whose update is rolling
     candidates: tuple[ContainerInstance, ...] = ()  # to try, oldest agent first
     slots: int = 0  # how many more updates may start
+    unsupported: tuple[tuple[str, str], ...] = ()  # (EC2 id, why): hosts AWS never updates through the API
 
     @property
     def healthy(self) -> bool:
@@ -33,6 +34,19 @@ class Decision:
 
 def version_key(version: str | None) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version or "")) or (0,)
+
+
+def unsupported(instance: ContainerInstance) -> str | None:
+    """Why AWS refuses UpdateContainerAgent on this host whatever its state, or None. Such a host
+    is left out of the roll-out (and reported) rather than tried, refused and retried every pass:
+    its agent is updated by replacing the host (Windows) or its ecs-init package (arm64)."""
+    if instance.agent_version is None:
+        return "its agent reports no version information (MissingVersionException)"
+    if instance.attributes.get("ecs.os-type") == "windows":
+        return "UpdateContainerAgent does not apply to Windows container instances"
+    if instance.attributes.get("ecs.cpu-architecture") == "arm64":
+        return "UpdateContainerAgent is not supported on arm64 instances"
+    return None
 
 
 def _tags_match(instance: ContainerInstance, options: Options) -> bool:
@@ -45,7 +59,8 @@ def _tags_match(instance: ContainerInstance, options: Options) -> bool:
 def decide(snap: ClusterSnapshot, options: Options) -> Decision:
     """A cluster with a disconnected agent or a FAILED update is not touched (every instance
     counts for that, whatever the filters); otherwise up to `max_in_flight` updates may roll at
-    once, counting the ones already PENDING..UPDATING."""
+    once, counting the ones already PENDING..UPDATING. Hosts AWS never updates through the API
+    (`unsupported`) are set apart: they neither block the cluster nor take a slot."""
     disconnected = sorted(i.ec2_instance_id for i in snap.instances if not i.agent_connected)
     failed = sorted(i.ec2_instance_id for i in snap.instances if i.agent_update_status == "FAILED")
     blocked = []
@@ -56,10 +71,12 @@ def decide(snap: ClusterSnapshot, options: Options) -> Decision:
     if blocked:
         return Decision(snap.cluster, blocked=tuple(blocked))
     in_flight = tuple(sorted(i.ec2_instance_id for i in snap.instances if i.agent_update_status in IN_FLIGHT))
+    eligible = [i for i in snap.instances
+                if i.status == "ACTIVE" and i.agent_update_status not in IN_FLIGHT and _tags_match(i, options)]
+    refused = tuple(sorted((i.ec2_instance_id, why) for i in eligible if (why := unsupported(i)) is not None))
     candidates = tuple(sorted(
-        (i for i in snap.instances
-         if i.status == "ACTIVE" and i.agent_update_status not in IN_FLIGHT and _tags_match(i, options)),
+        (i for i in eligible if unsupported(i) is None),
         key=lambda i: (version_key(i.agent_version), i.ec2_instance_id),
     ))
     return Decision(snap.cluster, in_flight=in_flight, candidates=candidates,
-                    slots=max(0, options.max_in_flight - len(in_flight)))
+                    slots=max(0, options.max_in_flight - len(in_flight)), unsupported=refused)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..aws import Clients, error_code, paginate
 from ..notify import Notifier
@@ -13,6 +14,11 @@ from ..snapshot import SnapshotReader
 from .lease import Lease
 from .plan import Decision, Options, decide
 from .window import Window
+
+# UpdateContainerAgent's refusals that are about the host and stay so: no version information, a
+# platform AWS does not update through the API (Windows, arm64). Not ClientException: an agent that
+# disconnected since the cluster was read is a problem of the cluster, and ends its pass.
+HOST_REFUSALS = frozenset({"MissingVersionException", "InvalidParameterException", "UnsupportedFeatureException"})
 
 
 def cluster_names(clients: Clients) -> list[str]:
@@ -66,16 +72,27 @@ class AgentUpdates:
             warnings.append(text)
             self.notifier.send(text)
             return [Outcome("cluster", cluster, "not updated this pass", ok=False, error="; ".join(decision.blocked))]
+        # Hosts AWS never updates through the API: reported every pass, never a problem of the cluster.
+        unsupported = [Outcome("unsupported", cluster, f"{ec2_id} in {cluster} skipped: {why}", skipped=True)
+                       for ec2_id, why in decision.unsupported]
         if decision.slots == 0:
-            return [Outcome("cluster", cluster, f"update rolling on {', '.join(decision.in_flight)}", skipped=True)]
+            return [Outcome("cluster", cluster, f"update rolling on {', '.join(decision.in_flight)}", skipped=True),
+                    *unsupported]
         if dry_run:
             planned += [f"update the agent of {i.ec2_instance_id} in {cluster} (now {i.agent_version}), if one is "
                         "available" for i in decision.candidates[:decision.slots]]
-            return []
-        ecs = self.clients("ecs")
-        outcomes: list[Outcome] = []  # accepted updates only, until a refusal ends the loop
+            return unsupported
+        return self._update(decision, self.clients("ecs")) + unsupported
+
+    def _update(self, decision: Decision, ecs: Any) -> list[Outcome]:
+        """UpdateContainerAgent on the candidates in turn until `slots` are accepted. A refusal
+        naming the host skips that host and goes on with the next one (it must not stall the
+        cluster pass after pass); any other failure ends the cluster's pass."""
+        cluster = decision.cluster
+        outcomes: list[Outcome] = []
+        accepted = 0
         for instance in decision.candidates:
-            if len(outcomes) >= decision.slots:
+            if accepted >= decision.slots:
                 break
             name = f"{instance.ec2_instance_id} in {cluster}"
             try:
@@ -91,10 +108,16 @@ class AgentUpdates:
                     outcomes.append(Outcome("in-progress", cluster, f"an update is already rolling ({name})",
                                             skipped=True))
                     break
+                if code in HOST_REFUSALS:
+                    text = f"agent update of {name} refused, host skipped: {code}: {error}"
+                    self.notifier.send(text)
+                    outcomes.append(Outcome("refused", cluster, text, skipped=True))
+                    continue
                 text = f"agent update of {name} failed: {code or type(error).__name__}: {error}"
                 self.notifier.send(text)
                 outcomes.append(Outcome("update", cluster, name, ok=False, error=text))
                 break
+            accepted += 1
             self.notifier.send(f"agent update requested on {name} (from {instance.agent_version})")
             outcomes.append(Outcome("update", cluster, f"agent update requested on {name} "
                                                        f"(from {instance.agent_version})"))

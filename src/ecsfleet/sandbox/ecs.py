@@ -22,7 +22,6 @@ from typing import Any
 from .clock import SandboxClock
 from .ecs_model import (
     ACCOUNT_ID,
-    AGENT_UPDATE_IN_FLIGHT,
     AGENT_UPDATE_STEPS,
     DEFAULT_RESOURCES,
     INSTANCE_RESOURCES,
@@ -178,38 +177,18 @@ class EcsRegion:
             return existing
         cluster = Cluster(name, self.arn("cluster", name), self.clock.now(), tags=list(tags or []))
         self.clusters[name] = cluster
+        self.resource_tags[cluster.arn] = cluster.tags  # one list: TagResource shows in DescribeClusters
         return cluster
 
     def delete_cluster(self, ref: str) -> Cluster:
+        # A cluster with instances or services is refused by the rules layer (sandbox/rules/ecs.py).
         cluster = self.cluster(ref)
-        if self.cluster_instances(cluster.name):
-            raise EcsError(
-                "ClusterContainsContainerInstancesException",
-                "The Cluster cannot be deleted while Container Instances are active or draining.",
-            )
-        if any(s.cluster == cluster.name and s.status == "ACTIVE" for s in self.services.values()):
-            raise EcsError(
-                "ClusterContainsServicesException",
-                "The Cluster cannot be deleted while Services are active.",
-            )
         cluster.status = "INACTIVE"
         return cluster
 
     def register_task_definition(self, family: str, body: dict[str, Any]) -> TaskDefinition:
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", family):
-            raise invalid("Family contains invalid characters.")
+        # What AWS refuses in a task definition is refused before this by the rules layer.
         containers = body.get("containerDefinitions") or []
-        if not containers:
-            raise invalid("Container.definitions should not be empty.")
-        for container in containers:
-            if not container.get("name") or not container.get("image"):
-                raise invalid("Container.name and Container.image should not be null or empty.")
-            if not body.get("memory") and not (container.get("memory") or container.get("memoryReservation")):
-                raise EcsError(
-                    "ClientException",
-                    f"Invalid setting for container '{container['name']}'. At least one of 'memory' or "
-                    "'memoryReservation' must be specified.",
-                )
         revisions = self.task_definitions.setdefault(family, [])
         revision = len(revisions) + 1
         extra = {
@@ -248,7 +227,7 @@ class EcsRegion:
             "ecs.availability-zone": facts.availability_zone,
             "ecs.instance-type": facts.instance_type,
             "ecs.os-type": "linux",
-            "ecs.cpu-architecture": "x86_64",
+            "ecs.cpu-architecture": cpu_architecture(facts.instance_type),
             **(attributes or {}),
         }
         ci = ContainerInstance(
@@ -285,9 +264,8 @@ class EcsRegion:
         return ci
 
     def set_instance_state(self, ci: ContainerInstance, status: str) -> None:
-        if status not in ("ACTIVE", "DRAINING"):
-            raise invalid("Container instances status should be one of [ACTIVE, DRAINING]")
-        if ci.status == status:
+        """ACTIVE <-> DRAINING (the rules layer refuses any other status)."""
+        if ci.status in (status, "INACTIVE"):
             return
         ci.status = status
         self._instance_changed(ci)
@@ -300,20 +278,12 @@ class EcsRegion:
             if connected:
                 self.reconcile_services(ci.cluster)
 
+    def update_available(self, ci: ContainerInstance) -> bool:
+        return version_tuple(ci.agent_version) < version_tuple(self.timings.latest_agent_version)
+
     def update_agent(self, ci: ContainerInstance) -> None:
-        if ci.agent_update_status in AGENT_UPDATE_IN_FLIGHT:
-            raise EcsError(
-                "UpdateInProgressException",
-                "There is already a current Amazon ECS container agent update in progress on the "
-                "container instance.",
-            )
-        if not ci.agent_connected:
-            raise EcsError("ClientException", "The container instance's agent is not connected.")
-        if _version_tuple(ci.agent_version) >= _version_tuple(self.timings.latest_agent_version):
-            raise EcsError(
-                "NoUpdateAvailableException",
-                "There is no update available for your container instance's agent.",
-            )
+        """Start an update; the rules layer has refused the calls AWS refuses (no version info,
+        Windows, arm64, agent disconnected, an update in flight, no update available)."""
         ci.agent_update_status = "PENDING"
         self._instance_changed(ci)
         self._schedule_agent_step(ci, 1)
@@ -339,6 +309,10 @@ class EcsRegion:
                 self._schedule_agent_step(ci, step + 1)
 
         self.clock.call_later(self.timings.agent_update_step_seconds, advance_update)
+
+    def instance_changed(self, ci: ContainerInstance) -> None:
+        """Announce a change made from outside the API (the sandbox's test controls)."""
+        self._instance_changed(ci)
 
     def _instance_changed(self, ci: ContainerInstance) -> None:
         ci.version += 1
@@ -540,6 +514,8 @@ class EcsRegion:
         ci.used_memory += task.memory
         ci.task_arns.add(arn)
         self.tasks[arn] = task
+        if task.tags:
+            self.resource_tags[arn] = task.tags
         self._task_changed(task)
         self.clock.call_later(self.timings.task_start_seconds, lambda: self._task_running(task))
         return task
@@ -650,6 +626,7 @@ class EcsRegion:
             tags=list(body.get("tags") or []),
         )
         self.services[arn] = svc
+        self.resource_tags[arn] = svc.tags
         self.reconcile_services(cluster.name)
         return svc
 
@@ -770,8 +747,17 @@ class EcsRegion:
                 self.reconcile_services(name)
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
+def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version))
+
+
+# Graviton families: a generation digit then "g" (t4g, m6g, c6gn, r7gd, x2gd, im4gn), and a1.
+_ARM_FAMILY = re.compile(r"[a-z]+\d+g[a-z]*|a1")
+
+
+def cpu_architecture(instance_type: str) -> str:
+    """What the ECS agent reports as `ecs.cpu-architecture` on an instance of this type."""
+    return "arm64" if _ARM_FAMILY.fullmatch(instance_type.split(".", 1)[0]) else "x86_64"
 
 
 _COMPARISON = re.compile(r"^\s*(\S+)\s*(==|!=|=~|!~|in|not in)\s*(.+?)\s*$")

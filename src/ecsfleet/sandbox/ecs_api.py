@@ -35,14 +35,19 @@ def _resources(ci: ContainerInstance, remaining: bool) -> list[Document]:
     ]
 
 
+def _version_info(ci: ContainerInstance) -> Document:
+    if ci.agent_hash is None:
+        return {}
+    return {"agentVersion": ci.agent_version, "agentHash": ci.agent_hash, "dockerVersion": ci.docker_version}
+
+
 def render_instance(region: EcsRegion, ci: ContainerInstance) -> Document:
     tasks = [region.tasks[a] for a in ci.task_arns if a in region.tasks]
     doc: Document = {
         "containerInstanceArn": ci.arn,
         "ec2InstanceId": ci.ec2_instance_id,
         "version": ci.version,
-        "versionInfo": {"agentVersion": ci.agent_version, "agentHash": "e5c0a5a5",
-                        "dockerVersion": ci.docker_version},
+        "versionInfo": _version_info(ci),
         "remainingResources": _resources(ci, remaining=True),
         "registeredResources": _resources(ci, remaining=False),
         "status": ci.status,
@@ -192,9 +197,7 @@ def iso_times(doc: Any) -> Any:
 
 
 def _page(items: Sequence[str], params: Params, key: str, default_max: int = 100) -> Document:
-    limit = int(params.get("maxResults") or default_max)
-    if not 1 <= limit <= 100:
-        raise invalid("maxResults must be between 1 and 100.")
+    limit = int(params.get("maxResults") or default_max)  # 1..100: the rules layer refuses others
     token = params.get("nextToken")
     start = int(base64.b64decode(token).decode()) if token else 0
     result: Document = {key: list(items[start:start + limit])}
@@ -203,12 +206,9 @@ def _page(items: Sequence[str], params: Params, key: str, default_max: int = 100
     return result
 
 
-def _at_most(refs: list[Any] | None, limit: int, what: str) -> list[Any]:
-    if not refs:
-        raise invalid(f"{what} cannot be empty.")
-    if len(refs) > limit:
-        raise invalid(f"{what} cannot have more than {limit} elements.")
-    return refs
+def _refs(params: Params, key: str) -> list[Any]:
+    """A batch of references; its size limits are refused by the rules layer (sandbox/rules/ecs.py)."""
+    return list(params.get(key) or [])
 
 
 class EcsApi:
@@ -335,7 +335,7 @@ class EcsApi:
     def DescribeContainerInstances(self, r: EcsRegion, p: Params) -> Document:
         cluster = r.cluster(p.get("cluster"))
         found, failures = [], []
-        for ref in _at_most(p.get("containerInstances"), 100, "containerInstances"):
+        for ref in _refs(p, "containerInstances"):
             try:
                 found.append(render_instance(r, r.instance(cluster, ref)))
             except EcsError:
@@ -345,11 +345,15 @@ class EcsApi:
     def UpdateContainerInstancesState(self, r: EcsRegion, p: Params) -> Document:
         cluster = r.cluster(p.get("cluster"))
         found, failures = [], []
-        for ref in _at_most(p.get("containerInstances"), 10, "containerInstances"):
+        for ref in _refs(p, "containerInstances"):
             try:
                 ci = r.instance(cluster, ref)
             except EcsError:
                 failures.append({"arn": ref, "reason": "MISSING"})
+                continue
+            if ci.status == "INACTIVE":
+                # Deregistered: still described for a while, but never drained or reactivated.
+                failures.append({"arn": ci.arn, "reason": "INACTIVE"})
                 continue
             r.set_instance_state(ci, p["status"])
             found.append(render_instance(r, ci))
@@ -391,11 +395,7 @@ class EcsApi:
     def RunTask(self, r: EcsRegion, p: Params) -> Document:
         cluster = r.cluster(p.get("cluster"))
         td = r.task_definition(p["taskDefinition"])
-        count = int(p.get("count") or 1)
-        if not 1 <= count <= 10:
-            raise invalid("count must be between 1 and 10.")
-        if not r.cluster_instances(cluster.name):
-            raise invalid("No Container Instances were found in your cluster.")
+        count = int(p.get("count") or 1)  # 1..10, and a cluster with instances: the rules layer
         tasks, failures = r.run_task(
             cluster, td, count,
             group=p.get("group"), started_by=p.get("startedBy", ""), overrides=p.get("overrides"),
@@ -407,7 +407,7 @@ class EcsApi:
     def StartTask(self, r: EcsRegion, p: Params) -> Document:
         cluster = r.cluster(p.get("cluster"))
         td = r.task_definition(p["taskDefinition"])
-        refs = _at_most(p.get("containerInstances"), 10, "containerInstances")
+        refs = _refs(p, "containerInstances")
         tasks, failures = [], []
         for ref in refs:
             ci = r.instance(cluster, ref)
@@ -446,7 +446,7 @@ class EcsApi:
     def DescribeTasks(self, r: EcsRegion, p: Params) -> Document:
         cluster = r.cluster(p.get("cluster"))
         found, failures = [], []
-        for ref in _at_most(p.get("tasks"), 100, "Tasks"):
+        for ref in _refs(p, "tasks"):
             try:
                 found.append(render_task(r, r.task(cluster, ref)))
             except EcsError:
@@ -474,7 +474,7 @@ class EcsApi:
     def DescribeServices(self, r: EcsRegion, p: Params) -> Document:
         cluster = r.cluster(p.get("cluster"))
         found, failures = [], []
-        for ref in _at_most(p.get("services"), 10, "services"):
+        for ref in _refs(p, "services"):
             try:
                 found.append(render_service(r, r.service(cluster, ref)))
             except EcsError:

@@ -137,6 +137,9 @@ class ContainerInstance:
     registered_at: float
     agent_version: str
     docker_version: str = "DockerVersion: 25.0.8"
+    # None: the agent reports no version information (a custom or very old agent), so ECS
+    # cannot update it (UpdateContainerAgent answers MissingVersionException).
+    agent_hash: str | None = "e5c0a5a5"
     status: str = "ACTIVE"
     status_reason: str | None = None
     agent_connected: bool = True

@@ -214,6 +214,11 @@ def parse_input(op: Operation, environ: Mapping[str, Any], body: bytes) -> dict[
     from moto.core.utils import get_service_model
     from werkzeug.datastructures import Headers, MultiDict
 
+    if op.protocol == "json":  # moto's JSON parser reads a body that is not JSON as `{}`
+        try:
+            json.loads(body or b"{}")
+        except ValueError as error:
+            raise ValueError(f"the request body is not JSON: {error}") from error
     try:
         operation = get_service_model(op.service).operation_model(op.name)
     except Exception as error:  # botocore raises OperationNotFoundError, a KeyError cousin
