@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ecsfleet.amis import RECOMMENDED_AMI_PARAMETER
+from ecsfleet.aws import AwsTarget, Clients
 from ecsfleet.cli import main
+from ecsfleet.fleet.deploy import DeployError, apply_change, plan
+from ecsfleet.fleet.network import resolve_network
+from ecsfleet.fleet.schema import load_infra
 from ecsfleet.sandbox import Sandbox
 
 INFRA = str(Path(__file__).parent / "fixtures" / "infra-sandbox.yml")
@@ -118,9 +123,64 @@ def test_a_failed_stack_names_the_resource_and_its_reason(sb: Sandbox, capsys: p
     assert code == 1
     assert "shop-asg-v1 failed (ROLLBACK_COMPLETE)" in err
     assert "SpotFleetSpot (AWS::EC2::SpotFleet): Spot fleet request failed: MaxSpotInstanceCountExceeded" in err
-    # The next deploy says what to do instead of an opaque CloudFormation error.
-    code, _, err = run(capsys, "fleet", "deploy", INFRA, "--version", "v1")
-    assert code == 2 and "ROLLBACK_COMPLETE" in err and "delete-stack" in err
+
+
+def test_the_next_deploy_recreates_a_stack_whose_create_failed(
+        sb: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    sb.fail_stack("shop-asg-v1", "SpotFleetSpot", "Spot fleet request failed: MaxSpotInstanceCountExceeded")
+    assert run(capsys, "fleet", "deploy", INFRA, "--version", "v1")[0] == 1
+    failed = stack(sb, "shop-asg-v1")
+    assert failed["StackStatus"] == "ROLLBACK_COMPLETE"  # AWS refuses any update of it
+    code, out, _ = run(capsys, "fleet", "plan", INFRA, "--version", "v1")
+    assert code == 0 and "shop-cluster: unchanged" in out
+    assert ("shop-asg-v1: recreate (its create failed earlier, ROLLBACK_COMPLETE: SpotFleetSpot (AWS::EC2::SpotFleet): "
+            "Spot fleet request failed: MaxSpotInstanceCountExceeded; delete it, then create") in out
+    sb.reset_calls()
+    code, out, err = run(capsys, "fleet", "deploy", INFRA, "--version", "v1")
+    assert code == 0, err
+    assert ("shop-asg-v1: its create failed earlier (ROLLBACK_COMPLETE: SpotFleetSpot (AWS::EC2::SpotFleet): Spot "
+            "fleet request failed: MaxSpotInstanceCountExceeded); a stack in ROLLBACK_COMPLETE holds no resources and "
+            "cannot be updated: deleting it and creating it again") in out
+    calls = sb.calls()
+    assert (calls[("cloudformation", "DeleteStack")], calls[("cloudformation", "CreateStack")], cfn_writes(sb)) == (
+        1, 1, 2)
+    recreated = stack(sb, "shop-asg-v1")
+    assert recreated["StackStatus"] == "CREATE_COMPLETE" and recreated["StackId"] != failed["StackId"]
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in recreated["Parameters"]}  # type: ignore[attr-defined]
+    assert params["Status"] == "inactive" and params["ImageId"].startswith("ami-")
+    sb.advance(1)
+    assert versions_of(container_instances(sb)) == ["v1", "v1", "v1"]
+    sb.reset_calls()
+    assert run(capsys, "fleet", "deploy", INFRA, "--version", "v1")[0] == 0
+    assert cfn_writes(sb) == 0
+
+
+def test_a_failed_stack_is_deleted_only_while_it_is_still_failed_and_ours(
+        sb: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    sb.fail_stack("shop-asg-v1", "SpotFleetSpot", "Spot fleet request failed")
+    assert run(capsys, "fleet", "deploy", INFRA, "--version", "v1")[0] == 1
+    clients = Clients(AwsTarget(region=sb.region, endpoint_url=sb.endpoint_url))
+    _, infra = load_infra(INFRA)
+    _, changes = plan(clients, infra, "v1", resolve_network(clients, infra))
+    recreate = next(c for c in changes if c.action == "recreate")
+    # Another deploy recovered it between this plan and its apply: the stack it finds is left alone.
+    assert run(capsys, "fleet", "deploy", INFRA, "--version", "v1")[0] == 0
+    sb.reset_calls()
+    with pytest.raises(DeployError, match="not deleted: it is now CREATE_COMPLETE"):
+        apply_change(clients, recreate, print)
+    assert cfn_writes(sb) == 0
+
+
+def test_an_update_that_changes_nothing_is_success(sb: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "fleet", "deploy", INFRA, "--version", "v1")[0] == 0
+    clients = Clients(AwsTarget(region=sb.region, endpoint_url=sb.endpoint_url))
+    _, infra = load_infra(INFRA)
+    _, changes = plan(clients, infra, "v1", resolve_network(clients, infra))
+    # As if another deploy had applied this very change since the plan read the stack.
+    stale = replace(changes[1], action="update")
+    assert apply_change(clients, stale, print) == "unchanged"
+    assert sb.calls()[("cloudformation", "UpdateStack")] == 1
+    assert stack(sb, "shop-asg-v1")["StackStatus"] == "CREATE_COMPLETE"
 
 
 def test_a_stack_with_our_name_that_we_do_not_own_is_left_alone(

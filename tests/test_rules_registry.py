@@ -56,3 +56,26 @@ def test_the_fidelity_page_covers_enough_rules() -> None:
     enforced = [r for r in ALL_RULES if r.enforced]
     assert len(ALL_RULES) >= 60
     assert len(enforced) >= 0.9 * len(ALL_RULES)
+
+
+def _operations_ecsfleet_calls() -> set[tuple[str, str]]:
+    """(botocore service, operation) of every API call the capabilities make themselves: their IAM
+    grants, less what CloudFormation does for the caller (StackResources) and iam:PassRole (no API)."""
+    from ecsfleet.iam import policies
+
+    services = {"elasticloadbalancing": "elb"}
+    calls = set()
+    for capability in (policies.LB_SYNC, policies.DNS_SYNC, policies.AGENTS, policies.FLEET):
+        for grant in capability.grants:
+            if grant.sid in ("StackResources", "PassNodeRoles"):
+                continue
+            for action in grant.actions:
+                prefix, operation = action.split(":")
+                calls.add((services.get(prefix, prefix), operation))
+    return calls
+
+
+def test_every_operation_ecsfleet_calls_has_rules_of_its_own() -> None:
+    covered = {(r.service, op) for r in ALL_RULES for op in r.operations}
+    missing = sorted(_operations_ecsfleet_calls() - covered)
+    assert not missing, f"operations with no documented refusal in the sandbox: {missing}"

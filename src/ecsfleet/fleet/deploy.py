@@ -4,6 +4,9 @@ and applying it (cluster stack first: the compute stacks import its outputs).
 A stack whose template, parameters and tags already match is left alone, so deploying the same
 version twice makes no write call. A new compute stack starts `inactive`; an existing one keeps
 its `Status` (activation belongs to `fleet rollout` / `fleet activate`).
+
+A stack of ours whose creation failed (ROLLBACK_COMPLETE) holds no resources and can never be
+updated: the next deploy says what failed then, deletes it and creates it again.
 """
 
 from __future__ import annotations
@@ -19,11 +22,23 @@ from ..aws import Clients, error_code
 from ..errors import UserError
 from .schema import Infra
 from .stacks import FleetStacks, Stack, read_stacks
-from .templates import cluster_stack_name, cluster_template, compute_stack_name, compute_template, stack_tags
+from .templates import (
+    CLUSTER_TAG,
+    cluster_stack_name,
+    cluster_template,
+    compute_stack_name,
+    compute_template,
+    stack_tags,
+)
 
 Echo = Callable[[str], None]
 KEEP = "*keep*"  # a parameter that keeps its deployed value on update (UsePreviousValue)
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+FAILED_CREATE = "ROLLBACK_COMPLETE"  # a create that failed and was rolled back: the stack holds nothing
+# States no update can start from and that ecsfleet does not resolve on its own.
+STUCK = {"CREATE_FAILED": "delete-stack", "ROLLBACK_FAILED": "delete-stack", "DELETE_FAILED": "delete-stack",
+         "UPDATE_ROLLBACK_FAILED": "continue-update-rollback"}
+NO_UPDATES = "No updates are to be performed"
 
 
 class DeployError(Exception):
@@ -44,12 +59,17 @@ class DesiredStack:
 @dataclass(frozen=True)
 class StackChange:
     stack: DesiredStack
-    action: Literal["create", "update", "unchanged"]
+    action: Literal["create", "recreate", "update", "unchanged"]
     added: tuple[str, ...] = ()
     modified: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     parameters: tuple[str, ...] = ()
     tags_changed: bool = False
+    failed_earlier: str = ""  # recreate: what made the earlier create fail
+
+    @property
+    def creates(self) -> bool:
+        return self.action in ("create", "recreate")
 
     def describe(self) -> str:
         name = self.stack.name
@@ -57,6 +77,9 @@ class StackChange:
             return f"{name}: unchanged"
         if self.action == "create":
             return f"{name}: create ({len(self.added)} resources: {', '.join(self.added)})"
+        if self.action == "recreate":
+            return (f"{name}: recreate (its create failed earlier, {FAILED_CREATE}: {self.failed_earlier}; "
+                    f"delete it, then create {len(self.added)} resources: {', '.join(self.added)})")
         parts = [f"{label} {', '.join(items)}" for label, items in
                  (("add", self.added), ("modify", self.modified), ("remove", self.removed),
                   ("parameters", self.parameters)) if items]
@@ -87,11 +110,15 @@ def _canonical(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def plan_stack(desired: DesiredStack, deployed: Stack | None) -> StackChange:
-    """Pure: what CloudFormation would be asked to change for one stack."""
+def plan_stack(desired: DesiredStack, deployed: Stack | None, failed_earlier: str = "") -> StackChange:
+    """Pure: what CloudFormation would be asked to change for one stack. A stack whose create
+    failed (ROLLBACK_COMPLETE) is created again; `failed_earlier` says why it failed."""
     resources = dict(desired.template.get("Resources") or {})
     if deployed is None:
         return StackChange(desired, "create", added=tuple(resources))
+    if deployed.status == FAILED_CREATE:
+        return StackChange(desired, "recreate", added=tuple(resources),
+                           failed_earlier=failed_earlier or "no failed resource reported")
     old = dict((deployed.template or {}).get("Resources") or {})
     new, before = _canonical(resources), _canonical(old)
     added = tuple(k for k in new if k not in before)
@@ -108,9 +135,11 @@ def plan_stack(desired: DesiredStack, deployed: Stack | None) -> StackChange:
     return StackChange(desired, "update", added, modified, removed, params, tags_changed)
 
 
-def plan_deploy(observed: FleetStacks, desired: Sequence[DesiredStack]) -> list[StackChange]:
+def plan_deploy(observed: FleetStacks, desired: Sequence[DesiredStack],
+                failures: Mapping[str, str] | None = None) -> list[StackChange]:
     """Pure: one change per desired stack. A stack with our name that we do not own stops the plan:
-    ecsfleet never changes what it did not create."""
+    ecsfleet never changes what it did not create. `failures`: stack name -> what made its
+    create fail, for our stacks in ROLLBACK_COMPLETE."""
     foreign = {s.name: s for s in observed.foreign}
     ours = {s.name: s for s in (observed.cluster, *observed.compute) if s is not None}
     changes = []
@@ -122,16 +151,16 @@ def plan_deploy(observed: FleetStacks, desired: Sequence[DesiredStack]) -> list[
         deployed = ours.get(stack.name)
         if deployed is not None and deployed.in_progress:
             raise UserError(f"stack {stack.name} is busy ({deployed.status}); try again when it settles")
-        if deployed is not None and deployed.status == "ROLLBACK_COMPLETE":
-            raise UserError(f"stack {stack.name} failed to create earlier (ROLLBACK_COMPLETE) and cannot be "
-                            f"updated: delete it (aws cloudformation delete-stack --stack-name {stack.name}) "
-                            f"and deploy again")
-        changes.append(plan_stack(stack, deployed))
+        if deployed is not None and deployed.status in STUCK:
+            raise UserError(f"stack {stack.name} is in {deployed.status} and cannot be updated: resolve it "
+                            f"(aws cloudformation {STUCK[deployed.status]} --stack-name {stack.name}) and "
+                            f"deploy again")
+        changes.append(plan_stack(stack, deployed, (failures or {}).get(stack.name, "")))
     return changes
 
 
 def _parameters(change: StackChange) -> list[dict[str, Any]]:
-    values = {**change.stack.parameters, **(change.stack.create_parameters if change.action == "create" else {})}
+    values = {**change.stack.parameters, **(change.stack.create_parameters if change.creates else {})}
     return [{"ParameterKey": k, "UsePreviousValue": True} if v == KEEP else {"ParameterKey": k, "ParameterValue": v}
             for k, v in values.items()]
 
@@ -149,19 +178,63 @@ def apply_change(clients: Clients, change: StackChange, echo: Echo, wait: bool =
         "Tags": [{"Key": k, "Value": v} for k, v in change.stack.tags.items()],
         "Capabilities": CAPABILITIES,
     }
+    if change.action == "recreate":
+        echo(f"{change.stack.name}: its create failed earlier ({FAILED_CREATE}: {change.failed_earlier}); a stack "
+             f"in {FAILED_CREATE} holds no resources and cannot be updated: deleting it and creating it again")
+        delete_failed_stack(clients, change.stack, echo, poll)
     try:
-        if change.action == "create":
+        if change.creates:
             cfn.create_stack(**args, OnFailure="ROLLBACK")
         else:
             cfn.update_stack(**args)
     except Exception as error:
-        if error_code(error) == "ValidationError" and "No updates are to be performed" in str(error):
+        if no_updates(error):
             return "unchanged"
         raise DeployError(f"{change.stack.name}: CloudFormation refused the {change.action}: {error}") from error
     echo(f"{change.stack.name}: {change.action} started")
     if not wait:
         return "IN_PROGRESS"
     return wait_for_stack(clients, change.stack.name, echo, poll)
+
+
+def no_updates(error: BaseException) -> bool:
+    """UpdateStack's answer to an update that changes nothing: success, not a failure."""
+    return error_code(error) == "ValidationError" and NO_UPDATES in str(error)
+
+
+def delete_failed_stack(clients: Clients, desired: DesiredStack, echo: Echo, poll: float = 5.0,
+                        sleep: Callable[[float], None] = time.sleep) -> None:
+    """Delete our stack whose create failed, and wait until it is gone. Its state and ownership
+    are read again first: a stack that moved on (or is not ours) is never deleted."""
+    cfn = clients("cloudformation")
+    doc = cfn.describe_stacks(StackName=desired.name)["Stacks"][0]
+    tags = {t["Key"]: t.get("Value", "") for t in doc.get("Tags") or []}
+    if doc["StackStatus"] != FAILED_CREATE or tags.get(CLUSTER_TAG) != desired.tags.get(CLUSTER_TAG):
+        raise DeployError(f"{desired.name}: not deleted: it is now {doc['StackStatus']}"
+                          f"{'' if tags.get(CLUSTER_TAG) == desired.tags.get(CLUSTER_TAG) else ', not ours'}; "
+                          f"deploy again")
+    stack_id = doc["StackId"]
+    cfn.delete_stack(StackName=stack_id)  # by id: the name may already belong to a new stack
+    while True:
+        status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+        if status == "DELETE_COMPLETE":
+            echo(f"{desired.name}: deleted")
+            return
+        if status == "DELETE_FAILED":
+            raise DeployError(f"{desired.name}: CloudFormation could not delete the failed stack (DELETE_FAILED)")
+        sleep(poll)
+
+
+def failure_reasons(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """'LogicalId (Type): reason' of each resource that failed, oldest first (events are newest first)."""
+    return [f"{e['LogicalResourceId']} ({e['ResourceType']}): {e.get('ResourceStatusReason', 'no reason given')}"
+            for e in reversed(events) if str(e.get("ResourceStatus", "")).endswith("_FAILED")]
+
+
+def failed_earlier(clients: Clients, name: str) -> str:
+    """What made the latest operation of a stack fail, from its events."""
+    return "; ".join(failure_reasons(_operation_events(clients("cloudformation"), name))) \
+        or "no failed resource reported"
 
 
 def wait_for_stack(clients: Clients, name: str, echo: Echo, poll: float = 5.0,
@@ -182,9 +255,7 @@ def wait_for_stack(clients: Clients, name: str, echo: Echo, poll: float = 5.0,
             break
         sleep(poll)
     if status.endswith("_FAILED") or "ROLLBACK" in status:
-        failures = [f"{e['LogicalResourceId']} ({e['ResourceType']}): "
-                    f"{e.get('ResourceStatusReason', 'no reason given')}"
-                    for e in reversed(events) if e["ResourceStatus"].endswith("_FAILED")]
+        failures = failure_reasons(events)
         raise DeployError(f"stack {name} failed ({status}): " + ("; ".join(failures) or "no failed resource reported"))
     return str(status)
 
@@ -224,8 +295,13 @@ def plan(clients: Clients, infra: Infra, version: str, network: Mapping[str, str
          extra_user_data: str = "") -> tuple[FleetStacks, list[StackChange]]:
     observed = read_stacks(clients, infra, with_templates=True)
     existing = observed.version(version)
+    if existing is not None and existing.status == FAILED_CREATE:
+        existing = None  # created again: it takes the AMI of today, like any new version
     image_id = "" if existing is not None else resolve_image_id(clients, infra)
-    return observed, plan_deploy(observed, desired_stacks(infra, version, network, extra_user_data, image_id))
+    failures = {s.name: failed_earlier(clients, s.name)
+                for s in (observed.cluster, *observed.compute) if s is not None and s.status == FAILED_CREATE}
+    return observed, plan_deploy(observed, desired_stacks(infra, version, network, extra_user_data, image_id),
+                                 failures)
 
 
 def deploy(clients: Clients, infra: Infra, version: str, network: Mapping[str, str], echo: Echo,

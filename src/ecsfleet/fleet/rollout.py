@@ -14,7 +14,7 @@ from ..errors import UserError
 from .actions import SetCapacity
 from .apply import apply
 from .controller import FleetController
-from .deploy import CAPABILITIES, DeployError, Echo, deploy, wait_for_stack
+from .deploy import CAPABILITIES, DeployError, Echo, deploy, no_updates, wait_for_stack
 from .observe import VERSION_ATTRIBUTE, Fleet, FleetWorld, read_world
 from .plan import Options
 from .schema import Infra
@@ -48,6 +48,9 @@ def set_status(clients: Clients, infra: Infra, version: str, status: str, echo: 
                                                Capabilities=CAPABILITIES,
                                                Tags=[{"Key": k, "Value": v} for k, v in stack.tags.items()])
     except Exception as error:
+        if no_updates(error):  # it took that Status since we read it: nothing left to do
+            echo(f"{stack.name}: already {status}")
+            return False
         raise DeployError(f"{stack.name}: CloudFormation refused to set Status={status}: {error}") from error
     echo(f"{stack.name}: Status -> {status}")
     wait_for_stack(clients, stack.name, echo, poll)

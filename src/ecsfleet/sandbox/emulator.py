@@ -15,9 +15,18 @@ from .clock import SandboxClock
 from .ecs import EcsRegion, EcsTimings
 from .ecs_api import EcsApi, iso_times, render_instance, render_task
 from .ecs_model import ACCOUNT_ID, ContainerInstance
+from .moto_cloudformation import patch_moto_cloudformation
 from .moto_fleets import clear_stack_failures, fail_stack, patch_moto_fleets
 from .moto_lifecycle import patch_moto_lifecycle, route_lifecycle_timers, unroute_lifecycle_timers
-from .moto_spot import interrupt, patch_moto_spot, running_instance
+from .moto_route53 import (
+    DEFAULT_PROPAGATION,
+    Timing,
+    arm_prior_request,
+    patch_moto_route53,
+    route_route53,
+    unroute_route53,
+)
+from .moto_spot import MODIFYING_SECONDS, interrupt, patch_moto_spot, running_instance, set_modifying_seconds
 from .server import CallLog, Control, FaultBook, SandboxApp
 from .world import SandboxWorld
 
@@ -43,10 +52,16 @@ class Sandbox:
         timings: EcsTimings | None = None,
         verbose: bool = False,
         dns_port: int | None = None,
+        spot_modifying_seconds: float = MODIFYING_SECONDS,
+        route53_propagation: float = DEFAULT_PROPAGATION,
     ) -> None:
-        """`dns_port`: also answer the Route53 zones over DNS on this UDP port (0 picks one)."""
+        """`dns_port`: also answer the Route53 zones over DNS on this UDP port (0 picks one).
+        `route53_propagation`: seconds (sandbox clock) a Route53 change stays PENDING before INSYNC."""
         self.region = region
         self.verbose = verbose
+        # Sandbox seconds a spot fleet stays `modifying` after ModifySpotFleetRequest (AWS refuses
+        # another modify meanwhile).
+        self.spot_modifying_seconds = spot_modifying_seconds
         self._dns_port = dns_port
         self._dns: Any = None
         self.timings = timings or EcsTimings()
@@ -64,6 +79,8 @@ class Sandbox:
         # (attribute, value, reason): tasks on container instances with that attribute never start.
         self._failing_hosts: list[tuple[str, str, str]] = []
         self._clock_source = lambda: self.clock  # `reset` replaces the clock
+        # A lambda, not `self.clock.now`: `reset` replaces the clock.
+        self._route53 = Timing(lambda: self.clock.now(), route53_propagation)  # noqa: PLW0108
 
     # ---- life cycle -----------------------------------------------------------------------
 
@@ -77,9 +94,13 @@ class Sandbox:
         moto_bridge.reset_moto()
         moto_bridge.route_ecs_clusters(self._hook)
         patch_moto_fleets()
+        patch_moto_cloudformation()  # after moto_fleets: it rolls back the creates fail_stack fails
         patch_moto_lifecycle()
         patch_moto_spot()
+        set_modifying_seconds(self.spot_modifying_seconds)
+        patch_moto_route53()
         route_lifecycle_timers(self._clock_source)
+        route_route53(self._route53)
         app = SandboxApp(
             moto=moto_bridge.moto_app(),
             ecs=EcsApi(self.ecs),
@@ -110,6 +131,7 @@ class Sandbox:
         self._stopping.set()
         moto_bridge.unroute_ecs_clusters(self._hook)
         unroute_lifecycle_timers(self._clock_source)
+        unroute_route53(self._route53)
         if self._dns is not None:
             self._dns.stop()
         if self._server is not None:
@@ -210,6 +232,12 @@ class Sandbox:
         """The next `times` calls answer with a 5xx server error."""
         self._faults.arm(service, operation, times, "server-error")
 
+    def prior_request_not_complete(self, times: int = 1) -> None:
+        """The next `times` Route53 ChangeResourceRecordSets to a zone that still has a PENDING
+        change fail with PriorRequestNotComplete (AWS: the zone is still processing a prior request)."""
+        with self.lock:
+            arm_prior_request(times)
+
     def disconnect_agent(self, instance: str, connected: bool = False) -> None:
         with self.lock:
             region, ci = self._find_instance(instance)
@@ -222,6 +250,22 @@ class Sandbox:
         """The next agent update of this instance ends FAILED instead of UPDATED."""
         with self.lock:
             self._find_instance(instance)[1].fail_next_update = True
+
+    def set_agent_facts(self, instance: str, *, os_type: str | None = None, architecture: str | None = None,
+                        version_info: bool | None = None) -> None:
+        """What this container instance's agent reports: `ecs.os-type` (linux / windows),
+        `ecs.cpu-architecture` (x86_64 / arm64; Graviton instance types report arm64 on their
+        own), and whether it sends version information at all. AWS refuses UpdateContainerAgent
+        on Windows, on arm64 and without version information."""
+        with self.lock:
+            region, ci = self._find_instance(instance)
+            if os_type is not None:
+                ci.attributes["ecs.os-type"] = os_type
+            if architecture is not None:
+                ci.attributes["ecs.cpu-architecture"] = architecture
+            if version_info is not None:
+                ci.agent_hash = "e5c0a5a5" if version_info else None
+            region.instance_changed(ci)
 
     def terminate_instance(self, instance: str) -> None:
         """Terminate the EC2 instance: its container instance deregisters and its tasks stop."""
@@ -328,9 +372,13 @@ class Sandbox:
             "agent/disconnect": lambda a: self.disconnect_agent(a["instance"]),
             "agent/reconnect": lambda a: self.reconnect_agent(a["instance"]),
             "agent/fail-update": lambda a: self.fail_agent_update(a["instance"]),
+            "agent/facts": lambda a: self.set_agent_facts(a["instance"], os_type=a.get("os_type"),
+                                                          architecture=a.get("architecture"),
+                                                          version_info=a.get("version_info")),
             "instance/terminate": lambda a: self.terminate_instance(a["instance"]),
             "spot/interrupt": lambda a: self.interrupt_spot(a["instance"], float(a.get("notice", 120.0))),
             "tasks/fail-on": lambda a: self.fail_tasks_on(a["attribute"], a["value"], a.get("reason", PULL_FAILURE)),
+            "route53/prior-request": lambda a: self.prior_request_not_complete(int(a.get("times", 1))),
             "stack/fail": lambda a: self.fail_stack(a["stack"], a["resource"], a.get("reason", "Resource failed")),
             "reset": lambda _: self.reset(),
         }

@@ -13,15 +13,17 @@ would trip over, the sandbox patches moto's classes here (once per process):
 - A stack update that changes only a parameter left alone the resources that use it through a
   condition (`Fn::If`); AWS updates them (a fleet's `Status` sets its group's MinSize that way).
 - DescribeStacks showed a `List<...>` parameter as a Python list's repr; AWS joins it with commas.
-- moto's stacks never fail (an error is raised at the API call instead); `fail_stack` makes the
-  next create or update of a stack end the way AWS reports a failed resource: a `*_FAILED`
-  event with its reason and a stack in ROLLBACK_COMPLETE / UPDATE_ROLLBACK_COMPLETE.
+- `fail_stack` makes the next create or update of a stack end the way AWS reports a failed
+  resource: a `*_FAILED` event with its reason and a stack in ROLLBACK_COMPLETE (the rollback of
+  a create is moto_cloudformation's, as for any resource that fails) / UPDATE_ROLLBACK_COMPLETE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+from .moto_cloudformation import ResourceFailed
 
 _PATCHED = "_ecsfleet_sandbox_patched"
 # stack name -> (logical id, reason) of the resource whose next create or update fails.
@@ -36,8 +38,8 @@ def clear_stack_failures() -> None:
     _failing_stacks.clear()
 
 
-def _resource_failed(stack: Any, action: str) -> bool:
-    """Fail this create/update as CloudFormation would if a fault is armed for the stack."""
+def _update_failed(stack: Any) -> bool:
+    """Fail this update as CloudFormation would if a fault is armed for the stack."""
     from moto.cloudformation.models import Event
 
     armed = _failing_stacks.pop(stack.name, None)
@@ -45,14 +47,15 @@ def _resource_failed(stack: Any, action: str) -> bool:
         return False
     logical_id, reason = armed
     resource_type = (stack.template_dict.get("Resources", {}).get(logical_id) or {}).get("Type", "AWS::Unknown")
-    stack._add_stack_event(f"{action}_IN_PROGRESS", resource_status_reason="User Initiated")
+    stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
     stack.events.append(Event(
         stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
-        physical_resource_id="", resource_type=resource_type, resource_status=f"{action}_FAILED",
+        physical_resource_id="", resource_type=resource_type, resource_status="UPDATE_FAILED",
         resource_status_reason=reason, resource_properties=None))
-    final = "ROLLBACK_COMPLETE" if action == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
-    stack._add_stack_event(final, resource_status_reason=f"The following resource(s) failed: [{logical_id}]")
-    stack.status = final
+    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS",
+                           resource_status_reason=f"The following resource(s) failed to update: [{logical_id}]. ")
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
     return True
 
 
@@ -213,11 +216,15 @@ def patch_moto_fleets() -> None:
     create_resources, update = Stack.create_resources, Stack.update
 
     def create_resources_or_fail(self: Any) -> None:
-        if not _resource_failed(self, "CREATE"):
-            create_resources(self)
+        armed = _failing_stacks.pop(self.name, None)
+        if armed is not None:  # the create's rollback is moto_cloudformation's, as for any failed resource
+            logical_id, reason = armed
+            resource_type = (self.template_dict.get("Resources", {}).get(logical_id) or {}).get("Type", "AWS::Unknown")
+            raise ResourceFailed(logical_id, resource_type, reason)
+        create_resources(self)
 
     def update_or_fail(self: Any, template: str, *args: Any, **kwargs: Any) -> None:
-        if not _resource_failed(self, "UPDATE"):
+        if not _update_failed(self):
             update(self, template, *args, **kwargs)
 
     parameter_list = Stack.parameter_list.fget  # type: ignore[attr-defined]

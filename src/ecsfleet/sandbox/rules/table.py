@@ -41,7 +41,8 @@ def markdown() -> str:
     by_service = Counter(r.service for r in ALL_RULES)
     lines = [HEADER, f"{len(ALL_RULES)} rules, {enforced} enforced "
              f"({100 * enforced // max(len(ALL_RULES), 1)}%): "
-             + ", ".join(f"{service} {n}" for service, n in sorted(by_service.items())) + ".", "",
+             + ", ".join(f"{'every service' if service == '*' else service} {n}"
+                       for service, n in sorted(by_service.items())) + ".", "",
              "| Service | Operation | Rule | Source | Enforced | Test |", "| --- | --- | --- | --- | --- | --- |"]
     lines += [_row(r) for r in ALL_RULES]
     lines += ["", "## Deliberately not emulated", ""]
