@@ -18,8 +18,8 @@ from .base import Call, Refusal, Rule, rule
 
 SERVICE = "*"
 EVERY = ("*",)
-_SOURCE = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html"
-_COMMON = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/CommonErrors.html"
+_SOURCE = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/CommonErrors.html"
+
 
 # The code each protocol's services answer a constraint failure with.
 _CODES = {"json": "ValidationException", "rest-json": "ValidationException", "rest-xml": "InvalidInput",
@@ -154,7 +154,7 @@ def _patterns(call: Call) -> Refusal | None:
 
 
 @rule("input_enumerations", SERVICE, EVERY,
-      "Enumerated strings are one of the model's values (EC2, which answers its own errors, excepted).", _COMMON)
+      "Enumerated strings are one of the model's values (EC2, which answers its own errors, excepted).", _SOURCE)
 def _enumerations(call: Call) -> Refusal | None:
     if _model(call.service).protocol == "ec2":
         return None
