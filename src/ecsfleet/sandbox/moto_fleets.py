@@ -20,7 +20,7 @@ would trip over, the sandbox patches moto's classes here (once per process):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .moto_cloudformation import ResourceFailed
@@ -145,23 +145,24 @@ def _forget_terminated(ec2: Any, instance_ids: list[str]) -> None:
             for r in fleet.spot_requests if r.instance is not None))
 
 
-def _walk(node: Any) -> Iterator[Any]:
+def walk_template(node: Any) -> Iterator[Any]:
+    """Every node of a template (or of one of its blocks), depth first."""
     yield node
-    if isinstance(node, dict):
+    if isinstance(node, Mapping):
         for value in node.values():
-            yield from _walk(value)
+            yield from walk_template(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _walk(value)
+            yield from walk_template(value)
 
 
 def _refs(node: Any) -> set[str]:
-    return {n["Ref"] for n in _walk(node) if isinstance(n, dict) and isinstance(n.get("Ref"), str)}
+    return {n["Ref"] for n in walk_template(node) if isinstance(n, dict) and isinstance(n.get("Ref"), str)}
 
 
 def _conditions_used(node: Any) -> set[str]:
     used = set()
-    for n in _walk(node):
+    for n in walk_template(node):
         if isinstance(n, dict) and isinstance(n.get("Fn::If"), list) and n["Fn::If"]:
             used.add(str(n["Fn::If"][0]))
         if isinstance(n, dict) and isinstance(n.get("Condition"), str):

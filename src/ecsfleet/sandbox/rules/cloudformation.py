@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ..moto_fleets import walk_template
 from .base import Call, Refusal, Rule, as_mapping, param, rule, validation
 
 _API = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference"
@@ -220,20 +221,10 @@ def _is_numeric(spec: Mapping[str, Any]) -> bool:
     return str(spec.get("Type", "")) in ("Number", "List<Number>")
 
 
-def _walk(node: Any) -> Iterator[Any]:
-    yield node
-    if isinstance(node, Mapping):
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
-
-
 def _names_used(node: Any) -> Iterator[str]:
     """Logical names a template block points at: Ref, Fn::GetAtt, Fn::Sub's ${...} (not its own
     variables, not ${!literal}), DependsOn."""
-    for item in _walk(node):
+    for item in walk_template(node):
         if not isinstance(item, Mapping):
             continue
         if isinstance(item.get("Ref"), str):
