@@ -396,3 +396,26 @@ def test_a_failed_update_rolls_back_instead_of_failing_the_call(sb: Sandbox) -> 
     cfn.update_stack(StackName="nodes", TemplateBody=body({**TOPIC, "Ingress": BAD_INGRESS}))
     assert status(sb, "nodes") == "UPDATE_ROLLBACK_COMPLETE"
     assert ("Ingress", "UPDATE_FAILED") in _events(sb, "nodes")
+
+
+# ---- moto's update behaviour, corrected ---------------------------------------------------------
+
+def test_use_previous_value_of_a_parameter_that_took_its_default(sb: Sandbox) -> None:
+    cfn = sb.client("cloudformation")
+    template = body(parameters={"Status": {"Type": "String", "Default": "active"},
+                                "Version": {"Type": "String"}})
+    cfn.create_stack(StackName="s", TemplateBody=template, Parameters=values(Version="v1"))
+    cfn.update_stack(StackName="s", TemplateBody=template, Tags=[{"Key": "owner", "Value": "me"}], Parameters=[
+        {"ParameterKey": "Status", "UsePreviousValue": True}, {"ParameterKey": "Version", "UsePreviousValue": True}])
+    stack = cfn.describe_stacks(StackName="s")["Stacks"][0]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {"Status": "active",
+                                                                                     "Version": "v1"}
+
+
+def test_an_update_registers_the_exports_it_adds(sb: Sandbox) -> None:
+    cfn = sb.client("cloudformation")
+    cfn.create_stack(StackName="s", TemplateBody=body())
+    exported = json.loads(body())
+    exported["Outputs"] = {"Name": {"Value": "x", "Export": {"Name": "s:Name"}}}
+    cfn.update_stack(StackName="s", TemplateBody=json.dumps(exported))
+    assert [e["Name"] for e in cfn.list_exports()["Exports"]] == ["s:Name"]

@@ -59,7 +59,27 @@ def test_load_balancer_exists(sb: Sandbox) -> None:
             LoadBalancerPorts=[80])
     refused(elb.register_instances_with_load_balancer, "LoadBalancerNotFound", LoadBalancerName="gone-lb",
             Instances=[{"InstanceId": _instance(sb)}])
+    for tags_call in (elb.describe_tags, elb.remove_tags):
+        refused(tags_call, "LoadBalancerNotFound", LoadBalancerNames=["gone-lb"],
+                **({"Tags": [{"Key": "k"}]} if tags_call == elb.remove_tags else {}))
+    refused(elb.add_tags, "LoadBalancerNotFound", LoadBalancerNames=["gone-lb"], Tags=[{"Key": "k", "Value": "v"}])
     assert [d["LoadBalancerName"] for d in elb.describe_load_balancers()["LoadBalancerDescriptions"]] == ["web-lb"]
+
+
+def test_tag_keys_distinct(sb: Sandbox) -> None:
+    elb = _lb(sb)
+    refused(elb.add_tags, "DuplicateTagKeys", LoadBalancerNames=["web-lb"],
+            Tags=[{"Key": "team", "Value": "a"}, {"Key": "team", "Value": "b"}])
+    assert elb.describe_tags(LoadBalancerNames=["web-lb"])["TagDescriptions"][0]["Tags"] == []
+
+
+def test_tags_per_load_balancer(sb: Sandbox) -> None:
+    elb = _lb(sb)
+    elb.add_tags(LoadBalancerNames=["web-lb"], Tags=[{"Key": f"k{n}", "Value": "v"} for n in range(9)])
+    elb.add_tags(LoadBalancerNames=["web-lb"], Tags=[{"Key": "k0", "Value": "again"}, {"Key": "k9", "Value": "v"}])
+    error = refused(elb.add_tags, "TooManyTags", LoadBalancerNames=["web-lb"], Tags=[{"Key": "k10", "Value": "v"}])
+    assert "quota for the number of tags" in error["Message"]
+    assert len(elb.describe_tags(LoadBalancerNames=["web-lb"])["TagDescriptions"][0]["Tags"]) == 10
 
 
 def test_listener_protocol_supported(sb: Sandbox) -> None:

@@ -80,3 +80,18 @@ def test_at_most_5_targets_per_rule(sb: Sandbox) -> None:
     assert len(events.list_targets_by_rule(Rule="r")["Targets"]) == 5
     refused(events.put_targets, "LimitExceededException", 400, Rule="r",
             Targets=[{"Id": f"n{i}", "Arn": QUEUE_ARN} for i in range(6)])
+
+
+def test_a_scheduled_rule_matches_no_event(sb: Sandbox) -> None:
+    """moto matched every event to a rule with only a ScheduleExpression; AWS never does."""
+    from support import rule_to_queue
+
+    sqs, events = sb.client("sqs"), sb.client("events")
+    queue = rule_to_queue(sb, "ecs-events", {"source": ["aws.ecs"]})
+    scheduled = sqs.create_queue(QueueName="scheduled")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=scheduled, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="cron", ScheduleExpression="rate(5 minutes)")
+    events.put_targets(Rule="cron", Targets=[{"Id": "q", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "aws.ecs", "DetailType": "ECS Task State Change", "Detail": "{}"}])
+    assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages")
+    assert not sqs.receive_message(QueueUrl=scheduled, WaitTimeSeconds=0).get("Messages")

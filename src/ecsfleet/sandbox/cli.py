@@ -14,6 +14,7 @@ import typer
 
 from ..console import Output
 from ..errors import UserError
+from .emulator import MAX_ADVANCE, MAX_SPEED  # already loaded: the package imports the emulator
 
 app = typer.Typer(
     help="An emulated AWS on one local endpoint (moto plus an ECS scheduler and agents), for trying "
@@ -22,18 +23,21 @@ app = typer.Typer(
 )
 
 DEFAULT_PORT = 4566
+CONTROL_TIMEOUT = 10  # seconds a control call waits for the sandbox to answer
 
 
 @app.command()
 def up(
-    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).", min=0, max=65535)]
+    = DEFAULT_PORT,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     region: Annotated[str, typer.Option(help="Region the seed creates its resources in.")] = "us-east-1",
     seed: Annotated[str | None, typer.Option(help="Create a ready-made world: 'demo'.")] = None,
-    speed: Annotated[float, typer.Option(help="Sandbox seconds per real second.")] = 1.0,
+    speed: Annotated[float, typer.Option(help="Sandbox seconds per real second.", min=0.001, max=MAX_SPEED)] = 1.0,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every request served.")] = False,
     dns_port: Annotated[int | None, typer.Option(
-        help="Also answer the Route53 zones over DNS on this UDP port (dig @127.0.0.1 -p PORT name SRV).")] = None,
+        help="Also answer the Route53 zones over DNS on this UDP port (dig @127.0.0.1 -p PORT name SRV).",
+        min=0, max=65535)] = None,
 ) -> None:
     """Serve the sandbox in the foreground until interrupted, and print the environment to export."""
     from .emulator import Sandbox
@@ -43,6 +47,7 @@ def up(
         raise UserError(f"unknown seed {seed!r}: choose one of {', '.join(sorted(SEEDS))}")
     sandbox = Sandbox(port=port, host=host, region=region, realtime=True, speed=speed, verbose=verbose,
                       dns_port=dns_port)
+    sandbox.ready = seed is None  # `sandbox ready` waits until the seed's world exists
     try:
         sandbox.start()
     except OSError as error:
@@ -50,6 +55,7 @@ def up(
     try:
         if seed is not None:
             world = SEEDS[seed](sandbox)
+            sandbox.ready = True
             typer.echo(f"# seeded {seed!r}: {world}", err=True)
         for key, value in sandbox.env().items():
             typer.echo(f"export {key}={value}")
@@ -70,10 +76,21 @@ def _control(endpoint: str, name: str, args: dict[str, Any] | None = None) -> An
         headers={"Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=CONTROL_TIMEOUT) as response:
             return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        raise UserError(f"the sandbox at {endpoint} refused {name}: {_reason(error)}") from error
     except urllib.error.URLError as error:
         raise UserError(f"no sandbox answers at {endpoint}: {error.reason}") from error
+    except (OSError, ValueError) as error:  # a silent endpoint (TimeoutError), not JSON, not a URL
+        raise UserError(f"no sandbox answers at {endpoint}: {error}") from error
+
+
+def _reason(error: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(error.read()).get("error") or error.reason)
+    except (OSError, ValueError, AttributeError):
+        return str(error.reason)
 
 
 EndpointOption = Annotated[str, typer.Option(envvar="AWS_ENDPOINT_URL", help="The sandbox's endpoint.")]
@@ -90,7 +107,8 @@ def calls(endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}",
 
 
 @app.command()
-def advance(seconds: Annotated[float, typer.Argument(help="Sandbox seconds to move forward.")],
+def advance(seconds: Annotated[float, typer.Argument(help="Sandbox seconds to move forward.", min=0,
+                                                     max=MAX_ADVANCE)],
             endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}") -> None:
     """Move a running sandbox's clock forward (tasks start and stop, agents update)."""
     _control(endpoint_url, "advance", {"seconds": seconds})
@@ -98,19 +116,21 @@ def advance(seconds: Annotated[float, typer.Argument(help="Sandbox seconds to mo
 
 @app.command()
 def ready(endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}",
-          timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 30.0) -> None:
-    """Wait until a sandbox answers at the endpoint (for scripts)."""
+          timeout: Annotated[float, typer.Option(help="Seconds to wait.", min=0, max=3600)] = 30.0) -> None:
+    """Wait until a sandbox answers at the endpoint and its seed (`up --seed`) exists (for scripts)."""
     import time
 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            _control(endpoint_url, "health")
-            return
+            if _control(endpoint_url, "health").get("ready", True):
+                return
+            if time.monotonic() > deadline:
+                raise UserError(f"the sandbox at {endpoint_url} answers, but its seed is not ready after {timeout:g} s")
         except UserError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.2)
+        time.sleep(0.2)
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import socket
 import threading
@@ -33,6 +35,8 @@ from .world import SandboxWorld
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 PULL_FAILURE = "CannotPullContainerError: pull image manifest has been retried 5 time(s)"
 
+log = logging.getLogger(__name__)
+
 
 class Sandbox:
     """Serve an emulated AWS on `endpoint_url` until `stop()` (or the end of a `with` block).
@@ -57,8 +61,11 @@ class Sandbox:
     ) -> None:
         """`dns_port`: also answer the Route53 zones over DNS on this UDP port (0 picks one).
         `route53_propagation`: seconds (sandbox clock) a Route53 change stays PENDING before INSYNC."""
+        if not math.isfinite(speed) or not 0 < speed <= MAX_SPEED:
+            raise ValueError(f"speed {speed}: expected more than 0 and at most {MAX_SPEED:g}")
         self.region = region
         self.verbose = verbose
+        self.ready = True  # `sandbox up` holds it False until its seed exists (`sandbox ready` waits for it)
         # Sandbox seconds a spot fleet stays `modifying` after ModifySpotFleetRequest (AWS refuses
         # another modify meanwhile).
         self.spot_modifying_seconds = spot_modifying_seconds
@@ -152,7 +159,10 @@ class Sandbox:
         last = time.monotonic()
         while not self._stopping.wait(0.1):
             now = time.monotonic()
-            self.advance((now - last) * self._speed)
+            try:
+                self.advance((now - last) * self._speed)
+            except Exception:  # one bad tick must not stop time: every task would stay PENDING for ever
+                log.exception("sandbox clock: a tick failed; the clock goes on")
             last = now
 
     # ---- where and how to reach it ---------------------------------------------------------
@@ -364,10 +374,10 @@ class Sandbox:
                              args.get("kind", "throttle"))
 
         return {
-            "health": lambda _: {"ok": True, "region": self.region, "now": self.clock.now()},
+            "health": lambda _: {"ok": True, "ready": self.ready, "region": self.region, "now": self.clock.now()},
             "calls": calls,
             "calls/reset": lambda _: self.reset_calls(),
-            "advance": lambda a: self.advance(float(a.get("seconds", 0))),
+            "advance": lambda a: self.advance(advance_seconds(a.get("seconds", 0))),
             "fault": fault,
             "agent/disconnect": lambda a: self.disconnect_agent(a["instance"]),
             "agent/reconnect": lambda a: self.reconnect_agent(a["instance"]),
@@ -382,6 +392,21 @@ class Sandbox:
             "stack/fail": lambda a: self.fail_stack(a["stack"], a["resource"], a.get("reason", "Resource failed")),
             "reset": lambda _: self.reset(),
         }
+
+
+MAX_SPEED = 10_000.0  # sandbox seconds per real second
+MAX_ADVANCE = 30 * 86_400.0  # one call's clock step: beyond this the scheduler's timers are meaningless
+
+
+def advance_seconds(value: Any) -> float:
+    """A control's `seconds`: finite, from 0 to MAX_ADVANCE (ValueError otherwise: a 400)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_ADVANCE:
+        raise ValueError(f"seconds {value!r}: expected a number from 0 to {MAX_ADVANCE:g}")
+    return seconds
 
 
 def free_port() -> int:

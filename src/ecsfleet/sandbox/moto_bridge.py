@@ -206,11 +206,31 @@ def _delete_every_named_listener() -> None:
     backend.delete_load_balancer_listeners = delete_load_balancer_listeners
 
 
+def patch_moto_events() -> None:
+    """On AWS a rule with a ScheduleExpression and no EventPattern never matches an event; moto's
+    matches every event (and then fails on a Lambda target, which would stop the ECS events of
+    every other rule too)."""
+    from moto.events.models import Rule
+
+    rule: Any = Rule
+    if hasattr(rule, "_sandbox_original_send"):
+        return
+    send = rule._sandbox_original_send = rule.send_to_targets
+
+    def send_unless_scheduled(self: Any, *args: Any, **kwargs: Any) -> None:
+        if self.scheduled_expression and not self.event_pattern.get_pattern():
+            return
+        send(self, *args, **kwargs)
+
+    rule.send_to_targets = send_unless_scheduled
+
+
 def moto_app() -> Callable[..., Any]:
     """moto's server as a WSGI app, with the sandbox's corrections to moto applied."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     patch_moto_elb()
+    patch_moto_events()
 
     app: Callable[..., Any] = DomainDispatcherApplication(create_backend_app)
     return app

@@ -212,6 +212,37 @@ def _patch_update() -> None:
     Stack.update = update_or_roll_back  # type: ignore[method-assign]
 
 
+def _patch_update_parameters_and_exports() -> None:
+    """Two differences from AWS in moto's update: UsePreviousValue of a parameter that took its
+    Default crashes (moto looks only at the values the create passed), and an update that adds
+    exported outputs does not register them (ImportValue of them then fails)."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    def resolve(self: Any, instance: Any, incoming_params: list[dict[str, Any]]) -> dict[str, Any]:
+        incoming = incoming_params
+        resolved = getattr(instance, "stack_parameters", {}) or {}
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in incoming if "ParameterValue" in p}
+        for p in incoming:
+            if p.get("UsePreviousValue", False):
+                key = p["ParameterKey"]
+                previous = instance.parameters.get(key, resolved.get(key))
+                parameters[key] = ",".join(previous) if isinstance(previous, list) else previous
+        return parameters
+
+    update = CloudFormationBackend.update_stack
+
+    def update_and_export(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        stack = update(self, name, *args, **kwargs)
+        for stale in [k for k, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]:
+            self.exports.pop(stale)
+        for export in stack.exports:
+            self.exports[export.name] = export
+        return stack
+
+    CloudFormationBackend._resolve_update_parameters = resolve  # type: ignore[method-assign]
+    CloudFormationBackend.update_stack = update_and_export  # type: ignore[method-assign]
+
+
 def _no_own_sameness_check(self: Any, *_: Any) -> None:
     """moto's "No updates are to be performed." ignores tags (AWS updates a stack whose tags alone
     change); the rules layer answers it the way AWS does (update_changes_something)."""
@@ -226,5 +257,6 @@ def patch_moto_cloudformation() -> None:
     _patch_resource_creation()
     _patch_create()
     _patch_update()
+    _patch_update_parameters_and_exports()
     CloudFormationResponse._validate_different_update = _no_own_sameness_check  # type: ignore[method-assign,assignment]
     setattr(Stack, _PATCHED, True)

@@ -3,6 +3,7 @@ hands every other service to moto."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -146,6 +147,13 @@ class SandboxApp:
                 return _respond(start_response, unknown_operation(Operation(service[0], name, service[1])))
         if op is not None:
             self._calls.record(op.service, op.name)
+            region = self._region(environ)
+            if region != self._default_region and region not in known_regions():
+                # AWS's answer to a signature scoped to a region that does not exist; moto would
+                # make a backend for it and the clock would trip over it.
+                return _respond(start_response, refusal_response(
+                    op, "InvalidSignatureException" if op.protocol in ("json", "rest-json") else
+                    "SignatureDoesNotMatch", f"Credential should be scoped to a valid region, not '{region}'.", 403))
             kind = self._faults.take(op)
             if kind is not None:
                 return _respond(start_response, error_response(op, kind))
@@ -238,6 +246,16 @@ class SandboxApp:
         except (KeyError, TypeError, ValueError, EcsError) as error:
             return _json(start_response, 400, {"error": str(error)})
         return _json(start_response, 200, result if result is not None else {"ok": True})
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition botocore knows (what AWS answers for)."""
+    import boto3
+
+    session = boto3.session.Session()
+    return frozenset(region for partition in session.get_available_partitions()
+                     for region in session.get_available_regions("ec2", partition_name=partition))
 
 
 def _respond(start_response: StartResponse, response: Response) -> list[bytes]:

@@ -93,16 +93,44 @@ def _range_error(value: Any, at: str, low: int, high: int) -> Refusal | None:
 
 # ---- the rules ---------------------------------------------------------------------------------
 
-@rule("load_balancer_exists", "elb", ("DescribeLoadBalancers", *_NAMED),
+_BY_NAMES = ("DescribeLoadBalancers", "DescribeTags", "AddTags", "RemoveTags")  # take LoadBalancerNames
+MAX_TAGS = 10
+
+
+@rule("load_balancer_exists", "elb", (*_BY_NAMES, *_NAMED),
       "The named load balancer must exist (LoadBalancerNotFound).", _API + "API_DescribeLoadBalancers.html")
 def _load_balancer_exists(call: Call) -> Refusal | None:
-    if call.operation == "DescribeLoadBalancers":
+    if call.operation in _BY_NAMES:
         missing = [n for n in param(call, "LoadBalancerNames", default=[]) if _balancer(call, n) is None]
         return Refusal("LoadBalancerNotFound", f"Cannot find Load Balancer {missing[0]}") if missing else None
     name = param(call, "LoadBalancerName")
     if name is None or _balancer(call) is not None:
         return None
     return Refusal("LoadBalancerNotFound", f"There is no ACTIVE Load Balancer named '{name}'")
+
+
+def _tag_keys(call: Call) -> list[str]:
+    return [str(as_mapping(t).get("Key")) for t in param(call, "Tags", default=[])]
+
+
+@rule("tag_keys_distinct", "elb", "AddTags",
+      "One AddTags call names each tag key once (DuplicateTagKeys).", _API + "API_AddTags.html")
+def _tag_keys_distinct(call: Call) -> Refusal | None:
+    keys = _tag_keys(call)
+    if len(keys) == len(set(keys)):
+        return None
+    return Refusal("DuplicateTagKeys", "A tag key was specified more than once.")
+
+
+@rule("tags_per_load_balancer", "elb", "AddTags",
+      "A load balancer has at most 10 tags, counting those it has (TooManyTags).", _API + "API_AddTags.html")
+def _tags_per_load_balancer(call: Call) -> Refusal | None:
+    for name in param(call, "LoadBalancerNames", default=[]):
+        balancer = _balancer(call, name)
+        if balancer is not None and len(set(balancer.tags) | set(_tag_keys(call))) > MAX_TAGS:
+            return Refusal("TooManyTags", "The quota for the number of tags that can be assigned to a load "
+                           "balancer has been reached.")
+    return None
 
 
 @rule("listener_protocol_supported", "elb", _LISTENER_OPS,
@@ -316,6 +344,8 @@ _DELETE_ABSENT_LISTENER = not_enforced(
 
 RULES: tuple[Rule, ...] = (
     _load_balancer_exists,
+    _tag_keys_distinct,
+    _tags_per_load_balancer,
     _protocol_supported,
     _secure_needs_certificate,
     _protocols_compatible,
