@@ -4,7 +4,12 @@ batches of the API's maximum)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import threading
+import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,7 +27,54 @@ R = TypeVar("R")
 # that shares an account's API quota with other tools needs when it is throttled.
 DEFAULT_MAX_ATTEMPTS = 5
 CONNECT_TIMEOUT = 5
-READ_TIMEOUT = 30
+# AWS's control-plane calls answer in well under a second; an endpoint silent for this long is
+# not going to answer, and a timed-out call is retried once only (TIMEOUT_ATTEMPTS), so a silent
+# endpoint fails in about twice this, not after every attempt of the retry budget.
+READ_TIMEOUT = 10
+TIMEOUT_ATTEMPTS = 2
+# SQS long polls wait up to 20 s for a message before answering: their reads need longer.
+LONG_POLL_READ_TIMEOUT = 30
+
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d+")  # botocore's own check is looser
+
+_deadline = threading.local()  # per thread: a pass runs in one thread, the SQS poller in another
+
+
+class DeadlineReached(Exception):
+    """A pass ran out of time (its deadline, a shutdown's grace period, a Lambda's remaining
+    time): no further AWS call is started, so no new change begins."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, why: str) -> Iterator[None]:
+    """No AWS call of this thread starts after `seconds` from now (None: no limit)."""
+    previous = getattr(_deadline, "value", None)
+    _deadline.value = None if seconds is None else (time.monotonic() + seconds, why)
+    try:
+        yield
+    finally:
+        _deadline.value = previous
+
+
+def shorten_deadline(seconds: float, why: str) -> None:
+    """Bring this thread's deadline forward to at most `seconds` from now (a shutdown's grace)."""
+    current = getattr(_deadline, "value", None)
+    at = time.monotonic() + seconds
+    if current is None or at < current[0]:
+        _deadline.value = (at, why)
+
+
+def _check_deadline(**_: Any) -> None:
+    current = getattr(_deadline, "value", None)
+    if current is not None and time.monotonic() >= current[0]:
+        raise DeadlineReached(f"{current[1]}: no further AWS call started")
+
+
+def _give_up_on_silence(attempts: int, caught_exception: BaseException | None = None, **_: Any) -> None:
+    """Registered ahead of botocore's retry handler: a second timeout ends the call."""
+    if isinstance(caught_exception, botocore.exceptions.ReadTimeoutError
+                  | botocore.exceptions.ConnectTimeoutError) and attempts >= TIMEOUT_ATTEMPTS:
+        raise caught_exception
 
 
 @dataclass(frozen=True)
@@ -40,11 +92,22 @@ class AwsTarget:
     @classmethod
     def resolve(cls, region: str | None = None, endpoint_url: str | None = None,
                 profile: str | None = None) -> AwsTarget:
-        session = boto3.session.Session(profile_name=profile)
+        try:
+            session = boto3.session.Session(profile_name=profile)
+        except botocore.exceptions.ProfileNotFound as error:
+            raise UserError(f"AWS profile {profile!r} not found (--profile, AWS_PROFILE): see `aws configure "
+                            "list-profiles`") from error
         chosen = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") \
             or session.region_name
         if not chosen:
             raise UserError("no AWS region: pass --region or set AWS_REGION")
+        if not REGION_NAME.fullmatch(chosen):
+            raise UserError(f"region {chosen!r}: expected a region name such as eu-west-1")
+        if endpoint_url:
+            parsed = urllib.parse.urlparse(endpoint_url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise UserError(f"endpoint {endpoint_url!r} (--endpoint-url, AWS_ENDPOINT_URL): expected an "
+                                "http:// or https:// URL, such as http://127.0.0.1:4566")
         return cls(region=chosen, endpoint_url=endpoint_url or None, profile=profile)
 
 
@@ -66,21 +129,35 @@ class Clients:
                 service,
                 region_name=self.target.region,
                 endpoint_url=self.target.endpoint_url,
-                config=client_config(self.max_attempts),
+                config=client_config(self.max_attempts,
+                                     LONG_POLL_READ_TIMEOUT if service == "sqs" else READ_TIMEOUT),
             )
+            client.meta.events.register("before-call", _check_deadline)
+            client.meta.events.register_first("needs-retry", _give_up_on_silence)
             self._cache[service] = client
         return client
 
 
-def client_config(max_attempts: int | None = None) -> botocore.config.Config:
+def client_config(max_attempts: int | None = None, read_timeout: float | None = None) -> botocore.config.Config:
     """Adaptive retries; AWS_MAX_ATTEMPTS (the AWS SDKs' own variable) still sets the attempts."""
-    attempts = max_attempts or int(os.environ.get("AWS_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS)
+    attempts = max_attempts or max_attempts_from_env()
     return botocore.config.Config(
         retries={"mode": "adaptive", "total_max_attempts": attempts},
         connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        read_timeout=READ_TIMEOUT if read_timeout is None else read_timeout,
         user_agent_extra="ecsfleet",
     )
+
+
+def max_attempts_from_env() -> int:
+    raw = os.environ.get("AWS_MAX_ATTEMPTS") or str(DEFAULT_MAX_ATTEMPTS)
+    try:
+        attempts = int(raw)
+    except ValueError:
+        attempts = 0
+    if not 1 <= attempts <= 20:
+        raise UserError(f"AWS_MAX_ATTEMPTS={raw!r}: expected a whole number from 1 to 20")
+    return attempts
 
 
 def paginate(client: Any, operation: str, result_key: str, **params: Any) -> list[Any]:
@@ -113,15 +190,22 @@ def error_code(error: BaseException) -> str | None:
     return None
 
 
+UNREACHABLE_HINT = ("check the network, or start the sandbox with `ecsfleet sandbox up` and export the "
+                    "AWS_ENDPOINT_URL it prints")
+
+
 def explain_connection_error(error: BaseException, endpoint: str | None) -> str | None:
     """A one-line hint for the failures a user fixes outside ecsfleet, or None."""
     if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
         return ("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
                 "(for the sandbox any value works)")
+    where = endpoint or getattr(error, "kwargs", {}).get("endpoint_url") or "AWS"
     if isinstance(error, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError):
-        where = endpoint or getattr(error, "kwargs", {}).get("endpoint_url") or "AWS"
-        return (f"cannot reach {where}: check the network, or start the sandbox with "
-                "`ecsfleet sandbox up` and export the AWS_ENDPOINT_URL it prints")
+        return f"cannot reach {where}: {UNREACHABLE_HINT}"
+    if isinstance(error, botocore.exceptions.ReadTimeoutError | botocore.exceptions.ConnectionClosedError):
+        return f"no answer from {where} (read timeout {READ_TIMEOUT:g} s, {TIMEOUT_ATTEMPTS} tries): {UNREACHABLE_HINT}"
+    if isinstance(error, DeadlineReached):
+        return str(error)
     if isinstance(error, botocore.exceptions.ClientError) and error_code(error) in (
         "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
         "AuthFailure", "SignatureDoesNotMatch",

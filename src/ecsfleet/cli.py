@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import sys
-from dataclasses import dataclass
-from typing import Annotated
+try:  # the imports take a second: Ctrl-C (SIGINT) meanwhile ends the command quietly, as later on
+    import enum
+    import json
+    import logging
+    import sys
+    from dataclasses import dataclass
+    from typing import Annotated
 
-import botocore.exceptions
-import click
-import typer
-from rich.markup import escape
+    import botocore.exceptions
+    import typer
+    from rich.markup import escape
 
-from . import __version__
-from .agents.cli import app as agents_app
-from .aws import AwsTarget, Clients, error_code, explain_connection_error
-from .bootstrap.cli import app as bootstrap_app
-from .console import Output, err, out
-from .dns.cli import HELP as DNS_SYNC_HELP
-from .dns.cli import dns_sync
-from .draining import short_stop_timeouts
-from .errors import UserError
-from .fleet.cli import app as fleet_app
-from .iam.cli import HELP as IAM_POLICY_HELP
-from .iam.cli import iam_policy
-from .lbsync.cli import HELP as LB_SYNC_HELP
-from .lbsync.cli import lb_sync
-from .sandbox.cli import app as sandbox_app
-from .snapshot import SnapshotReader
-from .status import status_document, status_tables
+    # typer bundles its own click: a usage error is one of these types, never one of click's
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+    from . import __version__
+    from .agents.cli import app as agents_app
+    from .aws import AwsTarget, Clients, DeadlineReached, error_code, explain_connection_error
+    from .bootstrap.cli import app as bootstrap_app
+    from .console import Output, err, out
+    from .dns.cli import HELP as DNS_SYNC_HELP
+    from .dns.cli import dns_sync
+    from .draining import short_stop_timeouts
+    from .errors import UserError
+    from .fleet.cli import app as fleet_app
+    from .iam.cli import HELP as IAM_POLICY_HELP
+    from .iam.cli import iam_policy
+    from .lbsync.cli import HELP as LB_SYNC_HELP
+    from .lbsync.cli import lb_sync
+    from .options import seconds
+    from .sandbox.cli import app as sandbox_app
+    from .snapshot import SnapshotReader
+    from .status import status_document, status_tables
+except KeyboardInterrupt:
+    raise SystemExit(130) from None
+
 
 app = typer.Typer(
     name="ecsfleet",
@@ -48,6 +56,13 @@ app.add_typer(fleet_app, name="fleet")
 app.command("lb-sync", help=LB_SYNC_HELP)(lb_sync)
 app.command("dns-sync", help=DNS_SYNC_HELP)(dns_sync)
 app.command("iam-policy", help=IAM_POLICY_HELP)(iam_policy)
+
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
 
 
 @dataclass
@@ -74,13 +89,13 @@ def root(
     endpoint_url: Annotated[str | None, typer.Option(
         envvar="AWS_ENDPOINT_URL", help="Send every AWS call here (the sandbox, a VPC endpoint).")] = None,
     profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile to use.")] = None,
-    log_level: Annotated[str, typer.Option(envvar=["ECSFLEET_LOG_LEVEL", "ECSTATIC_LOG_LEVEL"],
-                                           help="DEBUG, INFO, WARNING, ERROR.")]
-    = "INFO",
+    log_level: Annotated[LogLevel, typer.Option(envvar=["ECSFLEET_LOG_LEVEL", "ECSTATIC_LOG_LEVEL"],
+                                                case_sensitive=False, help="DEBUG, INFO, WARNING, ERROR.")]
+    = LogLevel.INFO,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    logging.basicConfig(level=log_level.value, format="%(asctime)s %(levelname)s %(name)s %(message)s",
                         stream=sys.stderr)
     for noisy in ("botocore", "urllib3", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -93,9 +108,9 @@ def status(
     cluster: Annotated[str, typer.Option("--cluster", "-c", envvar="ECSFLEET_CLUSTER",
                                          help="Cluster name or ARN.")],
     output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
-    min_drain: Annotated[float, typer.Option(
-        help="Warn about services publishing DNS (SERVICE_* env) whose stopTimeout is shorter than this many "
-             "seconds: the records' TTL (dns-sync's default is 10).")] = 10.0,
+    min_drain: Annotated[float, seconds(
+        "Warn about services publishing DNS (SERVICE_* env) whose stopTimeout is shorter than this many "
+        "seconds: the records' TTL (dns-sync's default is 10).")] = 10.0,
 ) -> None:
     """Show a cluster's container instances and tasks, from one snapshot."""
     snap = SnapshotReader(ctx.obj.clients()).read(cluster)
@@ -109,27 +124,50 @@ def status(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors and unreachable AWS end in one line on stderr, not a traceback."""
+    """Entry point: usage errors, user errors and unreachable AWS end in one `error:` line on
+    stderr with the exit code the README's table documents, never a traceback."""
     try:
         result = app(args=argv, prog_name="ecsfleet", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (KeyboardInterrupt, typer.Abort):
         err.print("aborted")
         return 130
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
+    except UsageError as error:
+        return usage_error(error)
+    except ClickException as error:
+        return fail(error.format_message(), error.exit_code)
     except UserError as error:
-        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
-        return error.exit_code
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        return fail(str(error), error.exit_code)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, DeadlineReached) as error:
         hint = explain_connection_error(error, None)
         if hint:
-            err.print(f"[red]error:[/] {hint}", highlight=False)
-            return 2
-        err.print(f"[red]error:[/] AWS call failed ({error_code(error) or type(error).__name__}): {escape(str(error))}",
-                  highlight=False)
-        return 1
+            return fail(hint, 2)
+        return fail(f"AWS call failed ({error_code(error) or type(error).__name__}): {error}", 1)
+    except OSError as error:
+        # a file or port the user named: a directory given as a file, --out under a file, a port in use
+        where = f"{error.filename}: " if error.filename else ""
+        return fail(f"{where}{error.strerror or error}", 2)
+    except UnicodeDecodeError as error:
+        return fail(f"input is not UTF-8 text ({error.reason} at byte {error.start})", 2)
     return result if isinstance(result, int) else 0
+
+
+def fail(message: str, code: int) -> int:
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False)
+    return code
+
+
+def usage_error(error: UsageError) -> int:
+    """click's usage and hint lines, then the one `error:` line; exit 2. A group run with no
+    command shows its help first (click's `no_args_is_help`), also with exit 2."""
+    ctx = error.ctx
+    if isinstance(error, NoArgsIsHelpError):
+        error.format_message()  # typer renders the help itself (stdout)
+        return fail(f"missing command: see the list above ({ctx.command_path if ctx else 'ecsfleet'} COMMAND)",
+                    error.exit_code)
+    if ctx is not None:
+        err.print(escape(ctx.get_usage()), highlight=False)
+        err.print(f"Try '{escape(ctx.command_path)} --help' for help.", highlight=False)
+    return fail(error.format_message(), error.exit_code)
 
 
 if __name__ == "__main__":

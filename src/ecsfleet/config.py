@@ -29,6 +29,12 @@ class ConfigError(UserError):
     """A configuration document that cannot be used: names the document, the field and what was expected."""
 
 
+# Every configuration document ecsfleet reads is a few kilobytes; these bounds turn a wrong file
+# (/dev/zero, a log, a generated monster) into an error in milliseconds instead of an OOM kill.
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+MAX_DOCUMENT_DEPTH = 32
+
+
 def fetch(url: str, clients: Clients | None = None, etag: str | None = None) -> tuple[bytes | None, str | None]:
     """The bytes at `url` and a version tag; (None, etag) when unchanged since `etag`."""
     parsed = urllib.parse.urlparse(url)
@@ -67,7 +73,11 @@ def fetch(url: str, clients: Clients | None = None, etag: str | None = None) -> 
     tag = f"{stat.st_mtime_ns}:{stat.st_size}"
     if etag == tag:
         return None, etag
-    return path.read_bytes(), tag
+    try:
+        with path.open("rb") as stream:  # bounded: /dev/zero or a FIFO never ends
+            return stream.read(MAX_DOCUMENT_BYTES + 1), tag
+    except OSError as error:
+        raise ConfigError(f"{url}: cannot read it ({error.strerror or error})") from error
 
 
 def describe_validation_error(source: str, error: pydantic.ValidationError) -> str:
@@ -81,20 +91,123 @@ def describe_validation_error(source: str, error: pydantic.ValidationError) -> s
     return "\n".join(lines)
 
 
-def parse_json_document(source: str, raw: bytes, model: type[T] | Any) -> T:
-    """JSON bytes -> a validated model, or a ConfigError that says what is wrong and where."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{source}: not valid JSON ({error})") from error
-    except RecursionError as error:  # json gives up on deep nesting with this, not a ValueError
-        raise ConfigError(f"{source}: not valid JSON (nested too deeply)") from error
+def parse_json_document(source: str, raw: bytes, model: type[T] | Any, fold_case: bool = False) -> T:
+    """JSON bytes -> a validated model, or a ConfigError that says what is wrong and where.
+
+    Refused before validation: more than MAX_DOCUMENT_BYTES, binary data, nesting deeper than
+    MAX_DOCUMENT_DEPTH, and a key given twice in one object (with its line numbers: a doubled key
+    silently keeps the last value). `fold_case`: keys that differ only in case are the same key,
+    as Go's encoding/json matches them (statika's files)."""
+    data = load_json(source, raw, fold_case)
     adapter = pydantic.TypeAdapter(model)
     try:
         result: T = adapter.validate_python(data)
     except pydantic.ValidationError as error:
         raise ConfigError(describe_validation_error(source, error)) from error
     return result
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def load_json(source: str, raw: bytes, fold_case: bool = False) -> Any:
+    """The JSON value of `raw`, within the bounds parse_json_document documents."""
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise ConfigError(f"{source}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB: not a configuration "
+                          f"document (is it the right file?)")
+    text = _text(source, raw)
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen = {(k.casefold() if fold_case else k) for k, _ in items}
+        if len(seen) != len(items):
+            raise _DuplicateKey
+        return dict(items)
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs)
+    except _DuplicateKey:
+        raise ConfigError(_duplicates(source, text, fold_case)) from None
+    except ValueError as error:
+        raise ConfigError(f"{source}: not valid JSON ({error})") from error
+    except RecursionError as error:  # json gives up on deep nesting with this, not a ValueError
+        raise ConfigError(f"{source}: nested deeper than {MAX_DOCUMENT_DEPTH} levels") from error
+    if _depth(data) > MAX_DOCUMENT_DEPTH:
+        raise ConfigError(f"{source}: nested deeper than {MAX_DOCUMENT_DEPTH} levels")
+    return data
+
+
+def _text(source: str, raw: bytes) -> str:
+    """`raw` as text: UTF-8 (a byte-order mark allowed), and no NUL byte (binary data)."""
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise ConfigError(f"{source}: binary data (a NUL byte at offset {nul}), not a text document: "
+                          f"is it the right file?")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{source}: not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}): "
+                          f"is it the right file?") from error
+
+
+def _depth(data: Any) -> int:
+    """How deeply `data` nests lists and objects, without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _duplicates(source: str, text: str, fold_case: bool) -> str:
+    """Where the duplicate keys are, found by a second, slower read that keeps each key's position
+    (json's C scanner does not give one; this runs only for a document already refused)."""
+    decoder = json.JSONDecoder()
+    problems: list[str] = []
+
+    def line(pos: int) -> int:
+        return text.count("\n", 0, pos) + 1
+
+    def walk(pos: int) -> int:
+        """Read the value at `pos` (no whitespace before it); its end."""
+        if text[pos] == "{":
+            first: dict[str, tuple[int, str]] = {}
+            pos = _skip(text, pos + 1)
+            while text[pos] != "}":
+                key, end = decoder.raw_decode(text, pos)
+                name = key.casefold() if fold_case else key
+                if name in first:
+                    at, was = first[name]
+                    same = f" as {was!r}: keys are matched whatever their case" if was != key else ""
+                    problems.append(f"  line {line(pos)}: key {key!r} given again (first at line {at}{same})")
+                else:
+                    first[name] = (line(pos), key)
+                pos = _skip(text, _skip(text, end) + 1)  # past the colon
+                pos = _skip(text, walk(pos))
+                if text[pos] == ",":
+                    pos = _skip(text, pos + 1)
+            return pos + 1
+        if text[pos] == "[":
+            pos = _skip(text, pos + 1)
+            while text[pos] != "]":
+                pos = _skip(text, walk(pos))
+                if text[pos] == ",":
+                    pos = _skip(text, pos + 1)
+            return pos + 1
+        _, end = decoder.raw_decode(text, pos)
+        return int(end)
+
+    walk(_skip(text, 0))
+    return "\n".join([f"{source}: {len(problems)} duplicate key(s): keep one of each", *problems])
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
 
 
 @dataclass

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .aws import Clients, explain_connection_error
+from .aws import Clients, explain_connection_error, shorten_deadline
+from .aws import deadline as aws_deadline
+from .errors import UserError
 
 log = logging.getLogger("ecsfleet")
 
@@ -74,16 +78,29 @@ class Reconciler(Protocol):
     def reconcile(self, dry_run: bool) -> PassReport: ...
 
 
-def safe_pass(reconciler: Reconciler, dry_run: bool, log_outcomes: bool = True) -> PassReport:
-    """One pass that never raises: a failure becomes an error in the report. Each outcome is
-    logged on one line (a one-shot command prints them instead)."""
+PASS_DEADLINE = 300.0  # seconds: no AWS call of a pass starts later than this (a hung pass ends)
+SHUTDOWN_GRACE = 5.0  # seconds after SIGTERM/SIGINT in which the pass in flight may still start calls
+LAMBDA_MARGIN = 0.2  # the share of a Lambda invocation's time kept free: no new change starts in it
+
+
+def safe_pass(reconciler: Reconciler, dry_run: bool, log_outcomes: bool = True,
+              deadline: float | None = PASS_DEADLINE) -> PassReport:
+    """One pass that never raises on AWS or a bug: a failure becomes an error in the report,
+    logged on one line (the traceback at debug level). A user's mistake (a missing cluster or
+    zone) is raised: it will not fix itself, so a daemon stops on it. No AWS call starts after
+    `deadline` seconds. Each outcome is logged on one line (a one-shot command prints them instead)."""
     try:
-        report = reconciler.reconcile(dry_run)
+        with aws_deadline(deadline, f"{reconciler.capability} pass deadline ({deadline:g} s) reached"
+                          if deadline is not None else ""):
+            report = reconciler.reconcile(dry_run)
+    except UserError:
+        raise
     except Exception as error:
         hint = explain_connection_error(error, None)
         message = hint or f"{type(error).__name__}: {error}"
-        if not hint:
-            log.exception("%s pass failed", reconciler.capability)
+        if log_outcomes:
+            log.error("%s pass failed: %s", reconciler.capability, message)
+        log.debug("%s pass failed", reconciler.capability, exc_info=True)
         return PassReport(reconciler.capability, dry_run, errors=(message,))
     if not log_outcomes:
         return report
@@ -94,6 +111,17 @@ def safe_pass(reconciler: Reconciler, dry_run: bool, log_outcomes: bool = True) 
     for error_text in report.errors:
         log.error("%s: %s", reconciler.capability, error_text)
     return report
+
+
+def lambda_pass(reconciler: Reconciler, context: Any) -> PassReport:
+    """A Lambda handler's pass: no new change starts once less than LAMBDA_MARGIN of the
+    invocation's time is left (the next invocation picks up the rest); without a context (a
+    local call), the usual pass deadline."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return safe_pass(reconciler, dry_run=False)
+    seconds = remaining() / 1000.0
+    return safe_pass(reconciler, dry_run=False, deadline=max(0.0, seconds - max(3.0, seconds * LAMBDA_MARGIN)))
 
 
 class Metrics:
@@ -116,7 +144,10 @@ class Metrics:
                                    registry=self.registry)
         self.since_success.labels(capability).set_function(lambda: time.monotonic() - self._last_success)
         if port is not None:
-            start_http_server(port, registry=self.registry)
+            try:
+                start_http_server(port, registry=self.registry)
+            except OSError as error:
+                raise UserError(f"--metrics-port {port}: cannot serve metrics there ({error.strerror})") from error
 
     def observe(self, report: PassReport) -> None:
         self.reconciles.labels(self.capability, "ok" if report.ok else "error").inc()
@@ -268,14 +299,46 @@ def drive(
     log.info("%s: reconciling every %ss%s%s", reconciler.capability, interval,
              f", and on events from {events_queue}" if events_queue else "",
              f"; metrics on :{metrics_port}/metrics" if metrics_port is not None else "")
-    try:
-        run_forever(reconciler, interval, dry_run, wake, metrics)
-    except KeyboardInterrupt:
-        log.info("%s: stopped", reconciler.capability)
-    finally:
-        if wakeups:
-            wakeups.stop()
+    stop = threading.Event()
+    with StopOnSignals(reconciler.capability, stop) as signals:
+        try:
+            run_forever(reconciler, interval, dry_run, wake, metrics, stop)
+        finally:
+            if wakeups:
+                wakeups.stop()
+    log.info("%s: stopped on %s", reconciler.capability, signals.received or "request")
     return 0
+
+
+class StopOnSignals:
+    """SIGTERM (docker stop, ECS, systemd) and SIGINT end a daemon cleanly: the pass in flight
+    may start AWS calls for SHUTDOWN_GRACE more seconds (so a change it began is finished), then
+    the loop ends and the command exits 0. A second signal exits at once (128 + its number).
+    Outside the main thread (tests driving a loop), signals are left alone."""
+
+    def __init__(self, capability: str, stop: threading.Event) -> None:
+        self.capability, self.stop = capability, stop
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGTERM, signal.SIGINT):
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+
+    def _handle(self, number: int, _frame: object) -> None:
+        name = signal.Signals(number).name
+        if self.received is not None:
+            log.warning("%s: second signal (%s): exiting now", self.capability, name)
+            os._exit(128 + number)
+        self.received = name
+        self.stop.set()
+        shorten_deadline(SHUTDOWN_GRACE, f"stopping on {name}")
 
 
 def read_queue(clients: Clients, queue_url: str, max_batches: int = 10) -> list[str]:

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from ..aws import AwsTarget, Clients
-from ..runner import safe_pass
+from ..runner import lambda_pass
 from .cli import build
 from .plan import Options
 from .window import Window
@@ -22,7 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     window = Window.parse(os.environ["ECSFLEET_WINDOW"]) if os.environ.get("ECSFLEET_WINDOW") else None
     runner = build(clients, clusters, window, Options(int(os.environ.get("ECSFLEET_MAX_IN_FLIGHT", "1"))),
                    os.environ.get("ECSFLEET_LEASE_TABLE"), None)
-    return safe_pass(runner, dry_run=False).summary()
+    return lambda_pass(runner, context).summary()
 
 
 __all__ = ["handler"]

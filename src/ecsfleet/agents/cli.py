@@ -11,6 +11,7 @@ from ..amis import RECOMMENDED_AMI_PARAMETER, recommended_ami
 from ..config import env_first
 from ..console import Output, out
 from ..errors import UserError
+from ..options import count
 from ..runner import drive
 from ..snapshot import SnapshotReader
 from .lease import Lease
@@ -62,7 +63,7 @@ def update(
     all_clusters: Annotated[bool, typer.Option("--all", help="Every cluster of the account and region.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say which instances would be tried; change "
                                                           "nothing.")] = False,
-    max_in_flight: Annotated[int, typer.Option(min=1, help="Updates rolling at once per cluster.")] = 1,
+    max_in_flight: Annotated[int, count("Updates rolling at once per cluster.")] = 1,
     window: Annotated[str | None, typer.Option(
         help="Act only inside this window, e.g. 'Mon-Fri 02:00-05:00 UTC' (days, HH:MM-HH:MM, a time zone).")]
     = None,

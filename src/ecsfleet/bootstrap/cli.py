@@ -11,6 +11,7 @@ import typer
 from ..cfn import to_yaml
 from ..console import TemplateFormat as Format
 from ..errors import UserError
+from ..options import count
 from .template import CONTROLLERS, Options, render
 
 app = typer.Typer(help="Deploy the cluster-wide controllers (lb-sync, dns-sync, agents, fleet) as scheduled AWS "
@@ -39,7 +40,7 @@ def render_command(
         help="dns-sync: manage (and be allowed to change) only these hosted zones (repeatable).")] = None,
     window: Annotated[str | None, typer.Option(help="agents: update only inside this window, e.g. "
                                                     "'Mon-Fri 02:00-05:00 UTC'.")] = None,
-    max_in_flight: Annotated[int, typer.Option(help="agents: updates rolling at once per cluster.")] = 1,
+    max_in_flight: Annotated[int, count("agents: updates rolling at once per cluster.")] = 1,
     infra_url: Annotated[str | None, typer.Option(
         help="fleet: its infra.yml, s3://bucket/key or https:// (its role may read only that object).")] = None,
     output_format: Annotated[Format, typer.Option("--format", help="json or yaml.")] = Format.json,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from typing import Annotated
 
 import typer
@@ -43,6 +44,19 @@ class Output(enum.StrEnum):
     markdown = "markdown"
 
 
+class Partition(enum.StrEnum):
+    aws = "aws"
+    aws_cn = "aws-cn"
+    aws_us_gov = "aws-us-gov"
+    aws_iso = "aws-iso"
+    aws_iso_b = "aws-iso-b"
+
+
+# A name in a policy's ARN is taken literally: `*` or `?` there would widen it to other clusters.
+CLUSTER = re.compile(r"[A-Za-z0-9_-]{1,255}")
+ACCOUNT = re.compile(r"\d{12}")
+
+
 class Source(enum.StrEnum):
     ecs = "ecs"
     docker = "docker"
@@ -70,12 +84,17 @@ def iam_policy(
     source: Annotated[Source | None, typer.Option(
         help="dns-sync: docker needs no ECS or EC2 reads (default ecs).")] = None,
     account: Annotated[str, typer.Option(help="Account id in ARNs.")] = "*",
-    partition: Annotated[str, typer.Option(help="ARN partition (aws, aws-cn, aws-us-gov).")] = "aws",
+    partition: Annotated[Partition, typer.Option(help="ARN partition.")] = Partition.aws,
     output: Annotated[Output, typer.Option("--output", "-o", help="json (the document), table (each "
                                                                    "statement and why) or markdown.")]
     = Output.json,
 ) -> None:
     cap = policies.capability(capability.value)
+    if cluster is not None and not CLUSTER.fullmatch(cluster):
+        raise UserError(f"--cluster {cluster!r}: expected a cluster name (letters, digits, - and _, up to "
+                        "255); leave it out for every cluster")
+    if account != "*" and not ACCOUNT.fullmatch(account):
+        raise UserError(f"--account {account!r}: expected a 12-digit account id")
     if source is not None and cap.name != "dns-sync":
         raise UserError("--source applies to dns-sync only")
     try:
@@ -110,7 +129,7 @@ def iam_policy(
     if source is Source.docker:
         chosen.discard("ecs-source")
     region = (ctx.obj.region if ctx.obj is not None else None) or "*"
-    doc = policies.policy(cap.name, chosen, scope, partition=partition, region=region, account=account,
+    doc = policies.policy(cap.name, chosen, scope, partition=partition.value, region=region, account=account,
                           defaults=False)
     if cap.draft:
         err.print(f"[yellow]note:[/] the {cap.name} policy is a draft: {cap.draft}", highlight=False)

@@ -133,9 +133,10 @@ LB_SYNC = Capability(
     grants=(
         *SNAPSHOT_INSTANCES,  # a Classic ELB registers instance ids: no EC2 read
         *SNAPSHOT_TASKS,
-        Grant("DescribeLoadBalancers", ("elasticloadbalancing:DescribeLoadBalancers",),
-              "current listeners, health check and instances (Classic ELB reads have no resource-level "
-              "permissions)"),
+        Grant("DescribeLoadBalancers", ("elasticloadbalancing:DescribeLoadBalancers",
+                                        "elasticloadbalancing:DescribeTags"),
+              "current listeners, health check, instances and interrupted moves (Classic ELB reads have no "
+              "resource-level permissions)"),
         Grant("ChangeLoadBalancers", (
             "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
             "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
@@ -144,7 +145,10 @@ LB_SYNC = Capability(
             "elasticloadbalancing:DeleteLoadBalancerListeners",
             "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
             "elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer",
-        ), "the changes: hosts, health check target, listeners and their policies", On.LOAD_BALANCERS),
+            "elasticloadbalancing:AddTags",
+            "elasticloadbalancing:RemoveTags",
+        ), "the changes: hosts, health check target, listeners and their policies, and the tag that records a "
+           "listener move until it is done", On.LOAD_BALANCERS),
         Grant("ReadConfigFromS3", ("s3:GetObject",), "statika's configuration and services files",
               On.S3_OBJECTS, feature="s3-files"),
         EVENTS_QUEUE_GRANT,
@@ -203,7 +207,8 @@ FLEET = Capability(
         Grant("ReadServices", ("ecs:ListServices", "ecs:DescribeServices"),
               "desired, running and pending counts: tasks that fit nowhere force a scale-out", On.IN_CLUSTER),
         Grant("DrainAndSmokeTest", (
-            "ecs:UpdateContainerInstancesState", "ecs:PutAttributes", "ecs:RunTask", "ecs:StopTask",
+            "ecs:UpdateContainerInstancesState", "ecs:PutAttributes", "ecs:DeleteAttributes", "ecs:RunTask",
+            "ecs:StopTask",
         ), "drain before removal (marked with the drain's start); the smoke test task on a new fleet",
             On.IN_CLUSTER),
         Grant("SmokeTaskDefinition", ("ecs:RegisterTaskDefinition",),
