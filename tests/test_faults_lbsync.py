@@ -42,7 +42,8 @@ CLEAN_PASS: Counter[Op] = Counter({
     ("s3", "GetObject"): 1,
     ("ecs", "ListContainerInstances"): 1, ("ecs", "ListTasks"): 1, ("ecs", "DescribeContainerInstances"): 1,
     ("ecs", "DescribeTasks"): 1, ("ecs", "DescribeTaskDefinition"): 2,
-    ("elb", "DescribeLoadBalancers"): 1,
+    ("elb", "DescribeLoadBalancers"): 1, ("elb", "DescribeTags"): 1,
+    ("elb", "AddTags"): 2, ("elb", "RemoveTags"): 2,
     ("elb", "RegisterInstancesWithLoadBalancer"): 2, ("elb", "ConfigureHealthCheck"): 2,
     ("elb", "DeleteLoadBalancerListeners"): 2, ("elb", "CreateLoadBalancerListeners"): 2,
     ("elb", "SetLoadBalancerPoliciesOfListener"): 2, ("elb", "SetLoadBalancerPoliciesForBackendServer"): 2,
@@ -191,18 +192,28 @@ def test_every_operation_throttled_or_failing_loses_no_change(
     assert_converged(sb, world, clients)
 
 
-def test_a_listener_that_cannot_be_put_back_is_named_for_a_human(
+def test_a_listener_that_cannot_be_put_back_is_re_created_by_the_next_pass(
     sb: Sandbox, clients: Clients, waits: RetryWaits
 ) -> None:
     world = lb_world(sb)
     # The move's create fails to the end of its budget, and so does the create putting it back.
     sb.fail("elb", "CreateLoadBalancerListeners", times=2 * ATTEMPTS)
     put(sb, "services.json", json.dumps([SERVICES[0].model_dump(exclude_none=True)]).encode())
-    report = safe_pass(controller(clients, world), dry_run=False)
+    sync = controller(clients, world)
+    report = safe_pass(sync, dry_run=False)
     (failed,) = [o for o in report.outcomes if not o.ok]
     assert failed.kind == "move-listener" and failed.target == "web-lb"
-    assert "putting listener HTTP:80 back failed too, re-create it by hand" in (failed.error or "")
+    assert "putting listener HTTP:80 back failed too" in (failed.error or "")
+    assert "the next pass re-creates it from the ecsfleet:move-80 tag" in (failed.error or "")
     assert describe_lb(sb, "web-lb")["ListenerDescriptions"] == []
+    # The record of the move is on the load balancer: the next pass (of any process) finishes it.
+    report = safe_pass(controller(clients, world), dry_run=False)
+    assert report.ok and any(o.kind == "resume-move" for o in report.outcomes), report.summary()
+    (listener,) = describe_lb(sb, "web-lb")["ListenerDescriptions"]
+    (task,) = running_tasks(sb, "test", serviceName="web")
+    assert listener["Listener"]["InstancePort"] == task["containers"][0]["networkBindings"][0]["hostPort"]
+    assert listener["PolicyNames"] == ["sticky"]
+    assert sb.client("elb").describe_tags(LoadBalancerNames=["web-lb"])["TagDescriptions"][0]["Tags"] == []
     world.foreign.assert_unchanged()
 
 

@@ -24,8 +24,12 @@ from support import rule_to_queue, running_tasks, task_definition
 ELB_WRITES = {
     "RegisterInstancesWithLoadBalancer", "DeregisterInstancesFromLoadBalancer", "ConfigureHealthCheck",
     "DeleteLoadBalancerListeners", "CreateLoadBalancerListeners", "SetLoadBalancerPoliciesOfListener",
-    "SetLoadBalancerPoliciesForBackendServer",
+    "SetLoadBalancerPoliciesForBackendServer", "AddTags", "RemoveTags",
 }
+# One listener's move: recorded on the load balancer (a tag) before the first change, the record
+# removed after the last, so a process killed in between leaves the next pass what to finish.
+MOVE = ["AddTags", "DeleteLoadBalancerListeners", "CreateLoadBalancerListeners", "SetLoadBalancerPoliciesOfListener",
+        "RemoveTags"]
 WEB = ServiceEntry(serviceName="web", family="web", exposedContainerName="web", loadBalancerName="web-lb")
 
 
@@ -102,9 +106,7 @@ def test_started_service_registers_host_and_moves_ports(sb: Sandbox, clients: Cl
     assert listener["PolicyNames"] == ["sticky"]
     assert lb["HealthCheck"] == {"Target": f"HTTP:{port}/healthz", "Interval": 7, "Timeout": 3,
                                  "UnhealthyThreshold": 4, "HealthyThreshold": 2}
-    assert elb_writes(sb) == ["RegisterInstancesWithLoadBalancer", "ConfigureHealthCheck",
-                              "DeleteLoadBalancerListeners", "CreateLoadBalancerListeners",
-                              "SetLoadBalancerPoliciesOfListener"]
+    assert elb_writes(sb) == ["RegisterInstancesWithLoadBalancer", "ConfigureHealthCheck", *MOVE]
 
     sb.reset_calls()
     assert safe_pass(controller(clients), dry_run=False).outcomes == ()
@@ -132,8 +134,7 @@ def test_rolling_deploy_moves_traffic_only_once_the_new_task_is_healthy(sb: Sand
     new_port = describe_lb(sb)["ListenerDescriptions"][0]["Listener"]["InstancePort"]
     assert new_port != old_port
     assert {t["containers"][0]["networkBindings"][0]["hostPort"] for t in running_tasks(sb, "test")} == {new_port}
-    assert elb_writes(sb) == ["ConfigureHealthCheck", "DeleteLoadBalancerListeners", "CreateLoadBalancerListeners",
-                              "SetLoadBalancerPoliciesOfListener"]
+    assert elb_writes(sb) == ["ConfigureHealthCheck", *MOVE]
     assert describe_lb(sb)["HealthCheck"]["Target"] == f"HTTP:{new_port}/healthz"
 
 
@@ -167,11 +168,11 @@ def test_update_service_across_hosts_moves_traffic_once_the_new_task_runs(sb: Sa
     assert safe_pass(controller(clients), dry_run=False).ok
 
     # Every ELB call of the pass, in order: the new host joins and the health check follows it
-    # before the listener moves (delete and create back to back), and the old host leaves last.
+    # before the listener moves (delete and create back to back, recorded first), and the old host
+    # leaves last.
     assert [op for _, op in sb.call_sequence("elb")] == [
-        "DescribeLoadBalancers", "RegisterInstancesWithLoadBalancer", "ConfigureHealthCheck",
-        "DeleteLoadBalancerListeners", "CreateLoadBalancerListeners", "SetLoadBalancerPoliciesOfListener",
-        "DeregisterInstancesFromLoadBalancer",
+        "DescribeLoadBalancers", "DescribeTags", "RegisterInstancesWithLoadBalancer", "ConfigureHealthCheck",
+        *MOVE, "DeregisterInstancesFromLoadBalancer",
     ]
     lb = describe_lb(sb)
     assert [i["InstanceId"] for i in lb["Instances"]] == [new_host]
@@ -265,8 +266,7 @@ def test_a_terminated_host_does_not_stop_the_listener_move(sb: Sandbox, clients:
     assert lb["ListenerDescriptions"][0]["PolicyNames"] == ["sticky"]
     assert lb["HealthCheck"]["Target"] == f"HTTP:{port}/healthz"
     assert elb_writes(sb) == ["RegisterInstancesWithLoadBalancer"] * 3 + [
-        "ConfigureHealthCheck", "DeleteLoadBalancerListeners", "CreateLoadBalancerListeners",
-        "SetLoadBalancerPoliciesOfListener"]
+        "ConfigureHealthCheck", *MOVE]
 
 
 def test_a_host_elb_refuses_is_held_back_with_a_doubling_wait(sb: Sandbox, clients: Clients) -> None:
@@ -548,3 +548,23 @@ def test_daemon_survives_aws_errors_and_logs_one_line_per_action(
     assert [line.split()[1] for line in lines] == [
         "action=register", "action=health-check", "action=move-listener"]
     assert all("target=web-lb result=ok" in line for line in lines)
+
+
+def test_a_load_balancer_with_ten_tags_still_gets_its_listener_moved(sb: Sandbox, clients: Clients,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """ELB allows 10 tags a load balancer: with no room for the move's record, the listener still
+    follows the task (a listener on a port nothing serves is an outage), with a warning."""
+    web_world(sb)
+    sb.client("elb").add_tags(LoadBalancerNames=["web-lb"], Tags=[{"Key": f"team{n}", "Value": "x"}
+                                                                  for n in range(10)])
+    (task,) = running_tasks(sb, "test")
+    port = task["containers"][0]["networkBindings"][0]["hostPort"]
+
+    report = safe_pass(controller(clients), dry_run=False)
+
+    assert report.ok, report.summary()
+    listener = describe_lb(sb)["ListenerDescriptions"][0]
+    assert listener["Listener"]["InstancePort"] == port and listener["PolicyNames"] == ["sticky"]
+    assert "maximum of 10 tags" in caplog.text
+    tags = sb.client("elb").describe_tags(LoadBalancerNames=["web-lb"])["TagDescriptions"][0]["Tags"]
+    assert sorted(t["Key"] for t in tags) == sorted(f"team{n}" for n in range(10))

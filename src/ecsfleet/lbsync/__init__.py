@@ -7,7 +7,7 @@ from typing import Any
 from ..aws import AwsTarget, Clients
 from ..config import Reloading, env_first, fetch
 from ..errors import UserError
-from ..runner import safe_pass
+from ..runner import lambda_pass
 from .controller import LbSync
 from .services import parse_config, parse_services
 
@@ -29,7 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not cluster:
         raise UserError("set ECSFLEET_CLUSTER or CONFIGURATION_URL")
     document = Reloading(services_url, parse_services, clients)
-    report = safe_pass(LbSync(clients, cluster, document.get), dry_run=False)
+    report = lambda_pass(LbSync(clients, cluster, document.get), context)
     return report.summary()
 
 

@@ -9,6 +9,7 @@ import typer
 from ..config import Reloading, env_first, fetch
 from ..errors import UserError
 from ..metadata import instance_id as metadata_instance_id
+from ..options import Interval, MetricsPort
 from ..runner import drive
 from .controller import LbSync
 from .services import parse_config, parse_services
@@ -26,7 +27,7 @@ def lb_sync(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit (0: all applied, 1: a change failed).")]
     = False,
-    interval: Annotated[float | None, typer.Option(help="Run as a daemon: a pass every N seconds.", min=1)] = None,
+    interval: Interval = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned changes; change nothing.")] = False,
     cluster: Annotated[str | None, typer.Option(help="ECS cluster (default: the config file's `cluster`).")] = None,
     services: Annotated[str | None, typer.Option(
@@ -39,7 +40,7 @@ def lb_sync(
         "--all-instances", help="One controller for every host of the cluster.")] = False,
     events_queue: Annotated[str | None, typer.Option(
         help="SQS queue URL receiving ECS events: a pass runs as soon as one arrives.")] = None,
-    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
     clients = ctx.obj.clients()
     config_url = config or env_first("ECSFLEET_LBSYNC_CONFIG", "CONFIGURATION_URL")
@@ -61,7 +62,10 @@ def lb_sync(
     if not once and interval is None:
         if settings is None:
             raise UserError("say how to run: --once, or --interval N (or a config file with sleepTimeSeconds)")
-        interval = float(settings.sleepTimeSeconds)
+        interval = settings.interval
+        if not settings.sleepTimeSeconds:
+            typer.echo(f"warning: {config_url}: sleepTimeSeconds is {settings.sleepTimeSeconds}: statika looped "
+                       f"without a pause; lb-sync runs a pass every {interval:g} s", err=True)
     host = None if all_instances else (instance_id or metadata_instance_id())
     document = Reloading(services_url, parse_services, clients)
     document.get()  # a broken file at start is an error, not something to wait out

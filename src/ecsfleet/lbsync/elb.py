@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..aws import batches, error_code
@@ -11,20 +15,29 @@ from ..runner import Outcome
 from .plan import (
     Action,
     Deregister,
+    ForgetMove,
     HealthCheck,
     Listener,
     LoadBalancer,
     MoveListener,
+    PendingMove,
     Register,
+    ResumeMove,
     SetBackendPolicies,
     SetHealthCheck,
     describe,
 )
 
 DESCRIBE_MAX = 20  # LoadBalancerNames per DescribeLoadBalancers
+log = logging.getLogger(__name__)
 NOT_FOUND = ("LoadBalancerNotFound", "AccessPointNotFound")
 # ELB's answer for an instance it will not take: unknown to it, terminated, or in another VPC.
 INVALID_INSTANCE = "InvalidInstance"
+# A move in progress is recorded as tags on its load balancer: `ecsfleet:move-<port>` and, when the
+# record is longer than a tag value may be (256 characters), `ecsfleet:move-<port>.1` and so on.
+# The value is base64 (its alphabet is within what ELB allows in a tag value) of a JSON object.
+MOVE_TAG = "ecsfleet:move-"
+TAG_VALUE_MAX = 256
 
 
 def parse_load_balancer(doc: dict[str, Any]) -> LoadBalancer:
@@ -55,10 +68,57 @@ def parse_load_balancer(doc: dict[str, Any]) -> LoadBalancer:
     )
 
 
+def move_tags(listener: Listener, instance_port: int) -> list[dict[str, str]]:
+    """The tags that record a move of `listener` (as it is) to `instance_port`."""
+    record = {"protocol": listener.protocol, "instanceProtocol": listener.instance_protocol,
+              "loadBalancerPort": listener.load_balancer_port, "from": listener.instance_port,
+              "to": instance_port, "certificate": listener.ssl_certificate_id, "policies": list(listener.policy_names)}
+    value = base64.b64encode(json.dumps(record, separators=(",", ":")).encode()).decode()
+    chunks = [value[i:i + TAG_VALUE_MAX] for i in range(0, len(value), TAG_VALUE_MAX)]
+    key = f"{MOVE_TAG}{listener.load_balancer_port}"
+    return [{"Key": key if n == 0 else f"{key}.{n}", "Value": chunk} for n, chunk in enumerate(chunks)]
+
+
+def parse_moves(lb: str, tags: Mapping[str, str]) -> tuple[tuple[PendingMove, ...], list[str]]:
+    """The moves recorded in a load balancer's tags, and an error for a record that cannot be read
+    (left in place: a human decides)."""
+    parts: dict[str, list[tuple[int, str]]] = {}
+    for key, value in tags.items():
+        if key.startswith(MOVE_TAG):
+            base, _, number = key.partition(".")
+            parts.setdefault(base, []).append((int(number) if number.isdigit() else 0, value))
+    moves: list[PendingMove] = []
+    errors: list[str] = []
+    for base, chunks in sorted(parts.items()):
+        try:
+            record = json.loads(base64.b64decode("".join(v for _, v in sorted(chunks)), validate=True))
+            listener = Listener(record["protocol"], int(record["loadBalancerPort"]), record["instanceProtocol"],
+                                int(record["from"]), record.get("certificate") or None,
+                                tuple(record.get("policies") or ()))
+            moves.append(PendingMove(listener, int(record["to"])))
+        except (ValueError, KeyError, TypeError, binascii.Error) as error:
+            errors.append(f"load balancer {lb!r}: tag {base!r} records an interrupted listener move that cannot "
+                          f"be read ({error}); check the listener by hand, then remove the tag")
+    return tuple(moves), errors
+
+
+def read_move_records(elb: Any, names: Sequence[str]) -> tuple[dict[str, tuple[PendingMove, ...]], list[str]]:
+    """Interrupted listener moves recorded on these load balancers (DescribeTags, 20 names a call)."""
+    moves: dict[str, tuple[PendingMove, ...]] = {}
+    errors: list[str] = []
+    for batch in batches(sorted(names), DESCRIBE_MAX):
+        for description in elb.describe_tags(LoadBalancerNames=list(batch))["TagDescriptions"]:
+            tags = {t["Key"]: t.get("Value", "") for t in description.get("Tags") or []}
+            found, problems = parse_moves(description["LoadBalancerName"], tags)
+            moves[description["LoadBalancerName"]] = found
+            errors += problems
+    return moves, errors
+
+
 def read_load_balancers(elb: Any, names: Sequence[str]) -> tuple[dict[str, LoadBalancer], list[str]]:
-    """The named load balancers in as few calls as the API allows (20 names a call), and an error
-    for each that does not exist (one missing name fails its whole batch, which is then read
-    name by name so the others are still found)."""
+    """The named load balancers in as few calls as the API allows (20 names a call), with the moves
+    recorded on them, and an error for each that does not exist (one missing name fails its
+    whole batch, which is then read name by name so the others are still found)."""
     found: dict[str, LoadBalancer] = {}
     errors: list[str] = []
     for batch in batches(sorted(set(names)), DESCRIBE_MAX):
@@ -78,6 +138,10 @@ def read_load_balancers(elb: Any, names: Sequence[str]) -> tuple[dict[str, LoadB
         for doc in docs:
             lb = parse_load_balancer(doc)
             found[lb.name] = lb
+    if found:
+        moves, problems = read_move_records(elb, list(found))
+        errors += problems
+        found = {name: replace(lb, moves=moves.get(name, ())) for name, lb in found.items()}
     return found, errors
 
 
@@ -93,26 +157,72 @@ def _apply_one(elb: Any, action: Action) -> None:
                 "Target": check.target, "Interval": check.interval, "Timeout": check.timeout,
                 "UnhealthyThreshold": check.unhealthy_threshold, "HealthyThreshold": check.healthy_threshold})
         case MoveListener(lb, listener, port):
-            # A listener's instance port cannot be changed in place: these two calls are the
-            # only moment the port has no listener, so nothing runs between them.
-            elb.delete_load_balancer_listeners(LoadBalancerName=lb, LoadBalancerPorts=[listener.load_balancer_port])
-            try:
-                _create_listener(elb, lb, listener, port)
-            except Exception as error:
-                # Half moved. A pass knows only the listeners it reads: one left deleted, or
-                # re-created without its policies, would stay so. Put it back as it was, so the
-                # next pass moves it again.
-                try:
-                    elb.delete_load_balancer_listeners(LoadBalancerName=lb,
-                                                       LoadBalancerPorts=[listener.load_balancer_port])
-                    _create_listener(elb, lb, listener, listener.instance_port)
-                except Exception as undo:
-                    raise RuntimeError(f"{error}; putting listener {listener.protocol}:{listener.load_balancer_port} "
-                                       f"back failed too, re-create it by hand: {undo}") from error
-                raise
+            _move(elb, lb, listener, port)
+        case ResumeMove(lb, listener, port, present):
+            # The record is already on the load balancer: finish what it says, then drop it.
+            if present:
+                elb.delete_load_balancer_listeners(LoadBalancerName=lb,
+                                                   LoadBalancerPorts=[listener.load_balancer_port])
+            _create_listener(elb, lb, listener, port)
+            _forget_move(elb, lb, move_tags(listener, port))
+        case ForgetMove(lb, lb_port):
+            _forget_move(elb, lb, [{"Key": f"{MOVE_TAG}{lb_port}"}])
         case SetBackendPolicies(lb, port, names):
             elb.set_load_balancer_policies_for_backend_server(
                 LoadBalancerName=lb, InstancePort=port, PolicyNames=list(names))
+
+
+def _move(elb: Any, lb: str, listener: Listener, port: int) -> None:
+    """Delete and re-create `listener` on `port`. The move is recorded on the load balancer first:
+    a process killed before it ends (SIGKILL, OOM, a Lambda timeout) leaves the record, and the
+    next pass of any process finishes the move from it (see plan.ResumeMove)."""
+    tags = move_tags(listener, port)
+    recorded = _record_move(elb, lb, listener, tags)
+    # A listener's instance port cannot be changed in place: these two calls are the only
+    # moment the port has no listener, so nothing runs between them.
+    elb.delete_load_balancer_listeners(LoadBalancerName=lb, LoadBalancerPorts=[listener.load_balancer_port])
+    try:
+        _create_listener(elb, lb, listener, port)
+    except Exception as error:
+        # Half moved: put it back as it was, so the next pass moves it again. If that fails too,
+        # the record stays and the next pass re-creates the listener from it.
+        try:
+            elb.delete_load_balancer_listeners(LoadBalancerName=lb, LoadBalancerPorts=[listener.load_balancer_port])
+            _create_listener(elb, lb, listener, listener.instance_port)
+        except Exception as undo:
+            raise RuntimeError(f"{error}; putting listener {listener.protocol}:{listener.load_balancer_port} "
+                               f"back failed too ({undo}): the next pass re-creates it from the "
+                               f"{MOVE_TAG}{listener.load_balancer_port} tag") from error
+        if recorded:
+            _forget_move(elb, lb, tags)
+        raise
+    if recorded:
+        _forget_move(elb, lb, tags)
+
+
+def _record_move(elb: Any, lb: str, listener: Listener, tags: Sequence[Mapping[str, str]]) -> bool:
+    """Write the move's record; False when the load balancer already holds ELB's maximum of 10
+    tags. A listener left on a port no task serves is an outage, so the move then goes ahead
+    without its record, with a warning: only a kill in the instant between its two calls would
+    need a person."""
+    try:
+        elb.add_tags(LoadBalancerNames=[lb], Tags=list(tags))
+    except Exception as error:
+        if error_code(error) != "TooManyTags":
+            raise
+        log.warning("%s has ELB's maximum of 10 tags: moving listener %s:%s without a record of the move "
+                    "(free one tag so a process killed mid-move can be repaired by the next pass)",
+                    lb, listener.protocol, listener.load_balancer_port)
+        return False
+    return True
+
+
+def _forget_move(elb: Any, lb: str, tags: Sequence[Mapping[str, str]]) -> None:
+    """Remove a move's record. Removing a key that is not there is not an error, so the record's
+    continuation keys are named generously (a record is a few hundred characters at most)."""
+    key = tags[0]["Key"]
+    keys = [key] + [f"{key}.{n}" for n in range(1, max(len(tags), 4))]
+    elb.remove_tags(LoadBalancerNames=[lb], Tags=[{"Key": k} for k in keys])
 
 
 def _create_listener(elb: Any, lb: str, listener: Listener, port: int) -> None:
@@ -131,7 +241,8 @@ def _create_listener(elb: Any, lb: str, listener: Listener, port: int) -> None:
 
 def _kind(action: Action) -> str:
     return {Register: "register", Deregister: "deregister", SetHealthCheck: "health-check",
-            MoveListener: "move-listener", SetBackendPolicies: "backend-policies"}[type(action)]
+            MoveListener: "move-listener", ResumeMove: "resume-move", ForgetMove: "resume-move",
+            SetBackendPolicies: "backend-policies"}[type(action)]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..snapshot import ClusterSnapshot, Task
 from .services import ServiceEntry
@@ -50,12 +50,23 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class PendingMove:
+    """A listener move that a process began and may not have finished (killed between delete and
+    create, or before the policies): recorded on the load balancer before the first call, so the
+    next pass of any process can complete it. `listener` is the listener as it was."""
+
+    listener: Listener
+    instance_port: int
+
+
+@dataclass(frozen=True)
 class LoadBalancer:
     name: str
     listeners: tuple[Listener, ...]
     health_check: HealthCheck | None
     instances: frozenset[str]
     backend_policies: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    moves: tuple[PendingMove, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,13 +98,33 @@ class MoveListener:
 
 
 @dataclass(frozen=True)
+class ResumeMove:
+    """Complete a move a process left half done: the listener as recorded (`listener`, its former
+    definition) on `instance_port`, whether or not it still exists (`present`), then forget the
+    record."""
+
+    load_balancer: str
+    listener: Listener
+    instance_port: int
+    present: bool
+
+
+@dataclass(frozen=True)
+class ForgetMove:
+    """A recorded move whose listener is already whole on its port: only the record goes."""
+
+    load_balancer: str
+    load_balancer_port: int
+
+
+@dataclass(frozen=True)
 class SetBackendPolicies:
     load_balancer: str
     instance_port: int
     policy_names: tuple[str, ...]
 
 
-Action = Register | Deregister | SetHealthCheck | MoveListener | SetBackendPolicies
+Action = Register | Deregister | SetHealthCheck | MoveListener | ResumeMove | ForgetMove | SetBackendPolicies
 
 
 @dataclass(frozen=True)
@@ -113,6 +144,12 @@ def describe(action: Action) -> str:
         case MoveListener(lb, listener, port):
             return (f"listener {listener.protocol}:{listener.load_balancer_port} of {lb}: instance port "
                     f"{listener.instance_port} -> {port}")
+        case ResumeMove(lb, listener, port, present):
+            state = "half moved" if present else "missing"
+            return (f"listener {listener.protocol}:{listener.load_balancer_port} of {lb} ({state}: an interrupted "
+                    f"move): re-created on instance port {port} with its protocols, certificate and policies")
+        case ForgetMove(lb, lb_port):
+            return f"listener {lb_port} of {lb}: interrupted move already whole, its record removed"
         case SetBackendPolicies(lb, port, names):
             return f"backend policies {', '.join(names)} of {lb} onto port {port}"
     raise AssertionError(action)
@@ -121,14 +158,29 @@ def describe(action: Action) -> str:
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def plan_service(
-    snap: ClusterSnapshot, entry: ServiceEntry, lb: LoadBalancer, scope: Collection[str]
-) -> Plan:
-    """The changes for one service and its load balancer; `scope` is the EC2 ids this run manages."""
-    warnings: list[str] = []
+def matching_tasks(snap: ClusterSnapshot, entry: ServiceEntry) -> tuple[tuple[Task, ...], tuple[str, ...]]:
+    """The tasks of the snapshot an entry names, and a warning when its name is ambiguous.
+
+    With `family`, tasks are matched by family, as statika's master did. Without it, statika
+    v0.1.0's files are read as it read them: there `serviceName` was the task family. So the name
+    is matched against the ECS service name and, failing that, the task family."""
+    if entry.family:
+        return snap.tasks_of_family(entry.family), ()
+    name = entry.serviceName or ""
+    by_service, by_family = snap.tasks_of_service(name), snap.tasks_of_family(name)
+    if by_service and by_family and {t.arn for t in by_service} != {t.arn for t in by_family}:
+        return by_service, (
+            f"{entry.label}: 'serviceName' {name!r} names both an ECS service and the task family of other "
+            f"tasks; the service's tasks are used (statika v0.1.0 used the family): write \"family\" in the "
+            f"entry to say which",)
+    return by_service or by_family, ()
+
+
+def _candidates(
+    snap: ClusterSnapshot, entry: ServiceEntry, tasks: Sequence[Task], scope: Collection[str], warnings: list[str]
+) -> list[tuple[Task, str, int]]:
+    """(task, EC2 id, host port) of every task that may take traffic, on the hosts in scope."""
     candidates: list[tuple[Task, str, int]] = []
-    # statika matched tasks by family; a serviceName alone selects the service's tasks.
-    tasks = snap.tasks_of_family(entry.family) if entry.family else snap.tasks_of_service(entry.serviceName or "")
     for task in tasks:
         host = snap.instance(task.container_instance_arn)
         if host is None or host.ec2_instance_id not in scope:
@@ -146,11 +198,65 @@ def plan_service(
                             f"publishes no host port for {wanted}")
             continue
         candidates.append((task, host.ec2_instance_id, port))
+    return candidates
 
+
+def _listener_changes(lb: LoadBalancer, port: int | None) -> list[Action]:
+    """Every listener on `port` (None: no serving task, so only interrupted moves are finished,
+    on the port they were going to), with its backend policies following.
+
+    A move recorded on the load balancer is finished first, whatever the process that began it:
+    the listener it names is re-created from the record when it is missing, half moved or without
+    its policies, and the record is dropped once the listener is whole."""
+    actions: list[Action] = []
+    pending = {m.listener.load_balancer_port: m for m in lb.moves}
+    current = {listener.load_balancer_port: listener for listener in lb.listeners}
+    for lb_port in sorted(current.keys() | pending.keys()):
+        move = pending.get(lb_port)
+        listener = move.listener if move else current[lb_port]
+        target = port if port is not None else (move.instance_port if move else None)
+        if target is None:
+            continue
+        whole = replace(listener, instance_port=target)
+        if move is None and listener.instance_port == target:
+            continue
+        if move is not None and current.get(lb_port) == whole:
+            actions.append(ForgetMove(lb.name, lb_port))
+            continue
+        # The new port gets the old one's backend policies before traffic does; and were it
+        # after the move, a failure would lose them (the moved listener no longer says which).
+        policies = lb.backend_policies.get(listener.instance_port, ())
+        if policies and lb.backend_policies.get(target, ()) != policies:
+            actions.append(SetBackendPolicies(lb.name, target, policies))
+        actions.append(ResumeMove(lb.name, listener, target, lb_port in current) if move
+                       else MoveListener(lb.name, listener, target))
+    return actions
+
+
+def plan_service(
+    snap: ClusterSnapshot, entry: ServiceEntry, lb: LoadBalancer, scope: Collection[str],
+    known_elsewhere: bool = False,
+) -> Plan:
+    """The changes for one service and its load balancer; `scope` is the EC2 ids this run manages.
+    `known_elsewhere`: the entry's name means something though no task of the snapshot matches
+    it (a task family, a service running on other hosts or just scaled to zero)."""
+    tasks, ambiguity = matching_tasks(snap, entry)
+    warnings = list(ambiguity)
+    candidates = _candidates(snap, entry, tasks, scope, warnings)
     registered_in_scope = {i for i in lb.instances if i in scope}
     if not candidates:
+        repairs = _listener_changes(lb, None)
         leaving = tuple(sorted(registered_in_scope))
-        return Plan((Deregister(lb.name, leaving),) if leaving else (), tuple(warnings))
+        if leaving and not tasks and not known_elsewhere:
+            # A name that matches nothing is far more often a mistake (a typo, statika v0.1.0's
+            # family in `serviceName`) than a service that is gone: never take hosts out for it.
+            warnings.append(
+                f"{entry.label}: no task in cluster {snap.cluster!r} is of an ECS service or task family "
+                f"named {entry.serviceName or entry.family!r}; {', '.join(leaving)} stay(s) registered with "
+                f"{lb.name}: fix the name, or deregister them yourself if the service is gone")
+        elif leaving:
+            repairs.append(Deregister(lb.name, leaving))
+        return Plan(tuple(repairs), tuple(warnings))
 
     # The newest serving task wins, so traffic moves only once a new task is up.
     newest = max(candidates, key=lambda c: (c[0].started_at or c[0].created_at or _EPOCH, c[0].arn))
@@ -168,14 +274,7 @@ def plan_service(
         actions.append(Register(lb.name, joining))
     if lb.health_check is not None and lb.health_check.port not in (None, port):
         actions.append(SetHealthCheck(lb.name, lb.health_check.on_port(port), lb.health_check.target))
-    for listener in lb.listeners:
-        if listener.instance_port != port:
-            # The new port gets the old one's backend policies before traffic does; and were it
-            # after the move, a failure would lose them (the moved listener no longer says which).
-            policies = lb.backend_policies.get(listener.instance_port, ())
-            if policies and lb.backend_policies.get(port, ()) != policies:
-                actions.append(SetBackendPolicies(lb.name, port, policies))
-            actions.append(MoveListener(lb.name, listener, port))
+    actions += _listener_changes(lb, port)
     leaving = tuple(sorted(registered_in_scope - on_port))
     if leaving:
         actions.append(Deregister(lb.name, leaving))
@@ -187,16 +286,21 @@ def plan(
     services: Sequence[ServiceEntry],
     load_balancers: Mapping[str, LoadBalancer],
     scope: Collection[str],
+    known_elsewhere: Collection[str] = (),
 ) -> Plan:
     """Every service's changes, in the safe order within each load balancer: register, aim the
-    health check, move listeners, then deregister."""
+    health check, move listeners (finishing interrupted moves), then deregister.
+    `known_elsewhere`: load balancer names whose entry names a family or service that the
+    snapshot holds no task of."""
     actions: list[Action] = []
     warnings: list[str] = []
     for entry in services:
         lb = load_balancers.get(entry.loadBalancerName)
         if lb is None:
             continue  # reported by the reader, which knows why it is missing
-        part = plan_service(snap, entry, lb, scope)
+        part = plan_service(snap, entry, lb, scope, entry.loadBalancerName in known_elsewhere)
         actions += part.actions
         warnings += part.warnings
+    if not services:
+        warnings.append("the services file lists no service: nothing to balance")
     return Plan(tuple(actions), tuple(warnings))
