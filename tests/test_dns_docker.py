@@ -198,3 +198,18 @@ def test_cli_docker_source_once(
         f"1 1 {port} {HOST.hostname}."]
     assert main(args) == 0
     assert "converged" in capsys.readouterr().out
+
+
+def test_host_network_container_publishes_srv_at_the_port_it_names(
+    sb: Sandbox, world: tuple[str, DockerDnsSync], docker_client: Any, busybox_image: str,  # noqa: F811
+    containers: list[Any],  # noqa: F811
+) -> None:
+    zone_id, agent = world
+    # --net=host: Docker reports no port bindings; the port in the variable's name is the host's.
+    containers.append(docker_client.containers.run(
+        busybox_image, ["/bin/busybox", "httpd", "-f", "-p", "19090", "-h", "/www"], detach=True, init=True,
+        network_mode="host", environment={"SERVICE_PORT_19090": f"_hostnet._tcp.{ZONE}"},
+        labels={"ecsfleet-test": "1"}))
+    assert safe_pass(agent, dry_run=False).ok
+    assert records(sb, zone_id)[(f"_hostnet._tcp.{ZONE}.", "SRV", f"{HOST.hostname}:19090")] == [
+        f"1 1 19090 {HOST.hostname}."]

@@ -127,9 +127,10 @@ class FakeEngine:
                                           for c, h in (ports or {}).items()}}}))
 
 
-def docker_agent(sb: Sandbox, engine: FakeEngine, adopt: bool = False, ttl: int = 10) -> DockerDnsSync:
+def docker_agent(sb: Sandbox, engine: FakeEngine, adopt: bool = False, ttl: int = 10,
+                 srv_ttl: int | None = None) -> DockerDnsSync:
     return DockerDnsSync(Clients(AwsTarget(sb.region, sb.endpoint_url)), engine, HOST, f"host/{HOST.id}",
-                         ttl=ttl, adopt_ecsd=adopt)
+                         ttl=ttl, adopt_ecsd=adopt, srv_ttl=srv_ttl)
 
 
 def assert_clean(report: PassReport, calls: int, sb: Sandbox) -> None:
@@ -162,7 +163,9 @@ def test_ecsd_weighted_a_and_srv_are_converted_in_one_atomic_batch(sb: Sandbox) 
     assert sorted(o.detail.split()[0] for o in report.outcomes) == ["CREATE"] * 4 + ["DELETE"] * 4
     for name, kind in ((f"echo.{ZONE}.", "A"), (f"_echo._tcp.{ZONE}.", "SRV")):
         (simple,) = sets(sb, zone_id, name, kind).items()
-        assert simple[0] is None and values(simple[1]) == served[kind] and simple[1]["TTL"] == 10
+        # ecsd's TTLs kept when adopting: 0 for SRV (--srv-ttl changes it), 10 for A.
+        assert simple[0] is None and values(simple[1]) == served[kind] and simple[1]["TTL"] == (0 if kind == "SRV"
+                                                                                               else 10)
         assert [s for s in sets(sb, zone_id, f"_ecsfleet-{kind.lower()}.{name}", "TXT")] == [None]
 
     sb.reset_calls()
@@ -209,7 +212,8 @@ def test_weighted_group_ttl_changes_for_all_its_sets_in_one_batch(sb: Sandbox) -
     engine = FakeEngine()
     engine.run("echo", {"SERVICE_PORT_8080": srv}, {8080: 32768})
     engine.run("echo2", {"SERVICE_PORT_8080": srv}, {8080: 32769})
-    assert safe_pass(docker_agent(sb, engine, adopt=True), dry_run=False).ok
+    # --srv-ttl 10: ecsfleet's TTL once the group is all its own (ecsd's 0 is the default when adopting).
+    assert safe_pass(docker_agent(sb, engine, adopt=True, srv_ttl=10), dry_run=False).ok
     assert {s["TTL"] for s in sets(sb, zone_id, srv, "SRV").values()} == {0}
 
     # The neighbour's ecsd goes away with its record: the group is all ours, and takes our TTL.
@@ -217,12 +221,12 @@ def test_weighted_group_ttl_changes_for_all_its_sets_in_one_batch(sb: Sandbox) -
     # created again in one batch instead.
     change(sb, zone_id, neighbour, action="DELETE")
     sb.reset_calls()
-    report = safe_pass(docker_agent(sb, engine, adopt=True), dry_run=False)
+    report = safe_pass(docker_agent(sb, engine, adopt=True, srv_ttl=10), dry_run=False)
     assert_clean(report, 1, sb)
     assert [o.detail.split()[0] for o in report.outcomes] == ["DELETE", "DELETE", "CREATE", "CREATE"]
     assert {s["TTL"] for s in sets(sb, zone_id, srv, "SRV").values()} == {10}
     sb.reset_calls()
-    assert_clean(safe_pass(docker_agent(sb, engine, adopt=True), dry_run=False), 0, sb)
+    assert_clean(safe_pass(docker_agent(sb, engine, adopt=True, srv_ttl=10), dry_run=False), 0, sb)
 
 
 # ---- names someone else serves ------------------------------------------------------------------------

@@ -17,9 +17,11 @@ from ..aws import Clients
 from ..errors import UserError
 from ..runner import PassReport
 from ..snapshot import PortBinding
+from .controller import require_owner
 from .endpoints import Endpoint, Host, container_endpoints
-from .plan import per_host_records, plan
-from .route53 import apply, read_records, read_zones
+from .filters import NameRules, screen
+from .plan import per_host_records, plan, srv_ttl_for
+from .route53 import apply, read_managed
 
 log = logging.getLogger(__name__)
 WATCHED = ("start", "die", "stop", "kill", "destroy", "pause", "unpause")
@@ -35,6 +37,7 @@ class DockerContainer:
     name: str
     environment: Mapping[str, str]
     bindings: tuple[PortBinding, ...]
+    host_network: bool = False  # `--net=host`: its ports are the host's, with no bindings to read
 
 
 def parse_container(attrs: Mapping[str, Any]) -> DockerContainer:
@@ -49,7 +52,8 @@ def parse_container(attrs: Mapping[str, Any]) -> DockerContainer:
         for binding in published or []:
             if binding.get("HostPort"):
                 bindings[PortBinding(int(port_text), int(binding["HostPort"]), protocol or "tcp")] = None
-    return DockerContainer(attrs["Id"], str(attrs.get("Name", "")).lstrip("/"), env, tuple(bindings))
+    host_network = (attrs.get("HostConfig") or {}).get("NetworkMode") == "host"
+    return DockerContainer(attrs["Id"], str(attrs.get("Name", "")).lstrip("/"), env, tuple(bindings), host_network)
 
 
 def host_from_metadata(host_id: str | None, public_ip: str | None, private_ip: str | None,
@@ -59,7 +63,7 @@ def host_from_metadata(host_id: str | None, public_ip: str | None, private_ip: s
 
     def lookup(path: str, optional: bool = False) -> str | None:
         try:
-            return metadata.fetch(path)
+            return metadata.fetch(path, optional=optional)
         except UserError:
             if optional:
                 return None
@@ -87,12 +91,17 @@ class DockerDnsSync:
     policy: str = "sync"
     ttl: int = 10
     adopt_ecsd: bool = False
+    srv_ttl: int | None = None  # default: ecsd's 0 when adopting, else `ttl`
+    names: NameRules = field(default_factory=NameRules)
     capability: str = "dns-sync"
     wake: threading.Event = field(default_factory=threading.Event)
     leaving: set[str] = field(default_factory=set)
     watching: threading.Event = field(default_factory=threading.Event)  # set once the events stream is open
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        require_owner(self.owner)
 
     def containers(self) -> list[DockerContainer]:
         found = []
@@ -113,7 +122,7 @@ class DockerDnsSync:
             if not any(k.startswith("SERVICE_") for k in container.environment):
                 continue
             found, problems = container_endpoints(f"container {container.name}", container.environment,
-                                                  container.bindings, self.host)
+                                                  container.bindings, self.host, container.host_network)
             endpoints += found
             warnings += problems
         return endpoints, warnings
@@ -121,16 +130,19 @@ class DockerDnsSync:
     def reconcile(self, dry_run: bool) -> PassReport:
         endpoints, source_warnings = self.endpoints()
         route53 = self.clients("route53")
-        zones = read_zones(route53, self.zone_ids)
-        existing = read_records(route53, zones)
-        desired, placement_warnings = per_host_records(endpoints, zones, self.ttl, existing)
-        result = plan(desired, existing, self.owner, self.policy, adopt=self.adopt_ecsd)
+        zones, existing = read_managed(route53, self.zone_ids, self.names)
+        endpoints, refused = screen(endpoints, zones, self.names)
+        desired, placement_warnings = per_host_records(endpoints, zones, self.ttl, existing,
+                                                       srv_ttl_for(self.ttl, self.srv_ttl, self.adopt_ecsd))
+        host = self.host
+        mine = (a for a in (host.public_ip, host.private_ip, host.hostname) if a)  # ecsd's left-overs here are ours
+        result = plan(desired, existing, self.owner, self.policy, adopt=self.adopt_ecsd, ecsd_hosts=mine)
         return PassReport(
             capability=self.capability,
             dry_run=dry_run,
             planned=tuple(f"{change.describe()} (zone {zone})" for zone, change in result.changes),
             outcomes=() if dry_run else tuple(apply(route53, result)),
-            warnings=tuple(source_warnings) + tuple(placement_warnings) + result.warnings,
+            warnings=tuple(source_warnings) + tuple(refused) + tuple(placement_warnings) + result.warnings,
         )
 
     # ---- events --------------------------------------------------------------------------

@@ -43,10 +43,11 @@ class Endpoint:
 
 
 def container_endpoints(
-    label: str, env: Mapping[str, str], bindings: Iterable[PortBinding], host: Host
+    label: str, env: Mapping[str, str], bindings: Iterable[PortBinding], host: Host, host_network: bool = False
 ) -> tuple[list[Endpoint], list[str]]:
     """Endpoints one container asks for, and a warning for each variable that cannot be honoured
-    (naming the container and the variable; nothing else is held back)."""
+    (naming the container and the variable; nothing else is held back). A container on the
+    host's network (`--net=host`) has no bindings: its ports are the host's, as ecsd took them."""
     found: list[Endpoint] = []
     warnings: list[str] = []
     binds = tuple(bindings)
@@ -73,7 +74,7 @@ def container_endpoints(
                 continue
             port = int(port_text)
             host_port = next((b.host_port for b in binds if b.container_port == port), None)
-            if host_port is None and any(b.host_port == port for b in binds):
+            if host_port is None and (host_network or any(b.host_port == port for b in binds)):
                 host_port = port
             if not host.hostname:
                 warnings.append(f"{label}: {variable}: host {host.id} has no host name for the SRV target")

@@ -64,9 +64,10 @@ class DnsPlan:
 
 
 def desired_records(
-    endpoints: Iterable[Endpoint], zones: Sequence[Zone], ttl: int
+    endpoints: Iterable[Endpoint], zones: Sequence[Zone], ttl: int, srv_ttl: int | None = None
 ) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str]]:
-    """One record set per (zone, name, type) with every live value."""
+    """One record set per (zone, name, type) with every live value (SRV sets at `srv_ttl` when
+    given)."""
     values: dict[tuple[str, RecordKey], set[str]] = defaultdict(set)
     warnings: list[str] = []
     unplaced: set[str] = set()
@@ -88,7 +89,7 @@ def desired_records(
                 f"record set (and {MAX_SET_CHARS} characters, so that an UPSERT of it fits one batch), so "
                 f"{len(ordered) - len(kept)} are left out"
             )
-        desired[(zone_id, key)] = RecordSet(key.name, key.record_type, ttl, kept)
+        desired[(zone_id, key)] = RecordSet(key.name, key.record_type, _ttl(key.record_type, ttl, srv_ttl), kept)
     return desired, warnings
 
 
@@ -106,6 +107,19 @@ def _fitting(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 ECSD_WEIGHT = 100
+ECSD_SRV_TTL = 0  # ecsd wrote its SRV records with TTL 0 (and its A records with 10, ecsfleet's default)
+
+
+def _ttl(record_type: str, ttl: int, srv_ttl: int | None) -> int:
+    return srv_ttl if record_type == "SRV" and srv_ttl is not None else ttl
+
+
+def srv_ttl_for(ttl: int, srv_ttl: int | None, adopt_ecsd: bool) -> int:
+    """The SRV records' TTL: `--srv-ttl` when given; else ecsd's 0 when taking over its records
+    (a resolver asks again at every lookup, as ecsd's users are used to), else the A records'."""
+    if srv_ttl is not None:
+        return srv_ttl
+    return ECSD_SRV_TTL if adopt_ecsd else ttl
 
 
 def set_identifier(endpoint: Endpoint) -> str:
@@ -121,6 +135,7 @@ def per_host_records(
     zones: Sequence[Zone],
     ttl: int,
     existing: Mapping[tuple[str, RecordKey], RecordSet],
+    srv_ttl: int | None = None,
 ) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str]]:
     """One record set per value, for agents that run on every host: each agent owns only its own
     values, so concurrent agents never overwrite each other. Multivalue answer records (Route53
@@ -135,7 +150,8 @@ def per_host_records(
             unplaced.add(endpoint.name)
         for zone in targets:
             ecsd = (zone.id, endpoint.name, endpoint.record_type) in weighted
-            record = RecordSet(endpoint.name, endpoint.record_type, ttl, (endpoint.value,), set_identifier(endpoint),
+            record = RecordSet(endpoint.name, endpoint.record_type, _ttl(endpoint.record_type, ttl, srv_ttl),
+                               (endpoint.value,), set_identifier(endpoint),
                                weight=ECSD_WEIGHT if ecsd else None, multivalue=not ecsd)
             desired[(zone.id, record.key)] = record
     return desired, [f"{name} is in no managed hosted zone: not published" for name in sorted(unplaced)]
@@ -195,6 +211,10 @@ class Scope:
     policy: str = "sync"
     registry_ttl: int = 300
     adopt: bool = False
+    # Where ecsd's records left behind are ours to remove when adopting: the addresses and host
+    # names of the hosts this pass speaks for (this host for an agent, the cluster's for the
+    # cluster-wide controller).
+    ecsd_hosts: frozenset[str] = frozenset()
 
     def registry(self, key: RecordKey) -> RecordSet:
         return registry_record(key, self.owner, self.registry_ttl)
@@ -232,6 +252,30 @@ def ecsd_shaped(record: RecordSet) -> bool:
 
 def _adoptable(state: NameState, record: RecordSet, how: Scope) -> bool:
     return how.adopt and record.set_identifier not in state.registries and ecsd_shaped(record)
+
+
+def ecsd_host(record: RecordSet) -> str:
+    """The host an ecsd-shaped set speaks for: its IP (A) or its SRV target (without the dot)."""
+    value = record.values[0]
+    return value.split()[3].rstrip(".").lower() if record.record_type == "SRV" else value
+
+
+def _same_values(have: RecordSet, want: RecordSet) -> bool:
+    """Equal values, an SRV target with or without its trailing dot (ecsd wrote none; Route53
+    takes every name as fully qualified) being the same."""
+    def norm(values: tuple[str, ...]) -> list[str]:
+        return sorted(v.rstrip(".").lower() for v in values)
+    return norm(have.values) == norm(want.values)
+
+
+def _left_by_ecsd(state: NameState, how: Scope, wanted: Iterable[str | None]) -> list[RecordSet]:
+    """ecsd's sets of this pass's hosts that nothing asks for any more (a container gone while
+    ecsd was down, an SRV at ecsd's literal port): removed when adopting, unless upsert-only."""
+    if not (how.adopt and how.policy == "sync"):
+        return []
+    skip = set(wanted)
+    return [s for sid, s in sorted(state.group.items()) if sid not in skip and _adoptable(state, s, how)
+            and ecsd_host(s) in how.ecsd_hosts]
 
 
 def _not_owned(label: str, owned_by: str | None, owner: str) -> str:
@@ -324,8 +368,10 @@ def _per_value(label: str, state: NameState, wants: Mapping[str, RecordSet], hel
         deletes += [Change("DELETE", r) for r in (state.sets.get(None), state.registries.get(None)) if r]
     group = state.group
     adopted = {sid for sid, s in group.items() if sid in wants and _adoptable(state, s, how)
-               and s.values == wants[sid].values}
-    mine = {sid for sid in group if state.ours(sid, how.owner)} | adopted
+               and _same_values(s, wants[sid])}
+    left = _left_by_ecsd(state, how, wants)
+    deletes += [Change("DELETE", s) for s in left]
+    mine = {sid for sid in group if state.ours(sid, how.owner)} | adopted | {str(s.set_identifier) for s in left}
     strangers = [s for sid, s in group.items() if sid not in mine]
     keep = set(wants) | held | (set(state.registries) if how.policy != "sync" else set())
     staying = [s for sid, s in group.items() if sid not in mine or sid in keep]
@@ -370,15 +416,17 @@ def plan(
     policy: str = "sync",
     registry_ttl: int = 300,
     adopt: bool = False,
+    ecsd_hosts: Iterable[str] = (),
 ) -> DnsPlan:
     """The changes that make the owned record sets equal to the desired ones, one change group
     per name and type (so Route53's rules, which speak of a name and type, are checked on whole
     groups). Records already right are never rewritten; records of other owners are never
     touched. `adopt` takes over unowned record sets in ecsd's shape: per-host agents keep them in
-    place, the cluster-wide controller converts them into its one set."""
+    place, the cluster-wide controller converts them into its one set; and ecsd's sets of
+    `ecsd_hosts` that nothing asks for any more are deleted."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}")
-    how = Scope(owner, policy, registry_ttl, adopt)
+    how = Scope(owner, policy, registry_ttl, adopt, frozenset(h.rstrip(".").lower() for h in ecsd_hosts))
     states, cnames = index(existing)
     wants: dict[NameKey, dict[str | None, RecordSet]] = defaultdict(dict)
     for (zone_id, key), record in desired.items():
@@ -386,7 +434,8 @@ def plan(
     owned = {k for k, state in states.items() if any(state.owner_of(sid) == owner for sid in state.registries)}
     groups: dict[str, list[ChangeGroup]] = defaultdict(list)
     warnings: list[str] = []
-    for name_key in sorted(set(wants) | (owned if policy == "sync" else set())):
+    left = {k for k, state in states.items() if _left_by_ecsd(state, how, ())}
+    for name_key in sorted(set(wants) | (owned | left if policy == "sync" else set())):
         changes, notes = _plan_name(name_key, states.get(name_key, EMPTY), wants.get(name_key, {}), cnames, how)
         if changes:
             groups[name_key[0]].append(tuple(changes))
@@ -418,6 +467,7 @@ def _plan_name(name_key: NameKey, state: NameState, wants: Mapping[str | None, R
         changes, notes = _per_value(label, state, {sid: w for sid, w in valid.items() if sid is not None}, held, how)
     else:
         changes, notes = _retire(state, how, held)
+        changes = [Change("DELETE", s) for s in _left_by_ecsd(state, how, held)] + changes
     return changes, warnings + notes
 
 

@@ -3,6 +3,7 @@ record sets an owner manages (external-dns's idea: a record without our TXT is n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,22 @@ def registry_record(key: RecordKey, owner: str, ttl: int) -> RecordSet:
     reg = registry_key(key)
     return RecordSet(reg.name, "TXT", ttl, (f'"heritage={HERITAGE},{HERITAGE}/owner={owner}"',), key.set_identifier,
                      multivalue=key.set_identifier is not None)
+
+
+# An owner id sits inside the registry record's quoted `key=value,...` text: a quote, comma,
+# equals sign, backslash or space would let it forge other fields (`x",heritage=...`).
+_OWNER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/@+-]*")
+MAX_OWNER = 255 - len(f"heritage={HERITAGE},{HERITAGE}/owner=")  # one TXT string holds 255 characters
+
+
+def owner_problem(owner: str) -> str | None:
+    """None when `owner` can be written in a registry record, else why not."""
+    if not _OWNER.fullmatch(owner):
+        return ("may hold only letters, digits and _ . : / @ + - (not first), "
+                "no quote, comma, equals sign, backslash or space")
+    if len(owner) > MAX_OWNER:
+        return f"longer than {MAX_OWNER} characters (it must fit one TXT string beside heritage=)"
+    return None
 
 
 def registry_owner(record: RecordSet) -> str | None:

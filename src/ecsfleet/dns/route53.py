@@ -8,6 +8,7 @@ from typing import Any
 from ..aws import error_code, paginate
 from ..errors import UserError
 from ..runner import Outcome
+from .filters import NameRules, managed_records, managed_zones
 from .plan import ChangeGroup, DnsPlan, pack
 from .records import RecordKey, RecordSet, Zone, parse_record_set, parse_zone
 
@@ -32,6 +33,13 @@ def read_records(route53: Any, zones: Sequence[Zone]) -> dict[tuple[str, RecordK
             record = parse_record_set(doc)
             found[(zone.id, record.key)] = record
     return found
+
+
+def read_managed(route53: Any, zone_ids: Sequence[str], rules: NameRules
+                 ) -> tuple[list[Zone], dict[tuple[str, RecordKey], RecordSet]]:
+    """The zones and record sets a pass may manage: those under `--domain-filter`, if any."""
+    zones = managed_zones(read_zones(route53, zone_ids), rules)
+    return zones, managed_records(read_records(route53, zones), rules)
 
 
 # Refusals of a batch's content: Route53 changed nothing (a batch is all or nothing), and the
