@@ -153,8 +153,13 @@ def test_user_data_joins_the_cluster_with_its_version_and_mounts_efs() -> None:
     _, infra = load_infra(str(SEED))
     script = user_data(infra, "v7", 180, extra="echo custom\n")
     assert "ECS_CLUSTER=dev-cluster" in script
-    assert 'ECS_INSTANCE_ATTRIBUTES={"asg_version":"v7"}' in script
+    assert ('ECS_INSTANCE_ATTRIBUTES={"asg_version":"v7","ecs_deploy_version":"ecsfleet",'
+            '"cluster_name":"dev-cluster","instance_id":"$INSTANCE_ID"}') in script
     assert "ECS_CONTAINER_STOP_TIMEOUT=180s" in script and "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true" in script
+    # The original's agent settings.
+    for setting in ("ECS_ENABLE_CONTAINER_METADATA=true", "ECS_ENABLE_TASK_IAM_ROLE=true",
+                    "ECS_AWSVPC_BLOCK_IMDS=true", "ECS_IMAGE_PULL_BEHAVIOR=once"):
+        assert setting in script
     assert "fs-df827476:/ /efs efs _netdev,tls 0 0" in script
     # A mount that fails never stops the node joining: the join is written first, the mount may fail.
     assert script.index("ECS_CLUSTER=") < script.index("mount /efs")

@@ -31,7 +31,7 @@ def choose_subnets(subnets: list[dict[str, Any]], zones: list[str]) -> list[str]
 def resolve_network(clients: Clients, infra: Infra) -> dict[str, str]:
     """Stack parameters for what infra.yml leaves to defaults: `VpcId` and `Subnets`."""
     spec = infra.cluster
-    if spec.subnets and (spec.security_groups or spec.vpc):
+    if spec.subnets and spec.vpc:  # the cluster stack's security groups need the VPC: named, or the default
         return {}
     ec2 = clients("ec2")
     vpc = spec.vpc or default_vpc(ec2, clients.target.region)
