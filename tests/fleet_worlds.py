@@ -70,8 +70,14 @@ def infra(*, asg_min: int = 1, asg_max: int = 3, spot_min: int = 0, spot_max: in
 
 
 def drained_by_ecsfleet(since: float, why: str = "scale-in") -> dict[str, str]:
-    """The attributes ecsfleet puts on an instance when it drains it."""
+    """The attributes ecsfleet puts on an instance when it drains it: the reason before the state
+    change, the time once ECS answered DRAINING."""
     return {DRAIN_SINCE: f"{since:.0f}", DRAIN_WHY: why}
+
+
+def drain_intended(why: str = "scale-in") -> dict[str, str]:
+    """What a drain that failed or was cut short after its first call leaves: the reason alone."""
+    return {DRAIN_WHY: why}
 
 
 def service(name: str = "web", *, desired: int, running: int, pending: int = 0, cpu: int = TASK_CPU,
@@ -87,6 +93,7 @@ class FleetSpec:
     status: str = "CREATE_COMPLETE"
     asgs: list[AsgState] = field(default_factory=list)
     spots: list[SpotFleetState] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)  # more stack tags: a status stamp, a rollout's claim
 
     def asg(self, config: Infra, *instances: str | tuple[str, str], name: str = "ondemand",
             desired: int | None = None, min_size: int | None = None, max_size: int | None = None) -> FleetSpec:
@@ -119,7 +126,7 @@ class FleetSpec:
         return Stack(
             name=f"{CLUSTER}-asg-{self.version}", status=self.status,
             parameters=MappingProxyType({"Status": "active" if self.active else "inactive"}),
-            tags=MappingProxyType({CLUSTER_TAG: CLUSTER, VERSION_TAG: self.version}),
+            tags=MappingProxyType({CLUSTER_TAG: CLUSTER, VERSION_TAG: self.version, **self.tags}),
             created=f"2027-01-{self.created:02d} 12:00:00+00:00")
 
     def build(self) -> Fleet:

@@ -14,11 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecsfleet.fleet.actions import Action, CompleteLifecycle, DeleteStack, Drain, RemoveInstance, SetCapacity
+from ecsfleet.fleet.actions import (
+    Action,
+    ClearDrainMark,
+    CompleteLifecycle,
+    DeleteStack,
+    Drain,
+    RemoveInstance,
+    SetCapacity,
+    SetStatus,
+)
 from ecsfleet.fleet.apply import spot_targets
-from ecsfleet.fleet.plan import Options, Plan
+from ecsfleet.fleet.plan import DRAIN_SINCE, DRAIN_WHY, REPLACES_TAG, STATUS_STAMP_TAG, Options, Plan, drain_started
 from ecsfleet.fleet.templates import DRAIN_HOOK
-from fleet_worlds import NOW, World, asg_name, drained_by_ecsfleet, infra, service, spot_id
+from fleet_worlds import NOW, World, asg_name, drain_intended, drained_by_ecsfleet, infra, service, spot_id
 
 A = TypeVar("A", bound=Action)
 
@@ -658,7 +667,9 @@ def worlds(draw: st.DrawFn) -> tuple[World, Options, list[str]]:
                 continue  # booting, or gone from the cluster
             status = draw(st.sampled_from(["ACTIVE", "ACTIVE", "DRAINING"]))
             why = draw(st.sampled_from([None, "scale-in", "deflate", "spot", "lifecycle"]))
-            attributes = drained_by_ecsfleet(NOW - draw(st.sampled_from([10, 5000])), why) if why else {}
+            # A drain mark may be confirmed, or only intended (a drain that failed or was cut short).
+            attributes = ({} if not why else drained_by_ecsfleet(NOW - draw(st.sampled_from([10, 5000])), why)
+                          if draw(st.booleans()) else drain_intended(why))
             w.host(ec2, status=status, instance_type=instance_type, attributes=attributes,
                    connected=draw(st.sampled_from([True, True, False])))
             w.run(ec2, draw(st.integers(0, 3)), cpu=draw(st.sampled_from([256, 512])))
@@ -719,11 +730,16 @@ def test_random_worlds_never_break_the_safety_rules(case: tuple[World, Options, 
             if ci is None:
                 assert fleet_of[ec2].version not in kept, f"{action}: unregistered, but not an old inactive fleet"
             else:
-                assert ci.status == "DRAINING" and "ecsfleet.draining-since" in ci.attributes, action
+                assert ci.status == "DRAINING" and drain_started(ci) is not None, action
                 assert ci.attributes.get("ecsfleet.drain-reason") != "spot", action
             assert 0 <= action.new_capacity <= maximum[action.group_id], action
         elif isinstance(action, CompleteLifecycle):
             assert action.ec2_instance_id in waiting, action
+            ci = by_ec2.get(action.ec2_instance_id)
+            if ci is not None and action.reason == "drain timed out":
+                assert drain_started(ci) is not None, f"{action}: timed out from a claim that is not true"
+        elif isinstance(action, ClearDrainMark):
+            assert by_ec2[action.ec2_instance_id].status == "ACTIVE", action
         elif isinstance(action, SetCapacity):
             assert 0 <= action.capacity <= maximum[action.group_id], action
             owner = next(f for f in world.fleets if action.group_id in
@@ -734,3 +750,100 @@ def test_random_worlds_never_break_the_safety_rules(case: tuple[World, Options, 
                 assert options.autoscaling, action
     scale_in = [d for d in of(result, Drain) if d.reason.endswith("[scale-in]")]
     assert len(scale_in) <= 1
+
+
+# Claims ecsfleet writes are trusted only while true.
+
+@pytest.mark.parametrize("attributes", [
+    pytest.param(drain_intended(), id="intent-of-a-drain-cut-short"),
+    pytest.param(drained_by_ecsfleet(NOW - 9000), id="confirmed-mark-of-an-instance-set-active-again"),
+])
+def test_marks_on_an_active_instance_are_cleared(attributes: dict[str, str]) -> None:
+    w = World(infra(asg_min=2))
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1", "i-od2")
+    w.host("i-od1", attributes=attributes).host("i-od2").run("i-od1", 2).run("i-od2", 2)
+    result = w.plan(services=[service(desired=4, running=4)])
+    (clear,) = of(result, ClearDrainMark)
+    assert clear.ec2_instance_id == "i-od1" and set(clear.names) == set(attributes)
+    assert not removed(result) and not drained(result)
+
+
+@pytest.mark.parametrize("attributes", [
+    pytest.param({}, id="drained-by-a-person"),
+    pytest.param(drain_intended(), id="drained-after-ecsfleet-s-drain-failed"),
+    pytest.param({DRAIN_SINCE: f"{NOW - 9000:.0f}"}, id="a-time-without-its-reason"),
+])
+@pytest.mark.parametrize("tasks", [0, 3])
+def test_a_draining_instance_without_ecsfleet_s_confirmation_is_never_removed(attributes: dict[str, str],
+                                                                             tasks: int) -> None:
+    w = World(infra())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2")
+    w.host("i-od1", "i-s1").host("i-s2", status="DRAINING", attributes=attributes).run("i-s2", tasks)
+    result = w.plan(Options(drain_timeout=600), services=[service(desired=tasks, running=tasks)])
+    assert "i-s2" not in removed(result) and not of(result, ClearDrainMark)
+    warned = [m for m in result.warnings if m.startswith("i-s2")]
+    assert len(warned) == (1 if DRAIN_WHY in attributes else 0)
+    assert all("never confirmed" in m for m in warned)
+
+
+def test_the_drain_timeout_counts_only_from_a_confirmed_mark() -> None:
+    assert drain_started(World(infra()).host("i-1", status="DRAINING", attributes=drained_by_ecsfleet(NOW - 5))
+                         .build().snapshot.instances[0]) == float(f"{NOW - 5:.0f}")  # type: ignore[union-attr]
+    for status, attributes in [("ACTIVE", drained_by_ecsfleet(NOW - 5)), ("DRAINING", drain_intended()),
+                               ("DRAINING", {DRAIN_SINCE: "nan", DRAIN_WHY: "scale-in"})]:
+        host = World(infra()).host("i-1", status=status, attributes=attributes).build().snapshot.instances[0]  # type: ignore[union-attr]
+        assert drain_started(host) is None, (status, attributes)
+
+
+def test_a_held_instance_drained_by_someone_else_is_not_released_by_the_drain_timeout() -> None:
+    w = World(infra(asg_min=1))
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1", ("i-od2", "Terminating:Wait"))
+    w.host("i-od1").host("i-od2", status="DRAINING", attributes=drain_intended("lifecycle")).run("i-od2", 2)
+    result = w.plan(Options(drain_timeout=60))
+    assert not of(result, CompleteLifecycle)
+
+
+def test_a_spot_removal_whose_target_was_already_lowered_does_not_lower_it_again() -> None:
+    # A pass lowered the target from 3 to 2 and was cut before terminating i-s3.
+    w = World(infra(spot_min=0))
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2", "i-s3", target=2,
+                                                                      fulfilled=3)
+    w.host("i-od1", "i-s1", "i-s2").host("i-s3", status="DRAINING", attributes=drained_by_ecsfleet(NOW - 60))
+    w.run("i-od1").run("i-s1")
+    (removal,) = of(w.plan(services=[service(desired=2, running=2)]), RemoveInstance)
+    assert (removal.ec2_instance_id, removal.new_capacity) == ("i-s3", 2)
+
+
+def test_an_overshooting_spot_fleet_loses_only_what_it_has_beyond_its_target() -> None:
+    # Target 3 met by two weight-2 instances (4): removing one leaves 2, the target becomes 2.
+    w = World(infra(spot_min=0))
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2", target=3, fulfilled=4)
+    w.host("i-od1").host("i-s1", instance_type="m5.2xlarge").run("i-od1")
+    w.host("i-s2", status="DRAINING", instance_type="m5.2xlarge", attributes=drained_by_ecsfleet(NOW - 60))
+    (removal,) = of(w.plan(services=[service(desired=1, running=1)]), RemoveInstance)
+    assert (removal.ec2_instance_id, removal.new_capacity) == ("i-s2", 2)
+
+
+def switched(old_stamp: str, claimed: str) -> World:
+    """v2 made active by a rollout claiming v1 as it was (stamp `claimed`); v1 now has `old_stamp`."""
+    w = World(infra())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-a").tags[STATUS_STAMP_TAG] = old_stamp
+    w.fleet("v2", active=True, created=2).asg(w.config, "i-b").tags.update(
+        {REPLACES_TAG: f"v1={claimed}", STATUS_STAMP_TAG: "b2"})
+    w.host("i-a", "i-b").run("i-a").run("i-b")
+    return w
+
+
+def test_a_rollout_cut_after_activating_the_new_fleet_is_finished() -> None:
+    (flip,) = of(switched("a1", "a1").plan(services=[service(desired=2, running=2)]), SetStatus)
+    assert (flip.stack_name, flip.version, flip.status, flip.stamp) == ("prod-asg-v1", "v1", "inactive", "a1")
+
+
+def test_a_fleet_activated_again_after_the_rollout_is_not_claimed() -> None:
+    assert not of(switched("c3", "a1").plan(services=[service(desired=2, running=2)]), SetStatus)
+
+
+def test_a_claim_on_an_inactive_fleet_binds_nothing() -> None:
+    w = switched("a1", "a1")
+    w.fleets[1].active = False
+    assert not of(w.plan(services=[service(desired=2, running=2)]), SetStatus)

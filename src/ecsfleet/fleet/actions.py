@@ -25,6 +25,24 @@ class Drain:
 
 
 @dataclass(frozen=True)
+class ClearDrainMark:
+    """Delete ecsfleet's drain marks from an instance that is not draining: a mark is trusted only
+    while it is true, so one left by a drain that failed or was cut short is removed before
+    anyone else's later drain of the instance could be mistaken for ecsfleet's."""
+
+    cluster: str
+    container_instance_arn: str
+    ec2_instance_id: str
+    names: tuple[str, ...]
+    reason: str
+    kind: str = "clear-drain-mark"
+
+    @property
+    def target(self) -> str:
+        return self.ec2_instance_id
+
+
+@dataclass(frozen=True)
 class RemoveInstance:
     """Terminate a drained instance and lower its group's capacity by its weight, so it is not replaced."""
 
@@ -35,6 +53,7 @@ class RemoveInstance:
     new_capacity: int
     reason: str
     kind: str = "remove"
+    lowers: bool = True  # False: the capacity was already lowered for it (a pass cut before terminating)
 
     @property
     def target(self) -> str:
@@ -86,7 +105,25 @@ class DeleteStack:
         return self.stack_name
 
 
-Action = Drain | RemoveInstance | CompleteLifecycle | SetCapacity | DeleteStack
+@dataclass(frozen=True)
+class SetStatus:
+    """Finish a rollout's switch that was cut short: set an older fleet that the new active fleet
+    replaces `inactive` (only while the claim is still bound to that fleet's last status change)."""
+
+    stack_name: str
+    version: str
+    status: str
+    replaced_by: str
+    stamp: str
+    reason: str
+    kind: str = "set-status"
+
+    @property
+    def target(self) -> str:
+        return self.stack_name
+
+
+Action = Drain | ClearDrainMark | RemoveInstance | CompleteLifecycle | SetCapacity | DeleteStack | SetStatus
 
 
 def describe(action: Action) -> str:

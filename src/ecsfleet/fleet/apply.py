@@ -1,6 +1,12 @@
-"""Carry out a fleet plan: drains first (they protect tasks), then lifecycle completions and
-removals, then capacity changes, then stack deletions. Each action is reported on its own; a
-failure never stops the others.
+"""Carry out a fleet plan: stale drain marks cleared and rollouts' switches finished first, then
+drains (they protect tasks), then lifecycle completions and removals, then capacity changes, then
+stack deletions. Each action is reported on its own; a failure never stops the others.
+
+A drain is three calls, ordered so that a drain that fails or is cut short after any of them
+never leaves a claim that authorises a removal: the reason (intent) with PutAttributes, then
+UpdateContainerInstancesState, then the time (confirmation) only for the instances ECS answered
+DRAINING, taken from the clock after its answer. The planner trusts only both marks together on a
+DRAINING instance (`plan.drain_started`) and clears marks on ACTIVE instances.
 
 A spot fleet gets one ModifySpotFleetRequest per pass, with the target the pass ends with: AWS
 keeps a fleet `modifying` for a while after a modify and refuses another one meanwhile, so two
@@ -8,18 +14,33 @@ instances removed from one fleet cannot lower its target one at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import secrets
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..aws import Clients, batches, error_code
 from ..runner import Outcome
-from .actions import Action, CompleteLifecycle, DeleteStack, Drain, RemoveInstance, SetCapacity, describe
-from .plan import DRAIN_SINCE, DRAIN_WHY
-from .stacks import parse_stack
+from .actions import (
+    Action,
+    ClearDrainMark,
+    CompleteLifecycle,
+    DeleteStack,
+    Drain,
+    RemoveInstance,
+    SetCapacity,
+    SetStatus,
+    describe,
+)
+from .deploy import CAPABILITIES
+from .plan import DRAIN_SINCE, DRAIN_WHY, NO_STAMP, REPLACES_TAG, STATUS_STAMP_TAG
+from .stacks import Stack, parse_stack
 from .templates import DRAIN_HOOK
 
 UPDATE_STATE_MAX = 10  # UpdateContainerInstancesState takes at most 10 container instances
-ORDER = {"drain": 0, "complete-lifecycle": 2, "remove": 3, "scale": 4, "delete-stack": 5}
+ORDER = {"clear-drain-mark": -2, "set-status": -1, "drain": 0, "complete-lifecycle": 2, "remove": 3, "scale": 4,
+         "delete-stack": 5}
+Clock = Callable[[], float]
 
 
 def _order(action: Action) -> int:
@@ -37,30 +58,65 @@ def _outcome(action: Action, error: BaseException | None = None) -> Outcome:
                    .strip())
 
 
-def _drain(clients: Clients, drains: Sequence[Drain], now: float) -> list[Outcome]:
+def _marks(action: Drain | ClearDrainMark, values: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    return [{"name": name, "targetType": "container-instance", "targetId": action.container_instance_arn,
+             **({"value": value} if value is not None else {})} for name, value in values.items()]
+
+
+def _why(action: Drain) -> str:
+    return action.reason.rsplit("[", 1)[-1].rstrip("]")
+
+
+def _forget(ecs: Any, cluster: str, actions: Sequence[Drain]) -> None:
+    """Take back the intent of drains that did not happen (best effort: if this fails too, the
+    next pass clears marks on ACTIVE instances)."""
+    if actions:
+        # The drain's own failure is what is reported; marks this leaves, the next pass clears.
+        with contextlib.suppress(Exception):
+            ecs.delete_attributes(cluster=cluster, attributes=[m for a in actions
+                                                               for m in _marks(a, {DRAIN_WHY: None})])
+
+
+def _drain_batch(ecs: Any, batch: Sequence[Drain], clock: Clock) -> list[Outcome]:
+    cluster = batch[0].cluster
+    try:
+        # Intent: one attribute per instance, so a batch of 10 is one PutAttributes (10 at most).
+        ecs.put_attributes(cluster=cluster, attributes=[m for a in batch for m in _marks(a, {DRAIN_WHY: _why(a)})])
+        answer = ecs.update_container_instances_state(
+            cluster=cluster, containerInstances=[a.container_instance_arn for a in batch], status="DRAINING")
+    except Exception as error:
+        _forget(ecs, cluster, batch)
+        return [_outcome(a, error) for a in batch]
+    failed = {f.get("arn"): f.get("reason", "failed") for f in answer.get("failures") or []}
+    now_draining = {ci.get("containerInstanceArn") for ci in answer.get("containerInstances") or []
+                    if ci.get("status") == "DRAINING"}
+    done = [a for a in batch if a.container_instance_arn in now_draining and a.container_instance_arn not in failed]
+    _forget(ecs, cluster, [a for a in batch if a not in done])
+    errors: dict[str, BaseException] = {
+        a.container_instance_arn: RuntimeError(failed.get(a.container_instance_arn) or "not DRAINING after the call")
+        for a in batch if a not in done}
+    if done:
+        since = f"{clock():.0f}"  # after ECS's answer: the drain timeout never starts before the drain
+        try:
+            ecs.put_attributes(cluster=cluster, attributes=[m for a in done for m in _marks(a, {DRAIN_SINCE: since})])
+        except Exception as error:
+            for action in done:
+                errors[action.container_instance_arn] = RuntimeError(
+                    f"DRAINING, but its drain mark could not be written ({error_code(error) or error}): ecsfleet "
+                    "will not remove it")
+    return [_outcome(a, errors.get(a.container_instance_arn)) for a in batch]
+
+
+def _drain(clients: Clients, drains: Sequence[Drain], clock: Clock) -> list[Outcome]:
     ecs = clients("ecs")
     outcomes: list[Outcome] = []
     for batch in batches(list(drains), UPDATE_STATE_MAX):
-        try:
-            # The mark first: an instance is only ever removed by ecsfleet if ecsfleet drained it.
-            for action in batch:
-                why = action.reason.rsplit("[", 1)[-1].rstrip("]")
-                ecs.put_attributes(cluster=action.cluster, attributes=[
-                    {"name": DRAIN_SINCE, "value": f"{now:.0f}", "targetType": "container-instance",
-                     "targetId": action.container_instance_arn},
-                    {"name": DRAIN_WHY, "value": why, "targetType": "container-instance",
-                     "targetId": action.container_instance_arn}])
-            answer = ecs.update_container_instances_state(
-                cluster=batch[0].cluster, containerInstances=[a.container_instance_arn for a in batch],
-                status="DRAINING")
-        except Exception as error:
-            outcomes += [_outcome(a, error) for a in batch]
-            continue
-        failed = {f.get("arn"): f.get("reason", "failed") for f in answer.get("failures") or []}
-        for action in batch:
-            reason = failed.get(action.container_instance_arn)
-            outcomes.append(_outcome(action, RuntimeError(reason) if reason else None))
+        outcomes += _drain_batch(ecs, batch, clock)
     return outcomes
+
+
+def _clear_mark(clients: Clients, action: ClearDrainMark) -> None:
+    clients("ecs").delete_attributes(cluster=action.cluster, attributes=_marks(action, dict.fromkeys(action.names)))
 
 
 def _complete(clients: Clients, action: CompleteLifecycle) -> None:
@@ -74,7 +130,7 @@ def spot_targets(actions: Sequence[Action]) -> dict[str, int]:
     each change already counts the ones before it)."""
     targets: dict[str, int] = {}
     for action in actions:
-        if isinstance(action, RemoveInstance) and action.group_kind == "spot":
+        if isinstance(action, RemoveInstance) and action.group_kind == "spot" and action.lowers:
             targets[action.group_id] = action.new_capacity
         elif isinstance(action, SetCapacity) and action.group_kind == "spot":
             targets[action.group_id] = action.capacity
@@ -92,6 +148,8 @@ class _SpotTargets:
         self._done: dict[str, BaseException | None] = {}
 
     def ensure(self, fleet_id: str) -> None:
+        if fleet_id not in self._targets:
+            return  # nothing of this fleet lowers its target: its removals were paid for by an earlier pass
         if fleet_id not in self._done:
             try:
                 self._clients("ec2").modify_spot_fleet_request(
@@ -143,8 +201,40 @@ def _delete_stack(clients: Clients, action: DeleteStack, cluster: str) -> None:
     cfn.delete_stack(StackName=action.stack_name)
 
 
+def status_update(stack: Stack, status: str, claims: str | None = None) -> dict[str, Any]:
+    """UpdateStack arguments that set a compute stack's `Status`, template and other parameters
+    kept, with a new status stamp (any later change of the fleet's status voids a rollout's claim
+    on it), and the rollout's claim `ecsfleet:replaces` only when given (a stack set by hand, or
+    set inactive, carries none)."""
+    parameters: list[dict[str, Any]] = [{"ParameterKey": k, "UsePreviousValue": True}
+                                        for k in stack.parameters if k != "Status"]
+    parameters.append({"ParameterKey": "Status", "ParameterValue": status})
+    tags = {k: v for k, v in stack.tags.items() if k != REPLACES_TAG}
+    tags[STATUS_STAMP_TAG] = secrets.token_hex(6)
+    if claims:
+        tags[REPLACES_TAG] = claims
+    return {"StackName": stack.name, "UsePreviousTemplate": True, "Parameters": parameters,
+            "Capabilities": CAPABILITIES, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+
+
+def _set_status(clients: Clients, action: SetStatus, cluster: str) -> None:
+    """Checked again right before the update: the claim still on an active fleet, the older fleet
+    still active, ours, and unchanged since the claim was written."""
+    cfn = clients("cloudformation")
+    old = parse_stack(cfn.describe_stacks(StackName=action.stack_name)["Stacks"][0])
+    if not old.owned_by(cluster) or old.version != action.version:
+        raise RuntimeError(f"{action.stack_name} is not ecsfleet's compute stack of version {action.version}")
+    if old.fleet_status == action.status or old.tags.get(STATUS_STAMP_TAG, NO_STAMP) != action.stamp:
+        raise RuntimeError(f"{action.stack_name} changed since the rollout of {action.replaced_by}: left as it is")
+    cfn.update_stack(**status_update(old, action.status))
+
+
 def _run(clients: Clients, cluster: str, action: Action, spot: _SpotTargets) -> None:
-    if isinstance(action, CompleteLifecycle):
+    if isinstance(action, ClearDrainMark):
+        _clear_mark(clients, action)
+    elif isinstance(action, SetStatus):
+        _set_status(clients, action, cluster)
+    elif isinstance(action, CompleteLifecycle):
         _complete(clients, action)
     elif isinstance(action, RemoveInstance):
         _remove(clients, action, spot)
@@ -154,17 +244,31 @@ def _run(clients: Clients, cluster: str, action: Action, spot: _SpotTargets) -> 
         _delete_stack(clients, action, cluster)
 
 
-def apply(clients: Clients, cluster: str, actions: Sequence[Action], now: float) -> list[Outcome]:
+def apply(clients: Clients, cluster: str, actions: Sequence[Action], clock: Clock) -> list[Outcome]:
+    """`clock` stamps confirmed drains (the controller's clock: the one its planner compares with)."""
     ordered = sorted(actions, key=_order)
-    outcomes = _drain(clients, [a for a in ordered if isinstance(a, Drain)], now)
     spot = _SpotTargets(clients, spot_targets(actions))
-    for action in (a for a in ordered if not isinstance(a, Drain)):
+    outcomes: list[Outcome] = []
+
+    def run(action: Action) -> None:
         try:
             _run(clients, cluster, action, spot)
             outcomes.append(_outcome(action))
         except Exception as error:
             outcomes.append(_outcome(action, error))
+
+    for action in (a for a in ordered if _order(a) < 0):
+        run(action)  # marks cleared before this pass's drains write theirs
+    # An old time left on an instance would make a drain whose confirmation then fails look
+    # confirmed, and old: no drain of an instance whose old marks could not be cleared.
+    uncleared = {o.target for o in outcomes if o.kind == "clear-drain-mark" and not o.ok}
+    drains = [a for a in ordered if isinstance(a, Drain)]
+    outcomes += [_outcome(a, RuntimeError("its old drain marks could not be cleared: drained in a later pass"))
+                 for a in drains if a.ec2_instance_id in uncleared]
+    outcomes += _drain(clients, [a for a in drains if a.ec2_instance_id not in uncleared], clock)
+    for action in (a for a in ordered if _order(a) > 0):
+        run(action)
     return outcomes
 
 
-__all__ = ["apply", "describe", "spot_targets"]
+__all__ = ["apply", "describe", "spot_targets", "status_update"]

@@ -60,7 +60,7 @@ class FleetController:
     def reconcile(self, dry_run: bool) -> PassReport:
         observation, result = self.plan()
         outcomes = () if dry_run else tuple(apply(self.clients, self.infra.cluster.name, result.actions,
-                                                  observation.now))
+                                                  self.now))
         if not dry_run:
             drained = {o.target for o in outcomes if o.kind == "drain" and o.ok}
             snap = observation.world.snapshot

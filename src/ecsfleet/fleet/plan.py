@@ -5,7 +5,10 @@ In order of urgency:
 2. Instances an Auto Scaling group holds in Terminating:Wait: drain them, then let the group go on.
 3. Instances ecsfleet drained: once no service task is left on them (ECS has started the
    replacements elsewhere), or after the drain timeout, terminate them and lower their group's
-   capacity so they are not replaced.
+   capacity so they are not replaced. "ecsfleet drained it" is a claim written on the instance,
+   and a claim is trusted only while it is true (see `drain_started`): marks on an instance that
+   is not DRAINING are cleared, and an instance DRAINING without ecsfleet's confirmation is
+   someone else's and never removed.
 4. Inactive fleets older than the newest active one: drain their instances a few at a time, only
    as fast as the active fleets can take their tasks; delete the stack of a fleet with no
    instances left. An active fleet, a fleet newer than every active one (a rollout in progress),
@@ -19,6 +22,13 @@ DescribeAutoScalingGroups answers, which infra.yml may not match until it is dep
 refuses a desired capacity outside it. A spot fleet still `modifying` from an earlier change is
 left alone until a later pass (AWS refuses to modify it meanwhile); `apply` makes one
 ModifySpotFleetRequest per fleet per pass.
+
+A rollout cut short between its status flips (the new fleet active, an older one not yet
+inactive) is finished here: the new fleet's stack carries the claim `ecsfleet:replaces`, written
+in the same UpdateStack that made it active, naming each fleet it replaces with that fleet's
+status stamp at that moment; an older fleet still active with the same stamp is set inactive.
+A fleet whose status changed since (a person activated it again) has a new stamp: the claim no
+longer binds it.
 """
 
 from __future__ import annotations
@@ -28,14 +38,34 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..snapshot import ClusterSnapshot, ContainerInstance, Task
-from .actions import Action, CompleteLifecycle, DeleteStack, Drain, GroupKind, RemoveInstance, SetCapacity
+from .actions import (
+    Action,
+    ClearDrainMark,
+    CompleteLifecycle,
+    DeleteStack,
+    Drain,
+    GroupKind,
+    RemoveInstance,
+    SetCapacity,
+    SetStatus,
+)
 from .capacity import TaskSize, absorb, full_copies, largest, schedulable
 from .observe import Fleet, FleetWorld
 from .schema import AutoScalingGroup, Infra, SpotFleet
 from .templates import DRAIN_HOOK, asg_logical_id, spot_fleet_logical_id
 
+# The drain marks. The reason is written just before UpdateContainerInstancesState (the intent);
+# the time only after ECS answered that the instance is DRAINING (the confirmation), so the drain
+# timeout counts from the real transition and a drain that failed or was cut short never leaves
+# a confirmed mark behind.
 DRAIN_SINCE = "ecsfleet.draining-since"
 DRAIN_WHY = "ecsfleet.drain-reason"
+DRAIN_MARKS = (DRAIN_SINCE, DRAIN_WHY)
+# Stack tags of a rollout's switch: the stamp of a fleet's last status change, and the claim of a
+# fleet made active by a rollout: "<version>=<stamp> ..." of the fleets it replaces.
+STATUS_STAMP_TAG = "ecsfleet:status-stamp"
+REPLACES_TAG = "ecsfleet:replaces"
+NO_STAMP = "none"
 SEED_THRESHOLD_OUT, SEED_THRESHOLD_IN = 3, 10
 
 
@@ -92,6 +122,10 @@ class Group:
     config: AutoScalingGroup | SpotFleet | None
     fulfilled: float = 0.0  # capacity running: instances in service (ASG), fulfilled weight (spot)
     modifying: bool = False  # a spot fleet AWS still applies an earlier modify to: not modifiable now
+    # Weight running beyond a spot fleet's target: a removal whose target was already lowered (a
+    # pass cut between the modify and the termination) or whose weights overshot it. A removal
+    # uses it up before lowering the target again, so no capacity is taken off twice.
+    excess: float = 0.0
 
     def weight(self, instance: ContainerInstance | None) -> int:
         if self.kind == "asg" or instance is None:
@@ -117,7 +151,8 @@ def _groups(world: FleetWorld, infra: Infra) -> list[Group]:
             groups.append(Group("spot", spot.request_id, fleet, spot.target,
                                 f.min_weight if f and fleet.active else 0, f.max_weight if f else spot.target,
                                 frozenset(spot.instance_ids), {b.instance_type: b.weight for b in f.bids} if f else {},
-                                f, spot.fulfilled, modifying=spot.state == "modifying"))
+                                f, spot.fulfilled, modifying=spot.state == "modifying",
+                                excess=max(0.0, spot.fulfilled - spot.target)))
     return groups
 
 
@@ -129,11 +164,57 @@ def _standalone(snapshot: ClusterSnapshot, instance: ContainerInstance) -> int:
     return sum(1 for t in snapshot.tasks_on(instance.arn) if not t.service and t.last_status != "STOPPED")
 
 
-def _drained_for(instance: ContainerInstance, now: float) -> float | None:
+def drain_started(instance: ContainerInstance) -> float | None:
+    """When ecsfleet's own drain of this instance took effect, or None when the instance is not
+    draining by ecsfleet's hand: not DRAINING, or DRAINING without both marks (drained by a
+    person, by the ECS agent for a spot interruption, by another tool, or by an ecsfleet drain
+    whose confirmation was never written: ecsfleet cannot tell these apart, so it claims none)."""
+    if instance.status != "DRAINING" or DRAIN_WHY not in instance.attributes:
+        return None
     try:
-        return now - float(instance.attributes[DRAIN_SINCE])
+        since = float(instance.attributes[DRAIN_SINCE])
     except (KeyError, ValueError):
         return None
+    return since if math.isfinite(since) else None
+
+
+def _drained_for(instance: ContainerInstance, now: float) -> float | None:
+    since = drain_started(instance)
+    return None if since is None else now - since
+
+
+def _stale_marks(snap: ClusterSnapshot) -> list[ClearDrainMark]:
+    """Marks on ACTIVE instances: a drain that failed or was cut short (or an instance someone set
+    ACTIVE again). Cleared, so that a later drain by anyone else finds no old claim to match."""
+    return [ClearDrainMark(snap.cluster, ci.arn, ci.ec2_instance_id, names,
+                           "not draining: an old drain mark no longer holds")
+            for ci in snap.instances if ci.status == "ACTIVE"
+            and (names := tuple(n for n in DRAIN_MARKS if n in ci.attributes))]
+
+
+def parse_claims(value: str) -> dict[str, str]:
+    """`ecsfleet:replaces` -> {version: stamp}."""
+    return dict(item.rsplit("=", 1) for item in value.split() if "=" in item)
+
+
+def format_claims(claims: Mapping[str, str]) -> str:
+    return " ".join(f"{version}={stamp}" for version, stamp in sorted(claims.items()))
+
+
+def _unfinished_switches(world: FleetWorld, result: Plan) -> None:
+    """Older fleets a rollout made inactive only in its claim: the process stopped after making
+    the new fleet active. Set them inactive now, if the claim still binds them."""
+    for fleet in (f for f in world.fleets if f.active and REPLACES_TAG in f.stack.tags):
+        for version, stamp in parse_claims(fleet.stack.tags[REPLACES_TAG]).items():
+            old = world.fleet(version)
+            if old is None or not old.active or old.stack.tags.get(STATUS_STAMP_TAG, NO_STAMP) != stamp:
+                continue
+            if old.stack.in_progress:
+                result.notes.append(f"{old.stack.name}: waits for its stack update before the switch to "
+                                    f"{fleet.version} is finished")
+                continue
+            result.actions.append(SetStatus(old.stack.name, version, "inactive", fleet.version, stamp,
+                                            f"finish the rollout of {fleet.version}: it replaces {version}"))
 
 
 def _newest_active(world: FleetWorld) -> Fleet | None:
@@ -153,6 +234,8 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
     ours = {ec2 for g in groups for ec2 in g.instance_ids}
     draining: set[str] = set()  # instances draining after this pass (ours, or planned here)
     handled: set[str] = set()
+    result.actions += _stale_marks(snap)
+    _unfinished_switches(world, result)
 
     def drain(ci: ContainerInstance, why: str, reason: str) -> None:
         if ci.ec2_instance_id in draining or ci.status != "ACTIVE":
@@ -171,10 +254,13 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
                                 "modifying")
             return
         weight = group.weight(ci)
-        group.capacity = max(0, group.capacity - weight)
+        paid = min(group.excess, float(weight))
+        group.excess -= paid
+        group.capacity = max(0, group.capacity - math.floor(weight - paid))
         standalone = _standalone(snap, ci) if ci is not None else 0
         extra = f"; {standalone} standalone task(s) stop with it" if standalone else ""
-        result.actions.append(RemoveInstance(ec2, group.kind, group.group_id, weight, group.capacity, reason + extra))
+        result.actions.append(RemoveInstance(ec2, group.kind, group.group_id, weight, group.capacity, reason + extra,
+                                             lowers=paid < weight))
 
     # 1. Spot interruption warnings.
     for ec2 in sorted(obs.interrupted & ours):  # warnings name every spot instance of the account
@@ -205,13 +291,20 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
     # 3. Instances ecsfleet drained.
     for ci in snap.instances:
         ec2 = ci.ec2_instance_id
-        if ci.status != "DRAINING" or ec2 in handled or ec2 not in ours or DRAIN_SINCE not in ci.attributes:
+        if ci.status != "DRAINING" or ec2 in handled or ec2 not in ours:
+            continue
+        if drain_started(ci) is None:
+            if DRAIN_WHY in ci.attributes:
+                result.warnings.append(
+                    f"{ec2}: DRAINING, but ecsfleet's drain of it ({ci.attributes[DRAIN_WHY]}) was never confirmed "
+                    "(its pass failed or was cut short): someone else may have drained it, so ecsfleet leaves it "
+                    "alone; terminate it, or set it ACTIVE and ecsfleet decides again")
             continue
         if ci.attributes.get(DRAIN_WHY) == "spot":
             handled.add(ec2)  # AWS terminates it; the spot fleet replaces the capacity
             continue
         left = _service_tasks(snap, ci)
-        since = _drained_for(ci, obs.now) or 0.0
+        since = _drained_for(ci, obs.now) or 0.0  # never None here: drain_started() was checked
         if not left:
             remove(ec2, ci, "drained: its service tasks run elsewhere")
         elif since > options.drain_timeout:

@@ -5,20 +5,19 @@ the old ones)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..aws import Clients, error_code
 from ..errors import UserError
 from .actions import SetCapacity
-from .apply import apply
+from .apply import apply, status_update
 from .controller import FleetController
-from .deploy import CAPABILITIES, DeployError, Echo, deploy, no_updates, wait_for_stack
+from .deploy import DeployError, Echo, deploy, no_updates, wait_for_stack
 from .observe import VERSION_ATTRIBUTE, Fleet, FleetWorld, read_world
-from .plan import Options
+from .plan import NO_STAMP, STATUS_STAMP_TAG, Options, format_claims
 from .schema import Infra
-from .stacks import read_stacks
+from .stacks import Stack, read_stacks
 
 Sleep = Callable[[float], None]
 SMOKE_IMAGE = "public.ecr.aws/docker/library/busybox:stable"
@@ -28,9 +27,12 @@ class RolloutError(DeployError):
     """The new fleet did not prove itself; the old one still serves."""
 
 
-def set_status(clients: Clients, infra: Infra, version: str, status: str, echo: Echo, poll: float = 5.0) -> bool:
+def set_status(clients: Clients, infra: Infra, version: str, status: str, echo: Echo, poll: float = 5.0,
+               replaces: Sequence[Stack] = ()) -> bool:
     """Set a compute stack's `Status` (template and other parameters kept). Returns False when it
-    already had that status."""
+    already had that status. `replaces`: the active fleets a rollout is about to set inactive,
+    claimed in the same UpdateStack (see `plan._unfinished_switches`), so a process stopped
+    before their own updates leaves work the next reconcile pass finishes."""
     stacks = read_stacks(clients, infra)
     stack = stacks.version(version)
     if stack is None:
@@ -40,13 +42,9 @@ def set_status(clients: Clients, infra: Infra, version: str, status: str, echo: 
     if stack.fleet_status == status:
         echo(f"{stack.name}: already {status}")
         return False
-    parameters: list[dict[str, Any]] = [{"ParameterKey": k, "UsePreviousValue": True}
-                                        for k in stack.parameters if k != "Status"]
-    parameters.append({"ParameterKey": "Status", "ParameterValue": status})
+    claims = format_claims({s.version or "": s.tags.get(STATUS_STAMP_TAG, NO_STAMP) for s in replaces})
     try:
-        clients("cloudformation").update_stack(StackName=stack.name, UsePreviousTemplate=True, Parameters=parameters,
-                                               Capabilities=CAPABILITIES,
-                                               Tags=[{"Key": k, "Value": v} for k, v in stack.tags.items()])
+        clients("cloudformation").update_stack(**status_update(stack, status, claims))
     except Exception as error:
         if no_updates(error):  # it took that Status since we read it: nothing left to do
             echo(f"{stack.name}: already {status}")
@@ -150,7 +148,7 @@ def scale_to_zero(clients: Clients, infra: Infra, version: str, echo: Echo) -> N
         return
     actions = [SetCapacity("asg", g.name, 0, "failed smoke test", min_size=0) for g in fleet.asgs]
     actions += [SetCapacity("spot", f.request_id, 0, "failed smoke test") for f in fleet.spot_fleets]
-    for outcome in apply(clients, infra.cluster.name, actions, time.time()):
+    for outcome in apply(clients, infra.cluster.name, actions, time.time):
         echo(f"  {outcome.log_line()}")
 
 
@@ -197,6 +195,16 @@ def follow(controller: FleetController, version: str, timeout: float, sleep: Sle
         waited += poll
 
 
+def switch(clients: Clients, infra: Infra, version: str, echo: Echo, poll: float = 5.0) -> None:
+    """Make `version` the only active fleet: first active, claiming the fleets it replaces (never
+    a moment with no active fleet), then each of those inactive. Cut after any of these updates,
+    the next `fleet reconcile` pass finishes the switch."""
+    older = [s for s in read_stacks(clients, infra).compute if s.version != version and s.fleet_status == "active"]
+    set_status(clients, infra, version, "active", echo, poll, replaces=older)
+    for stack in older:
+        set_status(clients, infra, stack.version or "", "inactive", echo, poll)
+
+
 @dataclass(frozen=True)
 class RolloutSettings:
     smoke_timeout: float = 240.0
@@ -228,10 +236,7 @@ def rollout(clients: Clients, infra: Infra, version: str, network: Mapping[str, 
         active = [s.version for s in read_stacks(clients, infra).compute if s.fleet_status == "active"]
         raise RolloutError(f"smoke test of {version} failed: {verdict.detail}. {version} is scaled to zero and "
                            f"stays inactive; still active: {', '.join(v or '?' for v in active) or 'none'}")
-    set_status(clients, infra, version, "active", echo, settings.poll)
-    for stack in read_stacks(clients, infra).compute:
-        if stack.version != version and stack.fleet_status == "active":
-            set_status(clients, infra, stack.version or "", "inactive", echo, settings.poll)
+    switch(clients, infra, version, echo, settings.poll)
     if settings.follow:
         controller = FleetController(clients, infra, options or Options(), now=now)
         follow(controller, version, settings.follow_timeout, sleep, echo, settings.poll)
