@@ -9,7 +9,7 @@ from typing import Any
 from ..aws import AwsTarget, Clients
 from ..config import env_first, fetch
 from ..errors import UserError
-from ..runner import safe_pass
+from ..runner import lambda_pass
 from .controller import FleetController
 from .plan import Options
 from .schema import parse_infra
@@ -39,7 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                       autoscaling=infra.ec2_instances.autoscaling)
     controller = FleetController(clients, infra, options)
     controller.inbox.add_bodies(_event_bodies(event or {}))
-    return safe_pass(controller, dry_run=False).summary()
+    return lambda_pass(controller, context).summary()
 
 
 __all__ = ["FleetController", "handler"]

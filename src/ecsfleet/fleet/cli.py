@@ -16,16 +16,18 @@ from ..cfn import to_yaml
 from ..console import Output, out
 from ..console import TemplateFormat as Format
 from ..errors import UserError
+from ..options import Interval, MetricsPort, count, seconds
 from ..runner import drive, read_queue
+from .adopt import adopt as adopt_cluster
 from .controller import FleetController
-from .deploy import DeployError, deploy, desired_stacks, plan
+from .deploy import DeployError, DesiredStack, deploy, desired_stacks, plan
 from .network import resolve_network
 from .observe import read_world
 from .plan import Options
 from .report import status_document, status_tables
 from .rollout import RolloutSettings, rollout, set_status
-from .schema import Infra, load_infra
-from .templates import safe_version
+from .schema import ALLOW_OUTSIDE_ENV, Infra, load_infra
+from .templates import UserDataError, safe_version
 
 SEED_DEFAULT_REGION = "us-west-2"
 
@@ -38,9 +40,10 @@ InfraArg = Annotated[str | None, typer.Argument(
 VersionOption = Annotated[str | None, typer.Option(
     "--version", "-v", help="Fleet version (default: $VERSION, then `git rev-parse HEAD`).", show_default=False)]
 
-DrainTimeout = Annotated[float, typer.Option(
-    help="Seconds a drained instance may keep service tasks before it is removed anyway (reported).")]
-MaxDraining = Annotated[int, typer.Option(help="Instances of inactive fleets draining at once.")]
+DrainTimeout = Annotated[float, seconds(
+    "Seconds a drained instance may keep service tasks before it is removed anyway (reported).")]
+MaxDraining = Annotated[int, count("Instances of inactive fleets draining at once.")]
+Poll = Annotated[float, seconds("Seconds between progress polls.", 0.1, 600.0)]
 
 
 def resolve_version(version: str | None) -> str:
@@ -60,17 +63,6 @@ def resolve_version(version: str | None) -> str:
         raise UserError(str(error)) from error
 
 
-def extra_user_data(path: str, infra: Infra) -> str:
-    """ec2_instances.user_data names a script, relative to infra.yml."""
-    if not infra.ec2_instances.user_data:
-        return ""
-    script = Path(path).parent / infra.ec2_instances.user_data
-    try:
-        return script.read_text()
-    except OSError as error:
-        raise UserError(f"{path}: ec2_instances.user_data: cannot read {script}: {error.strerror}") from error
-
-
 def fleet_clients(ctx: typer.Context) -> Clients:
     """Region as every command resolves it, with the seed's default (us-west-2) as the last resort."""
     obj = ctx.obj
@@ -88,10 +80,25 @@ def _lint_or_fail(templates: dict[str, dict[str, Any]]) -> None:
         raise UserError("rendered templates fail cfn-lint:\n" + "\n".join(problems))
 
 
+AllowOutside = Annotated[bool | None, typer.Option(
+    "--allow-outside-files", envvar=ALLOW_OUTSIDE_ENV, show_default=False,
+    help="Read files infra.yml names (user_data, user_data_append) outside infra.yml's folder "
+         "(plan, deploy and rollout read $ECSFLEET_ALLOW_OUTSIDE_FILES).")]
+
+
+def _checked_stacks(infra: Infra, version: str) -> list[DesiredStack]:
+    try:
+        return desired_stacks(infra, version, {})
+    except UserDataError as error:
+        raise UserError(f"ec2_instances.user_data {infra.ec2_instances.user_data}: {error}") from error
+
+
 @app.command()
-def validate(infra_yml: InfraArg = None) -> None:
-    """Check infra.yml against the whole schema; every problem is listed with its line and key."""
-    path, infra = load_infra(infra_yml)
+def validate(infra_yml: InfraArg = None, allow_outside_files: AllowOutside = None) -> None:
+    """Check infra.yml against the whole schema; every problem is listed with its line and key.
+    The files it names are read and its user_data template rendered."""
+    path, infra = load_infra(infra_yml, allow_outside_files)
+    _checked_stacks(infra, "validate")  # load_infra logged the keys whose meaning differs from the original's
     groups, fleets = infra.ec2_instances.auto_scaling_groups, infra.ec2_instances.spot_fleets
     typer.echo(f"{path}: valid: cluster {infra.cluster.name}, {len(groups)} auto scaling group(s), "
                f"{len(fleets)} spot fleet(s)")
@@ -105,10 +112,11 @@ def render(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="json or yaml.")] = Format.json,
     lint: Annotated[bool, typer.Option(help="Check the templates with cfn-lint (errors fail the command).")]
     = True,
+    allow_outside_files: AllowOutside = None,
 ) -> None:
     """Render the cluster stack and this version's compute stack as CloudFormation templates."""
-    path, infra = load_infra(infra_yml)
-    stacks = desired_stacks(infra, resolve_version(version), {}, extra_user_data(path, infra))
+    _, infra = load_infra(infra_yml, allow_outside_files)
+    stacks = _checked_stacks(infra, resolve_version(version))
     templates = {s.name: dict(s.template) for s in stacks}
     if lint:
         _lint_or_fail(templates)
@@ -138,10 +146,9 @@ def plan_command(
     version: VersionOption = None,
 ) -> None:
     """What a deploy would change: stacks to create or update, and the resources and parameters of each."""
-    path, infra = load_infra(infra_yml)
+    _, infra = load_infra(infra_yml)
     clients = fleet_clients(ctx)
-    _, changes = plan(clients, infra, resolve_version(version), resolve_network(clients, infra),
-                      extra_user_data(path, infra))
+    _, changes = plan(clients, infra, resolve_version(version), resolve_network(clients, infra))
     for change in changes:
         typer.echo(change.describe())
     if all(c.action == "unchanged" for c in changes):
@@ -155,19 +162,18 @@ def deploy_command(
     version: VersionOption = None,
     wait: Annotated[bool, typer.Option(help="Follow the compute stack until CloudFormation finishes.")] = True,
     lint: Annotated[bool, typer.Option(help="Refuse templates that fail cfn-lint.")] = True,
-    poll: Annotated[float, typer.Option(help="Seconds between progress polls.")] = 5.0,
+    poll: Poll = 5.0,
 ) -> None:
     """Create or update the cluster stack, then create this version's compute stack as `inactive`.
     Deploying a version that is already deployed changes nothing."""
-    path, infra = load_infra(infra_yml)
+    _, infra = load_infra(infra_yml)
     chosen = resolve_version(version)
     clients = fleet_clients(ctx)
     network = resolve_network(clients, infra)
     if lint:
         _lint_or_fail({s.name: dict(s.template) for s in desired_stacks(infra, chosen, network)})
     try:
-        result = deploy(clients, infra, chosen, network, typer.echo, wait=wait, extra_user_data=extra_user_data(
-            path, infra), poll=poll)
+        result = deploy(clients, infra, chosen, network, typer.echo, wait=wait, poll=poll)
     except DeployError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(error.exit_code) from error
@@ -190,6 +196,26 @@ def status(
         out().print(status_tables(world))
 
 
+@app.command()
+def adopt(
+    ctx: typer.Context,
+    infra_yml: InfraArg = None,
+    dry_run: Annotated[bool, typer.Option(help="Print what adoption would change; change nothing.")] = False,
+    poll: Poll = 5.0,
+) -> None:
+    """Take over a cluster ecs-cluster-deployer deployed: tag its `<name>-cluster` stack and its
+    `<name>-asg-<version>` fleets as ecsfleet's (templates, parameters, the ECS cluster and every
+    instance kept; the original's scheduled scaler rules disabled). From then on `fleet status`
+    shows the old fleets and the next `fleet rollout` drains and deletes them. Stacks of another
+    shape or owner are refused, each with the reason."""
+    _, infra = load_infra(infra_yml)
+    try:
+        adopt_cluster(fleet_clients(ctx), infra, typer.echo, dry_run=dry_run, poll=poll)
+    except DeployError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from error
+
+
 def _settings(smoke_timeout: float, join_timeout: float, follow: bool, follow_timeout: float, poll: float,
               smoke_task_definition: str | None) -> RolloutSettings:
     return RolloutSettings(smoke_timeout, join_timeout, follow, follow_timeout, poll, smoke_task_definition)
@@ -200,30 +226,28 @@ def rollout_command(
     ctx: typer.Context,
     infra_yml: InfraArg = None,
     version: VersionOption = None,
-    smoke_timeout: Annotated[float, typer.Option(help="Seconds the smoke task has to reach RUNNING.")] = 240.0,
-    join_timeout: Annotated[float, typer.Option(help="Seconds the new instances have to join the cluster.")]
-    = 600.0,
+    smoke_timeout: Annotated[float, seconds("Seconds the smoke task has to reach RUNNING.", 1.0)] = 240.0,
+    join_timeout: Annotated[float, seconds("Seconds the new instances have to join the cluster.", 1.0)] = 600.0,
     smoke_task_definition: Annotated[str | None, typer.Option(
         help="Task definition for the smoke test (default: a tiny busybox task ecsfleet registers).")] = None,
     follow: Annotated[bool, typer.Option(help="After the switch, reconcile until the older fleets are deflated "
                                               "and deleted.")] = True,
-    follow_timeout: Annotated[float, typer.Option(help="Seconds to follow the deflation.")] = 3600.0,
+    follow_timeout: Annotated[float, seconds("Seconds to follow the deflation.")] = 3600.0,
     drain_timeout: DrainTimeout = 1800.0,
     max_draining: MaxDraining = 2,
-    poll: Annotated[float, typer.Option(help="Seconds between progress polls.")] = 5.0,
+    poll: Poll = 5.0,
 ) -> None:
     """Deploy this version, smoke-test its fleet, make it the only active fleet, then deflate the
     older ones. A failed smoke test scales the new fleet to zero, leaves it inactive and the old one
     serving, and fails the command with the reason."""
-    path, infra = load_infra(infra_yml)
+    _, infra = load_infra(infra_yml)
     chosen = resolve_version(version)
     clients = fleet_clients(ctx)
     try:
         rollout(clients, infra, chosen, resolve_network(clients, infra), typer.echo,
                 _settings(smoke_timeout, join_timeout, follow, follow_timeout, poll, smoke_task_definition),
                 Options(drain_timeout=drain_timeout, max_draining=max_draining,
-                        autoscaling=infra.ec2_instances.autoscaling),
-                extra_user_data=extra_user_data(path, infra))
+                        autoscaling=infra.ec2_instances.autoscaling))
     except DeployError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(error.exit_code) from error
@@ -260,13 +284,13 @@ def reconcile(
     infra_yml: InfraArg = None,
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit (0: all applied, 1: a failure).")]
     = False,
-    interval: Annotated[float | None, typer.Option(help="Run as a daemon, a pass every N seconds.")] = None,
+    interval: Interval = None,
     dry_run: Annotated[bool, typer.Option(help="Print the decisions and their reasons; change nothing.")] = False,
     events_queue: Annotated[str | None, typer.Option(
         envvar="ECSFLEET_EVENTS_QUEUE",
         help="SQS queue URL fed by EventBridge: spot interruption warnings drain their instance at once; "
              "ECS and Auto Scaling events start a pass early.")] = None,
-    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
+    metrics_port: MetricsPort = None,
     drain_timeout: DrainTimeout = 1800.0,
     max_draining: MaxDraining = 2,
 ) -> None:

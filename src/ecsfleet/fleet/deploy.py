@@ -21,7 +21,7 @@ from ..amis import RECOMMENDED_AMI_PARAMETER, recommended_ami
 from ..aws import Clients, error_code
 from ..errors import UserError
 from .schema import Infra
-from .stacks import FleetStacks, Stack, read_stacks
+from .stacks import FleetStacks, Stack, adopted_cluster_template, read_stacks
 from .templates import (
     CLUSTER_TAG,
     cluster_stack_name,
@@ -146,9 +146,14 @@ def plan_deploy(observed: FleetStacks, desired: Sequence[DesiredStack],
     for stack in desired:
         if stack.name in foreign:
             raise UserError(f"stack {stack.name} exists but is not managed by ecsfleet (it lacks the tag "
-                            f"ecsfleet:cluster); ecsfleet will not change it. Delete or rename it, or choose "
-                            f"another cluster name")
+                            f"ecsfleet:cluster); ecsfleet will not change it. If ecs-cluster-deployer made it, "
+                            f"`ecsfleet fleet adopt` takes it over; else delete or rename it, or choose another "
+                            f"cluster name")
         deployed = ours.get(stack.name)
+        if deployed is not None and deployed.adopted and deployed.version is not None:
+            raise UserError(f"version {deployed.version} is a fleet ecs-cluster-deployer made ({stack.name}, "
+                            f"adopted): ecsfleet does not rewrite it in place; roll out a new version (--version "
+                            f"or $VERSION), and the next rollout drains and deletes this one")
         if deployed is not None and deployed.in_progress:
             raise UserError(f"stack {stack.name} is busy ({deployed.status}); try again when it settles")
         if deployed is not None and deployed.status in STUCK:
@@ -300,8 +305,19 @@ def plan(clients: Clients, infra: Infra, version: str, network: Mapping[str, str
     image_id = "" if existing is not None else resolve_image_id(clients, infra)
     failures = {s.name: failed_earlier(clients, s.name)
                 for s in (observed.cluster, *observed.compute) if s is not None and s.status == FAILED_CREATE}
-    return observed, plan_deploy(observed, desired_stacks(infra, version, network, extra_user_data, image_id),
-                                 failures)
+    desired = desired_stacks(infra, version, network, extra_user_data, image_id)
+    if observed.cluster is not None and observed.cluster.adopted:
+        desired[0] = adopted_cluster_stack(desired[0], observed.cluster)
+    return observed, plan_deploy(observed, desired, failures)
+
+
+def adopted_cluster_stack(wanted: DesiredStack, deployed: Stack) -> DesiredStack:
+    """The cluster stack ecs-cluster-deployer made, as ecsfleet updates it once adopted: the
+    original's resources and exports kept as they are, ecsfleet's added; the original's own
+    parameters keep their deployed values."""
+    template = adopted_cluster_template(wanted.template, deployed.template or {}, deployed.name)
+    kept = {k: KEEP for k in (deployed.template or {}).get("Parameters") or {} if k in deployed.parameters}
+    return DesiredStack(wanted.name, template, {**kept, **wanted.parameters}, {**deployed.tags, **wanted.tags})
 
 
 def deploy(clients: Clients, infra: Infra, version: str, network: Mapping[str, str], echo: Echo,

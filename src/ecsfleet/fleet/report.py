@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table
 
 from .observe import Fleet, FleetWorld
+from .stacks import ADOPTED_TAG
 
 SCHEMA = "ecsfleet.fleet-status/v1"
 
@@ -21,6 +22,7 @@ def fleet_document(world: FleetWorld, fleet: Fleet) -> dict[str, Any]:
         "stack": fleet.stack.name,
         "stackStatus": fleet.stack.status,
         "status": fleet.stack.fleet_status,
+        "adoptedFrom": fleet.stack.tags.get(ADOPTED_TAG),  # the tool that created it, when `fleet adopt` took it
         "autoScalingGroups": [{"name": g.name, "logicalId": g.logical_id, "min": g.min_size, "max": g.max_size,
                                "desired": g.desired, "instances": [i.instance_id for i in g.instances]}
                               for g in fleet.asgs],
@@ -56,10 +58,13 @@ def status_tables(world: FleetWorld) -> Group:
         table.add_column(column)
     for version in doc["versions"]:
         cis = version["containerInstances"]
-        table.add_row(version["version"], version["status"], version["stackStatus"], str(len(version["instances"])),
+        adopted = f" (adopted from {version['adoptedFrom']})" if version["adoptedFrom"] else ""
+        table.add_row(version["version"], version["status"] + adopted, version["stackStatus"],
+                      str(len(version["instances"])),
                       f"{cis['active']} active" + (f", {cis['draining']} draining" if cis["draining"] else ""),
                       str(version["runningTasks"]))
     parts: list[Any] = [table]
     if doc["foreignStacks"]:
-        parts.append(f"not managed by ecsfleet (left alone): {', '.join(doc['foreignStacks'])}")
+        parts.append(f"not managed by ecsfleet (left alone): {', '.join(doc['foreignStacks'])}; if "
+                     f"ecs-cluster-deployer made them, `ecsfleet fleet adopt` takes them over")
     return Group(*parts)

@@ -3,6 +3,8 @@
 A stack is ecsfleet's when its name is `<cluster>-cluster` or `<cluster>-asg-<version>` and it
 carries the tag `ecsfleet:cluster=<cluster>` that every deploy sets. A stack with such a name but
 without the tag (made by hand, or by another tool) is reported and never changed or deleted.
+ecs-cluster-deployer's stacks get the tags from `fleet adopt` (with `ecsfleet:adopted`), and an
+adopted cluster stack keeps the original's resources and exports (`adopted_cluster_template`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from typing import Any
 import yaml
 
 from ..aws import Clients, error_code, paginate
+from ..errors import UserError
 from .schema import Infra
 from .templates import CLUSTER_TAG, VERSION_TAG, cluster_stack_name, compute_stack_prefix
+
+ADOPTED_TAG = "ecsfleet:adopted"  # value: the tool that created the stack (ecs-cluster-deployer)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,11 @@ class Stack:
 
     def owned_by(self, cluster: str) -> bool:
         return self.tags.get(CLUSTER_TAG) == cluster
+
+    @property
+    def adopted(self) -> bool:
+        """Created by another tool (ecs-cluster-deployer), taken over by `fleet adopt`."""
+        return bool(self.tags.get(ADOPTED_TAG))
 
 
 @dataclass(frozen=True)
@@ -115,3 +125,40 @@ def stack_resources(clients: Clients, stack: str) -> dict[str, tuple[str, str]]:
             return {}
         raise
     return {d["LogicalResourceId"]: (d["ResourceType"], d.get("PhysicalResourceId", "")) for d in docs}
+
+
+def export_name(output: Mapping[str, Any], stack_name: str) -> str:
+    """An output's export name, with the `${AWS::StackName}` the original wrote resolved."""
+    name = (output.get("Export") or {}).get("Name", "")
+    if isinstance(name, Mapping) and isinstance(name.get("Fn::Sub"), str):
+        name = name["Fn::Sub"].replace("${AWS::StackName}", stack_name)
+    return name if isinstance(name, str) else json.dumps(name, sort_keys=True)
+
+
+def adopted_cluster_template(wanted: Mapping[str, Any], deployed: Mapping[str, Any],
+                             stack_name: str) -> dict[str, Any]:
+    """The template of an adopted cluster stack: everything the original deployed, as it was
+    (its ECS cluster, its badge security groups and their exports, which its compute stacks
+    import and CloudFormation will not change while they do), plus ecsfleet's resources and
+    outputs that it lacks. A logical id or export name both have keeps the original's, so an
+    update never replaces the ECS cluster nor changes an export in use; ecsfleet's references to
+    such an id then point at the original's resource of that id."""
+    resources = dict(deployed.get("Resources") or {})
+    for logical_id, resource in (wanted.get("Resources") or {}).items():
+        kept = resources.get(logical_id)
+        if kept is not None and kept.get("Type") != resource.get("Type"):
+            raise UserError(f"stack {stack_name}: the original's resource {logical_id} is a {kept.get('Type')}, "
+                            f"ecsfleet's is a {resource.get('Type')}: ecsfleet cannot merge them")
+        resources.setdefault(logical_id, resource)
+    outputs = dict(deployed.get("Outputs") or {})
+    exported = {export_name(o, stack_name) for o in outputs.values() if o.get("Export")}
+    for key, output in (wanted.get("Outputs") or {}).items():
+        if key not in outputs and not (output.get("Export") and export_name(output, stack_name) in exported):
+            outputs[key] = output
+    merged: dict[str, Any] = {**deployed, **{k: v for k, v in wanted.items() if k == "Description"},
+                              "Resources": resources, "Outputs": outputs}
+    for section in ("Parameters", "Conditions", "Mappings"):
+        both = {**(wanted.get(section) or {}), **(deployed.get(section) or {})}
+        if both:
+            merged[section] = both
+    return merged
