@@ -65,8 +65,10 @@ def ecs_floor(instances: int, tasks: int, addresses: bool) -> int:
 
 
 def lbsync_floor(instances: int, tasks: int, load_balancers: int) -> int:
-    """lb-sync needs EC2 instance ids (DescribeContainerInstances has them), never addresses."""
-    return ecs_floor(instances, tasks, addresses=False) + describe_calls(load_balancers, ELB_NAMES_PER_CALL)
+    """lb-sync needs EC2 instance ids (DescribeContainerInstances has them), never addresses; and,
+    beside each load balancer's listeners, its tags, where an interrupted listener move is recorded
+    (DescribeTags takes as many names a call as DescribeLoadBalancers)."""
+    return ecs_floor(instances, tasks, addresses=False) + 2 * describe_calls(load_balancers, ELB_NAMES_PER_CALL)
 
 
 def dns_floor(instances: int, tasks: int, zones: int, record_sets_per_zone: int) -> int:

@@ -192,6 +192,7 @@ CLUSTER_COMMANDS = [
     ["dns-sync", "--cluster", "nosuch", "--once"],
     ["dns-sync", "--cluster", "nosuch", "--interval", "1"],
     ["agents", "status", "-c", "nosuch"],
+    ["agents", "update", "-c", "nosuch"],
 ]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..aws import Clients, error_code, paginate
+from ..errors import NotFound
 from ..notify import Notifier
 from ..runner import Outcome, PassReport
 from ..snapshot import SnapshotReader
@@ -44,6 +45,7 @@ class AgentUpdates:
         planned: list[str] = []
         outcomes: list[Outcome] = []
         warnings: list[str] = []
+        missing: list[str] = []
         for cluster in self.clusters or cluster_names(self.clients):
             lease_name = f"agents/{cluster}"
             try:
@@ -61,8 +63,12 @@ class AgentUpdates:
             except Exception as error:
                 # One cluster's failed call (lease, read or release) is that cluster's; the others
                 # still get their pass, and an update already requested stays in the report.
+                if isinstance(error, NotFound):
+                    missing.append(str(error))
                 outcomes.append(Outcome("cluster", cluster, "pass over this cluster failed", ok=False,
                                         error=f"{error_code(error) or type(error).__name__}: {error}"))
+        if self.clusters and len(missing) == len(self.clusters):
+            raise NotFound("; ".join(missing))  # nothing the user named exists: their mistake, exit 2
         return PassReport(self.capability, dry_run, tuple(planned), tuple(outcomes), tuple(warnings))
 
     def _act(self, decision: Decision, dry_run: bool, planned: list[str], warnings: list[str]) -> list[Outcome]:
