@@ -234,6 +234,7 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
     ours = {ec2 for g in groups for ec2 in g.instance_ids}
     draining: set[str] = set()  # instances draining after this pass (ours, or planned here)
     handled: set[str] = set()
+    timed_out = 0  # instances given up on after the drain timeout: exported so an alert can see it
     result.actions += _stale_marks(snap)
     _unfinished_switches(world, result)
 
@@ -285,6 +286,7 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
                     result.warnings.append(f"{ec2}: still has {len(_service_tasks(snap, ci))} service task(s) after "
                                            f"the {options.drain_timeout:.0f}s drain timeout; terminating anyway")
                     result.actions.append(CompleteLifecycle(asg.name, DRAIN_HOOK, ec2, "drain timed out"))
+                    timed_out += 1
                 else:
                     draining.add(ec2)
 
@@ -311,10 +313,12 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
             result.warnings.append(f"{ec2}: {len(left)} service task(s) still on it after the "
                                    f"{options.drain_timeout:.0f}s drain timeout; removing it anyway")
             remove(ec2, ci, "drain timed out")
+            timed_out += 1
         else:
             draining.add(ec2)
             result.notes.append(f"{ec2}: draining, {len(left)} service task(s) left")
 
+    result.gauges["drain_timeouts"] = timed_out
     newest = _newest_active(world)
     if newest is None:
         if world.fleets:
