@@ -4,6 +4,7 @@ from __future__ import annotations
 
 try:  # the imports take a second: Ctrl-C (SIGINT) meanwhile ends the command quietly, as later on
     import enum
+    import inspect
     import json
     import logging
     import sys
@@ -16,6 +17,7 @@ try:  # the imports take a second: Ctrl-C (SIGINT) meanwhile ends the command qu
 
     # typer bundles its own click: a usage error is one of these types, never one of click's
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    from typer.models import DefaultPlaceholder
 
     from . import __version__
     from .agents.cli import app as agents_app
@@ -31,7 +33,7 @@ try:  # the imports take a second: Ctrl-C (SIGINT) meanwhile ends the command qu
     from .iam.cli import iam_policy
     from .lbsync.cli import HELP as LB_SYNC_HELP
     from .lbsync.cli import lb_sync
-    from .options import seconds
+    from .options import cluster_option, output_option, seconds
     from .sandbox.cli import app as sandbox_app
     from .snapshot import SnapshotReader
     from .status import status_document, status_tables
@@ -105,9 +107,8 @@ def root(
 @app.command()
 def status(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Option("--cluster", "-c", envvar="ECSFLEET_CLUSTER",
-                                         help="Cluster name or ARN.")],
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    cluster: Annotated[str, cluster_option("Cluster name or ARN.")],
+    output: Annotated[Output, output_option("table or json.")] = Output.table,
     min_drain: Annotated[float, seconds(
         "Warn about services publishing DNS (SERVICE_* env) whose stopTimeout is shorter than this many "
         "seconds: the records' TTL (dns-sync's default is 10).")] = 10.0,
@@ -121,6 +122,34 @@ def status(
         out().print(status_tables(snap))
         for warning in warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
+def summary(text: str) -> str:
+    """A help text's first paragraph on one line: what a command list shows of it."""
+    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+
+
+def one_line_summaries(typer_app: typer.Typer) -> None:
+    """typer's rich help keeps a docstring's line breaks in command lists, so a summary wrapped at
+    the source's width breaks mid-line there: give every command and group its first paragraph,
+    joined, as short help (tests/test_cli_convention.py checks each is whole sentences)."""
+    def given(value: object) -> str | None:
+        return None if isinstance(value, DefaultPlaceholder) else value  # type: ignore[return-value]
+
+    for command in typer_app.registered_commands:
+        text = given(command.help) or (command.callback.__doc__ if command.callback else None)
+        if text and not given(command.short_help):
+            command.short_help = summary(text)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is None:
+            continue
+        text = given(group.help) or given(group.typer_instance.info.help)
+        if text and not given(group.short_help):
+            group.short_help = summary(text)
+        one_line_summaries(group.typer_instance)
+
+
+one_line_summaries(app)
 
 
 def main(argv: list[str] | None = None) -> int:

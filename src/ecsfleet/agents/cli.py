@@ -6,12 +6,13 @@ import json
 from typing import Annotated
 
 import typer
+from typer._click.core import ParameterSource  # typer bundles its own click
 
 from ..amis import RECOMMENDED_AMI_PARAMETER, recommended_ami
 from ..config import env_first
 from ..console import Output, out
 from ..errors import UserError
-from ..options import count
+from ..options import cluster_option, count, dry_run_option, output_option
 from ..runner import drive
 from ..snapshot import SnapshotReader
 from .lease import Lease
@@ -34,14 +35,15 @@ def _tags(values: list[str] | None, flag: str) -> dict[str, str]:
     return tags
 
 
-ClusterOption = Annotated[list[str] | None, typer.Option("--cluster", "-c", help="A cluster (repeatable).")]
+ClusterOption = Annotated[list[str] | None, cluster_option(
+    "A cluster (repeatable; $ECSFLEET_CLUSTER: space-separated names).")]
 
 
 @app.command()
 def status(
     ctx: typer.Context,
     cluster: ClusterOption = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    output: Annotated[Output, output_option("table or json.")] = Output.table,
     ami_parameter: Annotated[str, typer.Option(help="SSM public parameter of the recommended ECS-optimized AMI.")]
     = RECOMMENDED_AMI_PARAMETER,
 ) -> None:
@@ -61,8 +63,7 @@ def update(
     ctx: typer.Context,
     cluster: ClusterOption = None,
     all_clusters: Annotated[bool, typer.Option("--all", help="Every cluster of the account and region.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say which instances would be tried; change "
-                                                          "nothing.")] = False,
+    dry_run: Annotated[bool, dry_run_option("Say which instances would be tried; change nothing.")] = False,
     max_in_flight: Annotated[int, count("Updates rolling at once per cluster.")] = 1,
     window: Annotated[str | None, typer.Option(
         help="Act only inside this window, e.g. 'Mon-Fri 02:00-05:00 UTC' (days, HH:MM-HH:MM, a time zone).")]
@@ -82,6 +83,8 @@ def update(
 
     Exit code: 0 when every cluster was handled, 1 when one was skipped (an agent disconnected, an
     update FAILED) or an update failed, 2 for bad input."""
+    if all_clusters and ctx.get_parameter_source("cluster") is ParameterSource.ENVIRONMENT:
+        cluster = None  # --all says every cluster, whatever the shell exported
     if bool(cluster) == all_clusters:
         raise UserError("name the clusters with --cluster NAME (repeatable), or pass --all")
     try:

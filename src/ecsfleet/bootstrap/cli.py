@@ -11,7 +11,7 @@ import typer
 from ..cfn import to_yaml
 from ..console import TemplateFormat as Format
 from ..errors import UserError
-from ..options import count
+from ..options import chosen_output, cluster_option, count, legacy_format_option, output_option
 from .template import CONTROLLERS, Options, render
 
 app = typer.Typer(help="Deploy the cluster-wide controllers (lb-sync, dns-sync, agents, fleet) as scheduled AWS "
@@ -20,10 +20,11 @@ app = typer.Typer(help="Deploy the cluster-wide controllers (lb-sync, dns-sync, 
 
 @app.command("render")
 def render_command(
+    ctx: typer.Context,
     controllers: Annotated[str, typer.Option(
         help=f"Comma-separated: {', '.join(CONTROLLERS)}.")] = ",".join(Options().controllers),
-    cluster: Annotated[str | None, typer.Option(
-        help="The ECS cluster (lb-sync, dns-sync and fleet need it — for fleet, infra.yml's cluster.name; "
+    cluster: Annotated[str | None, cluster_option(
+        "The ECS cluster (lb-sync, dns-sync and fleet need it — for fleet, infra.yml's cluster.name; "
              "agents without it update every cluster).")] = None,
     schedule: Annotated[str, typer.Option(help="How often each controller resyncs: rate(...) or cron(...).")]
     = "rate(1 minute)",
@@ -43,10 +44,13 @@ def render_command(
     max_in_flight: Annotated[int, count("agents: updates rolling at once per cluster.")] = 1,
     infra_url: Annotated[str | None, typer.Option(
         help="fleet: its infra.yml, s3://bucket/key or https:// (its role may read only that object).")] = None,
-    output_format: Annotated[Format, typer.Option("--format", help="json or yaml.")] = Format.json,
+    output: Annotated[Format, output_option("json or yaml.")] = Format.json,
+    legacy_format: Annotated[Format | None, legacy_format_option()] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the template here (default: stdout).")] = None,
 ) -> None:
-    """Render the CloudFormation template. Deploy it with
+    """Render the controllers' CloudFormation template: Lambda functions, roles, schedules and queues.
+
+    Deploy it with
 
       aws cloudformation deploy --template-file ecsfleet.json --stack-name ecsfleet-controllers \\
           --capabilities CAPABILITY_IAM --parameter-overrides CodeBucket=B CodeKey=K
@@ -62,6 +66,7 @@ def render_command(
         load_balancers=tuple(load_balancer or ()), zone_ids=tuple(zone_id or ()), window=window,
         max_in_flight=max_in_flight, infra_url=infra_url,
     )
+    output_format = chosen_output(ctx, output, legacy_format)
     template = render(options)
     text = json.dumps(template, indent=2) + "\n" if output_format is Format.json else \
         to_yaml(template)

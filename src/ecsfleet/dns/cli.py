@@ -11,7 +11,7 @@ import typer
 
 from ..aws import Clients
 from ..errors import UserError
-from ..options import Interval, MetricsPort, seconds
+from ..options import Interval, MetricsPort, Once, cluster_option, dry_run_option, run_mode, seconds
 from ..runner import drive
 from .controller import DEFAULT_TTL, DnsSync, require_owner
 from .docker_source import DockerDnsSync, host_from_metadata
@@ -53,9 +53,8 @@ def default_owner(cluster: str) -> str:
 def dns_sync(
     ctx: typer.Context,
     source: Annotated[Source, typer.Option(help="Where containers are read from.")] = Source.ecs,
-    cluster: Annotated[str | None, typer.Option(envvar="ECSFLEET_CLUSTER", help="ECS cluster (ecs source).")] = None,
-    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (0: all applied, 1: a change failed).")]
-    = False,
+    cluster: Annotated[str | None, cluster_option("ECS cluster (ecs source).")] = None,
+    once: Once = False,
     interval: Interval = None,
     zone_id: Annotated[list[str] | None, typer.Option(
         help="Manage only this hosted zone (repeatable; default: every zone the account has).")] = None,
@@ -67,7 +66,7 @@ def dns_sync(
     min_drain: Annotated[float | None, seconds(
         "Lead time, seconds, a service should keep serving after its stop is announced (its stopTimeout); "
         "services with less are warned about (default: the TTL).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned changes; change nothing.")] = False,
+    dry_run: Annotated[bool, dry_run_option("Print the planned changes; change nothing.")] = False,
     events_queue: Annotated[str | None, typer.Option(
         help="SQS queue URL receiving ECS events: a pass runs as soon as one arrives.")] = None,
     metrics_port: MetricsPort = None,
@@ -94,8 +93,7 @@ def dns_sync(
         "--allow-wildcard", help="Let containers publish wildcard names such as *.example.com (refused by "
                                  "default).")] = False,
 ) -> None:
-    if once == (interval is not None):
-        raise UserError("say how to run: --once, or --interval N")
+    interval = run_mode(once, interval)
     for flag, value in (("--ttl", ttl), ("--srv-ttl", srv_ttl)):
         problem = ttl_problem(value) if value is not None else None
         if problem:

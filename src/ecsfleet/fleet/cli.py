@@ -16,7 +16,18 @@ from ..cfn import to_yaml
 from ..console import Output, out
 from ..console import TemplateFormat as Format
 from ..errors import UserError
-from ..options import Interval, MetricsPort, count, seconds
+from ..options import (
+    Interval,
+    MetricsPort,
+    Once,
+    chosen_output,
+    count,
+    dry_run_option,
+    legacy_format_option,
+    output_option,
+    run_mode,
+    seconds,
+)
 from ..runner import drive, read_queue
 from .adopt import adopt as adopt_cluster
 from .controller import FleetController
@@ -106,15 +117,18 @@ def validate(infra_yml: InfraArg = None, allow_outside_files: AllowOutside = Non
 
 @app.command()
 def render(
+    ctx: typer.Context,
     infra_yml: InfraArg = None,
     version: VersionOption = None,
     out: Annotated[Path | None, typer.Option(help="Write one file per stack here instead of stdout.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="json or yaml.")] = Format.json,
+    output: Annotated[Format, output_option("json or yaml.")] = Format.json,
+    legacy_format: Annotated[Format | None, legacy_format_option("-f")] = None,
     lint: Annotated[bool, typer.Option(help="Check the templates with cfn-lint (errors fail the command).")]
     = True,
     allow_outside_files: AllowOutside = None,
 ) -> None:
     """Render the cluster stack and this version's compute stack as CloudFormation templates."""
+    fmt = chosen_output(ctx, output, legacy_format)
     _, infra = load_infra(infra_yml, allow_outside_files)
     stacks = _checked_stacks(infra, resolve_version(version))
     templates = {s.name: dict(s.template) for s in stacks}
@@ -200,7 +214,7 @@ def status(
 def adopt(
     ctx: typer.Context,
     infra_yml: InfraArg = None,
-    dry_run: Annotated[bool, typer.Option(help="Print what adoption would change; change nothing.")] = False,
+    dry_run: Annotated[bool, dry_run_option("Print what adoption would change; change nothing.")] = False,
     poll: Poll = 5.0,
 ) -> None:
     """Take over a cluster ecs-cluster-deployer deployed: tag its `<name>-cluster` stack and its
@@ -282,10 +296,9 @@ def deactivate(ctx: typer.Context, infra_yml: InfraArg = None, version: VersionO
 def reconcile(
     ctx: typer.Context,
     infra_yml: InfraArg = None,
-    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (0: all applied, 1: a failure).")]
-    = False,
+    once: Once = False,
     interval: Interval = None,
-    dry_run: Annotated[bool, typer.Option(help="Print the decisions and their reasons; change nothing.")] = False,
+    dry_run: Annotated[bool, dry_run_option("Print the decisions and their reasons; change nothing.")] = False,
     events_queue: Annotated[str | None, typer.Option(
         envvar="ECSFLEET_EVENTS_QUEUE",
         help="SQS queue URL fed by EventBridge: spot interruption warnings drain their instance at once; "
@@ -296,8 +309,7 @@ def reconcile(
 ) -> None:
     """One controller pass (or a daemon): scale active fleets, drain before every removal, complete
     Auto Scaling lifecycle hooks, deflate inactive fleets and delete their stacks when empty."""
-    if once == (interval is not None):
-        raise UserError("give exactly one of --once or --interval N")
+    interval = run_mode(once, interval)
     _, infra = load_infra(infra_yml)
     clients = fleet_clients(ctx)
     controller = FleetController(clients, infra, Options(drain_timeout=drain_timeout, max_draining=max_draining,

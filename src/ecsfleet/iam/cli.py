@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..console import err, out
 from ..errors import UserError
+from ..options import cluster_option, output_option
 from . import policies
 from .policies import On, Scope
 
@@ -69,8 +70,8 @@ def iam_policy(
         "--with", help="Add an option's statements without narrowing them (repeatable): events-queue, "
                        "s3-files (lb-sync), lease-table, status (agents).")] = None,
     all_features: Annotated[bool, typer.Option("--all-features", help="Every option's statements.")] = False,
-    cluster: Annotated[str | None, typer.Option(
-        help="Narrow ECS actions to this cluster (agents: and drop ecs:ListClusters).")] = None,
+    cluster: Annotated[str | None, cluster_option(
+        "Narrow ECS actions to this cluster (agents: and drop ecs:ListClusters).")] = None,
     load_balancer: Annotated[list[str] | None, typer.Option(
         help="lb-sync: narrow the load balancer changes to these (repeatable).")] = None,
     zone_id: Annotated[list[str] | None, typer.Option(
@@ -85,7 +86,7 @@ def iam_policy(
         help="dns-sync: docker needs no ECS or EC2 reads (default ecs).")] = None,
     account: Annotated[str, typer.Option(help="Account id in ARNs.")] = "*",
     partition: Annotated[Partition, typer.Option(help="ARN partition.")] = Partition.aws,
-    output: Annotated[Output, typer.Option("--output", "-o", help="json (the document), table (each "
+    output: Annotated[Output, output_option("json (the document), table (each "
                                                                    "statement and why) or markdown.")]
     = Output.json,
 ) -> None:

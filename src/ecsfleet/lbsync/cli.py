@@ -9,7 +9,7 @@ import typer
 from ..config import Reloading, env_first, fetch
 from ..errors import UserError
 from ..metadata import instance_id as metadata_instance_id
-from ..options import Interval, MetricsPort
+from ..options import Interval, MetricsPort, Once, cluster_option, dry_run_option, run_mode
 from ..runner import drive
 from .controller import LbSync
 from .services import parse_config, parse_services
@@ -25,11 +25,10 @@ instance, from instance metadata) every sleepTimeSeconds.
 
 def lb_sync(
     ctx: typer.Context,
-    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (0: all applied, 1: a change failed).")]
-    = False,
+    once: Once = False,
     interval: Interval = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned changes; change nothing.")] = False,
-    cluster: Annotated[str | None, typer.Option(help="ECS cluster (default: the config file's `cluster`).")] = None,
+    dry_run: Annotated[bool, dry_run_option("Print the planned changes; change nothing.")] = False,
+    cluster: Annotated[str | None, cluster_option("ECS cluster (default: the config file's `cluster`).")] = None,
     services: Annotated[str | None, typer.Option(
         help="Services file: a path, s3://bucket/key or https:// URL (default: $SERVICES_URL).")] = None,
     config: Annotated[str | None, typer.Option(
@@ -54,18 +53,16 @@ def lb_sync(
         settings = parse_config(config_url, raw)
     chosen_cluster = cluster or (settings.cluster if settings else None)
     if not chosen_cluster:
-        raise UserError("no cluster: pass --cluster, or a config file with `cluster` (CONFIGURATION_URL)")
+        raise UserError("no cluster: pass --cluster (or set ECSFLEET_CLUSTER), or a statika configuration file "
+                        "with `cluster` (--config, CONFIGURATION_URL)")
     if instance_id and all_instances:
         raise UserError("--instance-id and --all-instances exclude each other")
-    if once and interval is not None:
-        raise UserError("--once and --interval exclude each other")
-    if not once and interval is None:
-        if settings is None:
-            raise UserError("say how to run: --once, or --interval N (or a config file with sleepTimeSeconds)")
-        interval = settings.interval
-        if not settings.sleepTimeSeconds:
-            typer.echo(f"warning: {config_url}: sleepTimeSeconds is {settings.sleepTimeSeconds}: statika looped "
-                       f"without a pause; lb-sync runs a pass every {interval:g} s", err=True)
+    from_config = not once and interval is None and settings is not None
+    interval = run_mode(once, interval, settings.interval if settings else None,
+                        " (or a statika configuration file with sleepTimeSeconds: --config, CONFIGURATION_URL)")
+    if from_config and settings is not None and not settings.sleepTimeSeconds:
+        typer.echo(f"warning: {config_url}: sleepTimeSeconds is {settings.sleepTimeSeconds}: statika looped "
+                   f"without a pause; lb-sync runs a pass every {interval:g} s", err=True)
     host = None if all_instances else (instance_id or metadata_instance_id())
     document = Reloading(services_url, parse_services, clients)
     document.get()  # a broken file at start is an error, not something to wait out

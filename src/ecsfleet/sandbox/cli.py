@@ -14,6 +14,7 @@ import typer
 
 from ..console import Output
 from ..errors import UserError
+from ..options import output_option
 from .emulator import MAX_ADVANCE, MAX_SPEED  # already loaded: the package imports the emulator
 
 app = typer.Typer(
@@ -136,7 +137,7 @@ def ready(endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}",
 @app.command()
 def rules(
     service: Annotated[str | None, typer.Option(help="Only this service's rules (route53, elb, ecs, ...).")] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    output: Annotated[Output, output_option("table or json.")] = Output.table,
 ) -> None:
     """List the AWS refusals the sandbox enforces (its fidelity rules), each with its AWS source.
 
