@@ -1,6 +1,6 @@
 """The command line's contract: every command answers --help (exit 0), no arguments and an
 unknown option (exit 2) without a traceback; every numeric option refuses what makes no sense at
-parse time; the README's error table is true; a silent endpoint fails within two read timeouts."""
+parse time; the error table of docs/troubleshooting.md is true; a silent endpoint fails within two read timeouts."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import ecsfleet.aws
 from ecsfleet.cli import app, main
 from ecsfleet.sandbox import Sandbox
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+TROUBLESHOOTING = Path(__file__).resolve().parent.parent / "docs" / "troubleshooting.md"
 
 
 def command_paths() -> list[tuple[str, ...]]:
@@ -124,9 +124,10 @@ def test_any_value_of_a_daemon_option_parses_or_is_a_usage_error(option: str, va
     one_error_line(err)
 
 
-def readme_error_table() -> dict[str, tuple[str, int]]:
-    text = README.read_text()
-    section = text[text.index("## Talking to AWS"):text.index("## `ecsfleet status`")]
+def documented_error_table() -> dict[str, tuple[str, int]]:
+    text = TROUBLESHOOTING.read_text()
+    start = text.index("## Errors every command shares")
+    section = text[start:text.index("\n## ", start + 1)]
     rows = {}
     for line in section.splitlines():
         match = re.fullmatch(r"\| (.+?) \| `(error: .+?)` \| (\d) \|", line.strip())
@@ -169,7 +170,7 @@ def closed_port() -> str:
 
 
 def situations(sb: Sandbox, silent: str) -> dict[str, tuple[list[str], dict[str, str | None]]]:
-    """How to cause each row of the README's table, for every command that talks to AWS."""
+    """How to cause each row of the troubleshooting page's table, for every command that talks to AWS."""
     sandbox = {"AWS_ENDPOINT_URL": sb.endpoint_url, "AWS_REGION": sb.region}
     return {
         "cluster does not exist": (["status", "-c", "nosuch"], sandbox),
@@ -196,11 +197,11 @@ CLUSTER_COMMANDS = [
 ]
 
 
-def test_the_readme_error_table_is_true(sb: Sandbox, silent_endpoint: str, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    table = readme_error_table()
+def test_the_documented_error_table_is_true(sb: Sandbox, silent_endpoint: str, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    table = documented_error_table()
     causes = situations(sb, silent_endpoint)
-    assert set(table) == set(causes), "every row of the README's table is walked, and only those"
+    assert set(table) == set(causes), "every row of the documented table is walked, and only those"
     monkeypatch.setattr(ecsfleet.aws, "READ_TIMEOUT", 2.0)  # the sandbox's first calls take a moment
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
