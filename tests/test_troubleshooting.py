@@ -131,12 +131,18 @@ def test_the_unreachable_list_names_only_messages_that_exist() -> None:
     assert all(reason.strip() for reason in UNREACHABLE.values())
 
 
-@pytest.mark.parametrize(("where", "message"), MESSAGES, ids=[where for where, _ in MESSAGES])
+# A message the page can be checked for: reachable by a user, with a literal fragment long enough
+# to find (pure wrappers such as "…: …" add nothing to the message they wrap).
+CHECKED = [(where, message) for where, message in MESSAGES
+           if message not in UNREACHABLE and len(longest_fragment(message)) >= MIN_FRAGMENT]
+
+
+def test_most_messages_are_checked() -> None:
+    assert len(CHECKED) >= 100, len(CHECKED)
+
+
+@pytest.mark.parametrize(("where", "message"), CHECKED, ids=[where for where, _ in CHECKED])
 def test_every_message_is_on_the_page(where: str, message: str) -> None:
-    if message in UNREACHABLE:
-        pytest.skip(UNREACHABLE[message])
     fragment = longest_fragment(message)
-    if len(fragment) < MIN_FRAGMENT:
-        pytest.skip(f"no literal fragment of {MIN_FRAGMENT} characters to look for: {message!r}")
     page = PAGE.read_text()
     assert fragment in page, f"{where}: {message!r} is not on docs/troubleshooting.md ({fragment!r})"
