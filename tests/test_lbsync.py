@@ -48,6 +48,27 @@ def make_lb(sb: Sandbox, name: str = "web-lb") -> None:
         "Target": "HTTP:8080/healthz", "Interval": 7, "Timeout": 3, "UnhealthyThreshold": 4, "HealthyThreshold": 2})
 
 
+def three_listeners(sb: Sandbox) -> dict[int, dict[str, Any]]:
+    """web-lb with HTTP:80 (stickiness policy), HTTPS:443 (a certificate) and TCP:9000, all on
+    the old port 8080 with a backend policy, and the health check on 8080: the listeners as they
+    were, by load balancer port."""
+    elb = sb.client("elb")
+    certificate = sb.client("iam").upload_server_certificate(
+        ServerCertificateName="web", CertificateBody="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        PrivateKey="-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+    )["ServerCertificateMetadata"]["Arn"]
+    elb.create_load_balancer_listeners(LoadBalancerName="web-lb", Listeners=[
+        {"Protocol": "HTTPS", "LoadBalancerPort": 443, "InstanceProtocol": "HTTP", "InstancePort": 8080,
+         "SSLCertificateId": certificate},
+        {"Protocol": "TCP", "LoadBalancerPort": 9000, "InstanceProtocol": "TCP", "InstancePort": 8080}])
+    elb.create_load_balancer_policy(LoadBalancerName="web-lb", PolicyName="proxy",
+                                    PolicyTypeName="ProxyProtocolPolicyType",
+                                    PolicyAttributes=[{"AttributeName": "ProxyProtocol", "AttributeValue": "true"}])
+    elb.set_load_balancer_policies_for_backend_server(LoadBalancerName="web-lb", InstancePort=8080,
+                                                      PolicyNames=["proxy"])
+    return {d["Listener"]["LoadBalancerPort"]: d for d in describe_lb(sb)["ListenerDescriptions"]}
+
+
 def describe_lb(sb: Sandbox, name: str = "web-lb") -> dict[str, Any]:
     doc: dict[str, Any] = sb.client("elb").describe_load_balancers(LoadBalancerNames=[name])[
         "LoadBalancerDescriptions"][0]
@@ -184,21 +205,8 @@ def test_update_service_across_hosts_moves_traffic_once_the_new_task_runs(sb: Sa
 
 def test_every_listener_keeps_protocols_certificate_and_policies(sb: Sandbox, clients: Clients) -> None:
     web_world(sb)
-    elb = sb.client("elb")
-    certificate = sb.client("iam").upload_server_certificate(
-        ServerCertificateName="web", CertificateBody="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
-        PrivateKey="-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
-    )["ServerCertificateMetadata"]["Arn"]
-    elb.create_load_balancer_listeners(LoadBalancerName="web-lb", Listeners=[
-        {"Protocol": "HTTPS", "LoadBalancerPort": 443, "InstanceProtocol": "HTTP", "InstancePort": 8080,
-         "SSLCertificateId": certificate},
-        {"Protocol": "TCP", "LoadBalancerPort": 9000, "InstanceProtocol": "TCP", "InstancePort": 8080}])
-    elb.create_load_balancer_policy(LoadBalancerName="web-lb", PolicyName="proxy", PolicyTypeName=
-                                    "ProxyProtocolPolicyType", PolicyAttributes=[
-                                        {"AttributeName": "ProxyProtocol", "AttributeValue": "true"}])
-    elb.set_load_balancer_policies_for_backend_server(LoadBalancerName="web-lb", InstancePort=8080,
-                                                      PolicyNames=["proxy"])
-    before = {d["Listener"]["LoadBalancerPort"]: d for d in describe_lb(sb)["ListenerDescriptions"]}
+    before = three_listeners(sb)
+    certificate = before[443]["Listener"]["SSLCertificateId"]
     (task,) = running_tasks(sb, "test")
     port = task["containers"][0]["networkBindings"][0]["hostPort"]
 

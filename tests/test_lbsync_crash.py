@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,7 @@ from ecsfleet.aws import Clients
 from ecsfleet.runner import safe_pass
 from ecsfleet.sandbox import Sandbox
 from support import running_tasks
-from test_lbsync import ELB_WRITES, controller, describe_lb, elb_writes, host_of, web_world
+from test_lbsync import ELB_WRITES, controller, describe_lb, elb_writes, host_of, three_listeners, web_world
 
 # The subprocess's entry: a real `ecsfleet lb-sync --once` whose botocore client kills its own
 # process just before its Nth ELB write call, as SIGKILL would at that moment. Only this test's
@@ -43,27 +42,6 @@ sys.exit(main(sys.argv[2:]))
 # What a clean pass writes here: register, health check, backend policies, then per listener
 # (80 with a policy, 443 with a certificate, 9000 TCP) record, delete, create, [policies], forget.
 CLEAN_WRITES = 16
-
-
-def three_listeners(sb: Sandbox) -> dict[int, dict[str, Any]]:
-    """web-lb with HTTP:80 (stickiness policy), HTTPS:443 (a certificate) and TCP:9000, all on
-    the old port 8080 with a backend policy, and the health check on 8080: the listeners as they
-    were, by load balancer port."""
-    elb = sb.client("elb")
-    certificate = sb.client("iam").upload_server_certificate(
-        ServerCertificateName="web", CertificateBody="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
-        PrivateKey="-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
-    )["ServerCertificateMetadata"]["Arn"]
-    elb.create_load_balancer_listeners(LoadBalancerName="web-lb", Listeners=[
-        {"Protocol": "HTTPS", "LoadBalancerPort": 443, "InstanceProtocol": "HTTP", "InstancePort": 8080,
-         "SSLCertificateId": certificate},
-        {"Protocol": "TCP", "LoadBalancerPort": 9000, "InstanceProtocol": "TCP", "InstancePort": 8080}])
-    elb.create_load_balancer_policy(LoadBalancerName="web-lb", PolicyName="proxy",
-                                    PolicyTypeName="ProxyProtocolPolicyType",
-                                    PolicyAttributes=[{"AttributeName": "ProxyProtocol", "AttributeValue": "true"}])
-    elb.set_load_balancer_policies_for_backend_server(LoadBalancerName="web-lb", InstancePort=8080,
-                                                      PolicyNames=["proxy"])
-    return {d["Listener"]["LoadBalancerPort"]: d for d in describe_lb(sb)["ListenerDescriptions"]}
 
 
 def run_killed(services: Path, kill_at: int) -> subprocess.CompletedProcess[str]:
