@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Call, Refusal, Rule, as_mapping, param, rule, validation
+from .inputs import constraint_refusal, out_of_range
 
 _API = "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/"
 _UPDATE = _API + "API_UpdateAutoScalingGroup.html"
@@ -114,10 +115,8 @@ def _set_desired_within_bounds(call: Call) -> Refusal | None:
       "MaxRecords is at most 100.", _DESCRIBE)
 def _describe_max_records(call: Call) -> Refusal | None:
     records = param(call, "MaxRecords")
-    if records is not None and records > DESCRIBE_MAX_RECORDS:
-        return validation(f"1 validation error detected: Value '{records}' at 'maxRecords' failed to satisfy "
-                          f"constraint: Member must have value less than or equal to {DESCRIBE_MAX_RECORDS}")
-    return None
+    problem = out_of_range(records, "maxRecords", None, DESCRIBE_MAX_RECORDS) if records is not None else None
+    return constraint_refusal(call, [problem]) if problem is not None else None
 
 
 def _state_of(call: Call, instance_id: object) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .base import Call, Refusal, Rule, as_mapping, not_enforced, param, rule, validation
+from .inputs import constraint_refusal, out_of_range
 
 _API = "https://docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/"
 _LISTENER = _API + "API_Listener.html"
@@ -77,18 +78,10 @@ def _policy_names(balancer: Any) -> set[str]:
     return {p.policy_name for p in balancer.policies}
 
 
-def _range_error(value: Any, at: str, low: int, high: int) -> Refusal | None:
-    """AWS's model-constraint message for a number outside [low, high]."""
-    if not isinstance(value, int):
-        return None
-    if value < low:
-        bound = f"greater than or equal to {low}"
-    elif value > high:
-        bound = f"less than or equal to {high}"
-    else:
-        return None
-    return validation(f"1 validation error detected: Value '{value}' at '{at}' failed to satisfy constraint: "
-                      f"Member must have value {bound}")
+def _range_error(call: Call, value: Any, at: str, low: int, high: int) -> Refusal | None:
+    """AWS's model-constraint refusal for a number outside [low, high]."""
+    problem = out_of_range(value, at, low, high) if isinstance(value, int) else None
+    return constraint_refusal(call, [problem]) if problem is not None else None
 
 
 # ---- the rules ---------------------------------------------------------------------------------
@@ -171,7 +164,7 @@ def _ports_in_range(call: Call) -> Refusal | None:
     for index, listener in enumerate(_listeners(call), start=1):
         for key in ("LoadBalancerPort", "InstancePort"):
             at = f"listeners.{index}.member.{key[0].lower()}{key[1:]}"
-            refusal = _range_error(listener.get(key), at, 1, 65535)
+            refusal = _range_error(call, listener.get(key), at, 1, 65535)
             if refusal is not None:
                 return refusal
     return None
@@ -290,7 +283,8 @@ _CHECK_RANGES = (("Interval", 5, 300), ("Timeout", 2, 60), ("UnhealthyThreshold"
       "Interval 5-300, Timeout 2-60, HealthyThreshold and UnhealthyThreshold 2-10.", _HEALTH_CHECK)
 def _check_ranges(call: Call) -> Refusal | None:
     for key, low, high in _CHECK_RANGES:
-        refusal = _range_error(param(call, "HealthCheck", key), f"healthCheck.{key[0].lower()}{key[1:]}", low, high)
+        refusal = _range_error(call, param(call, "HealthCheck", key), f"healthCheck.{key[0].lower()}{key[1:]}",
+                               low, high)
         if refusal is not None:
             return refusal
     return None

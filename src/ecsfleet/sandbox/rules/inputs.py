@@ -79,7 +79,9 @@ def _members(call: Call) -> Iterator[tuple[str, Any, Any]]:
         yield from _walk(shape, call.params, "")
 
 
-def _refusal(call: Call, problems: list[str]) -> Refusal | None:
+def constraint_refusal(call: Call, problems: list[str]) -> Refusal | None:
+    """AWS's refusal of a call whose input breaks constraints: the protocol's code and the count
+    of problems before them, as every service words it."""
     if not problems:
         return None
     protocol = _model(call.service).protocol
@@ -103,7 +105,7 @@ def _required(call: Call) -> Refusal | None:
             if value.get(name) is None:
                 where = f"{path}.{_path_name(name)}" if path else _path_name(name)
                 problems.append(f"Value null at '{where}' failed to satisfy constraint: Member must not be null")
-    return _refusal(call, problems)
+    return constraint_refusal(call, problems)
 
 
 @rule("input_lengths", SERVICE, EVERY,
@@ -120,7 +122,7 @@ def _lengths(call: Call) -> Refusal | None:
         elif low is not None and len(value) < low:
             problems.append(f"Value '{_value_text(value)}' at '{path}' failed to satisfy constraint: "
                             f"Member must have length greater than or equal to {low}")
-    return _refusal(call, problems)
+    return constraint_refusal(call, problems)
 
 
 @rule("input_numeric_ranges", SERVICE, EVERY,
@@ -130,14 +132,21 @@ def _ranges(call: Call) -> Refusal | None:
     for path, shape, value in _members(call):
         if shape.type_name not in ("integer", "long") or not isinstance(value, int):
             continue
-        low, high = shape.metadata.get("min"), shape.metadata.get("max")
-        if high is not None and value > high:
-            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                            f"Member must have value less than or equal to {high}")
-        elif low is not None and value < low:
-            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                            f"Member must have value greater than or equal to {low}")
-    return _refusal(call, problems)
+        problem = out_of_range(value, path, shape.metadata.get("min"), shape.metadata.get("max"))
+        if problem is not None:
+            problems.append(problem)
+    return constraint_refusal(call, problems)
+
+
+def out_of_range(value: int, path: str, low: int | None, high: int | None) -> str | None:
+    """The problem AWS states for a number outside [low, high] (either bound may be absent)."""
+    if high is not None and value > high:
+        return (f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must have value less than or equal to {high}")
+    if low is not None and value < low:
+        return (f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must have value greater than or equal to {low}")
+    return None
 
 
 @rule("input_patterns", SERVICE, EVERY,
@@ -150,7 +159,7 @@ def _patterns(call: Call) -> Refusal | None:
         if compiled is not None and isinstance(value, str) and not compiled.fullmatch(value):
             problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
                             f"Member must satisfy regular expression pattern: {text}")
-    return _refusal(call, problems)
+    return constraint_refusal(call, problems)
 
 
 @rule("input_enumerations", SERVICE, EVERY,
@@ -164,7 +173,7 @@ def _enumerations(call: Call) -> Refusal | None:
         if allowed and isinstance(value, str) and value not in allowed:
             problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
                             f"Member must satisfy enum value set: [{', '.join(allowed)}]")
-    return _refusal(call, problems)
+    return constraint_refusal(call, problems)
 
 
 RULES: tuple[Rule, ...] = (_required, _lengths, _ranges, _patterns, _enumerations)

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..moto_route53 import changes, fqdn, in_zone, record_key
 from .base import Call, Refusal, Rule, as_mapping, param, rule
+from .inputs import constraint_refusal, out_of_range
 
 SERVICE = "route53"
 _API = "https://docs.aws.amazon.com/Route53/latest/APIReference"
@@ -304,11 +305,10 @@ def _policy_without_set_id(call: Call) -> Refusal | None:
 def _weight_range(call: Call) -> Refusal | None:
     for index, _, doc in _docs(call):
         weight = _int(doc.get("Weight"))
-        if weight is not None and not 0 <= weight <= 255:
-            bound = "less than or equal to 255" if weight > 255 else "greater than or equal to 0"
-            return Refusal("InvalidInput", f"1 validation error detected: Value '{weight}' at 'changeBatch.changes."
-                           f"{index + 1}.member.resourceRecordSet.weight' failed to satisfy constraint: Member must "
-                           f"have value {bound}")
+        at = f"changeBatch.changes.{index + 1}.member.resourceRecordSet.weight"
+        problem = out_of_range(weight, at, 0, 255) if weight is not None else None
+        if problem is not None:
+            return constraint_refusal(call, [problem])
     return None
 
 
