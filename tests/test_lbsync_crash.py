@@ -92,3 +92,31 @@ def test_killed_before_any_write_the_next_pass_leaves_every_listener_whole(
     sb.reset_calls()
     again = safe_pass(controller(clients), dry_run=False)
     assert again.planned == () and elb_writes(sb) == [], again.summary()
+
+
+def test_a_shutdown_during_a_move_lets_the_move_finish(sb: Sandbox, clients: Clients) -> None:
+    """SIGTERM's grace period runs out right after a move's record is written (the deadline set
+    to now): the move's delete and re-create still run (it is the pass's last change)."""
+    from ecsfleet.aws import shorten_deadline
+
+    web_world(sb, hosts=1)
+    (task,) = running_tasks(sb, "test")
+    port = task["containers"][0]["networkBindings"][0]["hostPort"]
+    reconciler = controller(clients)
+    clients("elb").meta.events.register("after-call.elastic-load-balancing.AddTags",
+                                        lambda **_: shorten_deadline(0.0, "stopping on SIGTERM"))
+
+    report = safe_pass(reconciler, dry_run=False)
+
+    listener = describe_lb(sb)["ListenerDescriptions"][0]
+    assert listener["Listener"]["InstancePort"] == port and listener["PolicyNames"] == ["sticky"]
+    tags = clients("elb").describe_tags(LoadBalancerNames=["web-lb"])["TagDescriptions"][0]["Tags"]
+    assert tags == []  # the move ended with its record removed
+    assert report.ok, report.summary()
+
+
+def test_a_deadline_refuses_a_change_before_its_first_call() -> None:
+    from ecsfleet.aws import DeadlineReached, deadline, one_change
+
+    with deadline(0.0, "pass deadline reached"), pytest.raises(DeadlineReached), one_change():
+        raise AssertionError("the change began")

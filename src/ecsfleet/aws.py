@@ -65,9 +65,24 @@ def shorten_deadline(seconds: float, why: str) -> None:
 
 
 def _check_deadline(**_: Any) -> None:
+    if getattr(_deadline, "changing", 0):
+        return  # inside one change: its calls belong together (see one_change)
     current = getattr(_deadline, "value", None)
     if current is not None and time.monotonic() >= current[0]:
         raise DeadlineReached(f"{current[1]}: no further AWS call started")
+
+
+@contextlib.contextmanager
+def one_change() -> Iterator[None]:
+    """The calls of one change that spans several (a listener's delete and re-create, a drain's
+    mark, state change and confirmation): the deadline is checked once, before the first, and
+    never between them, so a deadline or a shutdown never cuts a change it let begin."""
+    _check_deadline()
+    _deadline.changing = getattr(_deadline, "changing", 0) + 1
+    try:
+        yield
+    finally:
+        _deadline.changing -= 1
 
 
 def _give_up_on_silence(attempts: int, caught_exception: BaseException | None = None, **_: Any) -> None:

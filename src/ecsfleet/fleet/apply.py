@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..aws import Clients, batches, error_code
+from ..aws import Clients, DeadlineReached, batches, error_code, one_change
 from ..runner import Outcome
 from .actions import (
     Action,
@@ -111,7 +111,11 @@ def _drain(clients: Clients, drains: Sequence[Drain], clock: Clock) -> list[Outc
     ecs = clients("ecs")
     outcomes: list[Outcome] = []
     for batch in batches(list(drains), UPDATE_STATE_MAX):
-        outcomes += _drain_batch(ecs, batch, clock)
+        try:
+            with one_change():
+                outcomes += _drain_batch(ecs, batch, clock)
+        except DeadlineReached as error:  # refused before its first call: nothing of it was written
+            outcomes += [_outcome(a, error) for a in batch]
     return outcomes
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..aws import batches, error_code
+from ..aws import batches, error_code, one_change
 from ..runner import Outcome
 from .plan import (
     Action,
@@ -157,14 +157,16 @@ def _apply_one(elb: Any, action: Action) -> None:
                 "Target": check.target, "Interval": check.interval, "Timeout": check.timeout,
                 "UnhealthyThreshold": check.unhealthy_threshold, "HealthyThreshold": check.healthy_threshold})
         case MoveListener(lb, listener, port):
-            _move(elb, lb, listener, port)
+            with one_change():
+                _move(elb, lb, listener, port)
         case ResumeMove(lb, listener, port, present):
             # The record is already on the load balancer: finish what it says, then drop it.
-            if present:
-                elb.delete_load_balancer_listeners(LoadBalancerName=lb,
-                                                   LoadBalancerPorts=[listener.load_balancer_port])
-            _create_listener(elb, lb, listener, port)
-            _forget_move(elb, lb, move_tags(listener, port))
+            with one_change():
+                if present:
+                    elb.delete_load_balancer_listeners(LoadBalancerName=lb,
+                                                       LoadBalancerPorts=[listener.load_balancer_port])
+                _create_listener(elb, lb, listener, port)
+                _forget_move(elb, lb, move_tags(listener, port))
         case ForgetMove(lb, lb_port):
             _forget_move(elb, lb, [{"Key": f"{MOVE_TAG}{lb_port}"}])
         case SetBackendPolicies(lb, port, names):
