@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .endpoints import Endpoint
-from .names import name_problem, normalize
+from .names import is_under, name_problem, normalize
 from .records import RecordKey, RecordSet, Zone, managed_key, zones_for
 
 
@@ -25,7 +25,7 @@ class NameRules:
         return cls(tuple(sorted({normalize(d) for d in domains})), allow_apex, allow_wildcard)
 
     def in_domains(self, name: str) -> bool:
-        return not self.domains or any(name == d or name.endswith("." + d) for d in self.domains)
+        return not self.domains or any(is_under(name, d) for d in self.domains)
 
 
 def domain_problem(domain: str) -> str | None:
@@ -38,7 +38,7 @@ def managed_zones(zones: Sequence[Zone], rules: NameRules) -> list[Zone]:
     a domain lies in (external-dns keeps the same zones)."""
     if not rules.domains:
         return list(zones)
-    return [z for z in zones if any(z.name == d or z.name.endswith("." + d) or d.endswith("." + z.name)
+    return [z for z in zones if any(is_under(z.name, d) or is_under(d, z.name)
                                     for d in rules.domains)]
 
 

@@ -16,6 +16,11 @@ def normalize(name: str) -> str:
     return name.strip().lower().rstrip(".") + "."
 
 
+def is_under(name: str, domain: str) -> bool:
+    """`name` is `domain` or a name below it (both normalized)."""
+    return name == domain or name.endswith("." + domain)
+
+
 def name_problem(name: str) -> str | None:
     """None when `name` is a valid record name, else why not."""
     bare = name.rstrip(".")

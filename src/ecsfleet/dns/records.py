@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .names import normalize
+from .names import is_under, normalize
 
 HERITAGE = "ecsfleet"
 # Record set fields beside the ones RecordSet models.
@@ -101,7 +101,7 @@ def parse_zone(doc: Mapping[str, Any]) -> Zone:
 def zones_for(name: str, zones: Sequence[Zone], private: bool) -> list[Zone]:
     """The managed zones a name belongs in: the longest matching suffix; where a public and a
     private zone share it (split horizon), the one matching the value's kind of address."""
-    matching = [z for z in zones if name == z.name or name.endswith("." + z.name)]
+    matching = [z for z in zones if is_under(name, z.name)]
     if not matching:
         return []
     longest = max(len(z.name) for z in matching)
