@@ -1,6 +1,11 @@
 """One way to reach AWS: boto3 clients with the region, endpoint, retries and timeouts ecsfleet
 wants, and the two read patterns every capability uses (paginate to the end; describe in
-batches of the API's maximum)."""
+batches of the API's maximum).
+
+boto3 and botocore are imported when first needed (a target's profile, a client, an error to
+explain), never at import: importing them takes longer than all else `ecsfleet --help` and
+`ecsfleet --version` do (docs/benchmarks.md, start-up).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,12 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import boto3
-import botocore.config
-import botocore.exceptions
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import UserError
+
+if TYPE_CHECKING:
+    import botocore.config
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -87,6 +91,8 @@ def one_change() -> Iterator[None]:
 
 def _give_up_on_silence(attempts: int, caught_exception: BaseException | None = None, **_: Any) -> None:
     """Registered ahead of botocore's retry handler: a second timeout ends the call."""
+    import botocore.exceptions
+
     if isinstance(caught_exception, botocore.exceptions.ReadTimeoutError
                   | botocore.exceptions.ConnectTimeoutError) and attempts >= TIMEOUT_ATTEMPTS:
         raise caught_exception
@@ -107,6 +113,9 @@ class AwsTarget:
     @classmethod
     def resolve(cls, region: str | None = None, endpoint_url: str | None = None,
                 profile: str | None = None) -> AwsTarget:
+        import boto3.session
+        import botocore.exceptions
+
         try:
             session = boto3.session.Session(profile_name=profile)
         except botocore.exceptions.ProfileNotFound as error:
@@ -139,6 +148,8 @@ class Clients:
         client = self._cache.get(service)
         if client is None:
             if self._session is None:
+                import boto3.session
+
                 self._session = boto3.session.Session(profile_name=self.target.profile)
             client = self._session.client(
                 service,
@@ -155,6 +166,8 @@ class Clients:
 
 def client_config(max_attempts: int | None = None, read_timeout: float | None = None) -> botocore.config.Config:
     """Adaptive retries; AWS_MAX_ATTEMPTS (the AWS SDKs' own variable) still sets the attempts."""
+    import botocore.config
+
     attempts = max_attempts or max_attempts_from_env()
     return botocore.config.Config(
         retries={"mode": "adaptive", "total_max_attempts": attempts},
@@ -198,7 +211,17 @@ def describe_in_batches(
     return found
 
 
+def aws_errors() -> tuple[type[BaseException], ...]:
+    """What an AWS call raises that a command ends with one line: botocore's errors and a pass's
+    deadline. For an `except` clause, which evaluates it only once an error reaches it."""
+    import botocore.exceptions
+
+    return botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, DeadlineReached
+
+
 def error_code(error: BaseException) -> str | None:
+    import botocore.exceptions
+
     if isinstance(error, botocore.exceptions.ClientError):
         code: str | None = error.response.get("Error", {}).get("Code")
         return code
@@ -211,6 +234,8 @@ UNREACHABLE_HINT = ("check the network, or start the sandbox with `ecsfleet sand
 
 def explain_connection_error(error: BaseException, endpoint: str | None) -> str | None:
     """A one-line hint for the failures a user fixes outside ecsfleet, or None."""
+    import botocore.exceptions
+
     if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
         return ("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
                 "(for the sandbox any value works)")

@@ -1,48 +1,72 @@
-"""The `ecsfleet` command: one Typer app with a sub-command (group) per capability."""
+"""The `ecsfleet` command: one Typer app with a sub-command (group) per capability, each imported
+when first used (`Root.lazy`): a command pays only for the imports of its own capability."""
 
 from __future__ import annotations
 
-try:  # the imports take a second: Ctrl-C (SIGINT) meanwhile ends the command quietly, as later on
+try:  # Ctrl-C (SIGINT) during the imports ends the command quietly, as later on
     import enum
     import inspect
-    import json
-    import logging
     import sys
     from dataclasses import dataclass
-    from typing import Annotated
+    from typing import TYPE_CHECKING, Annotated
 
-    import botocore.exceptions
     import typer
-    from rich.markup import escape
 
     # typer bundles its own click: a usage error is one of these types, never one of click's
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
     from typer.models import DefaultPlaceholder
 
-    from . import __version__
-    from .agents.cli import app as agents_app
-    from .aws import AwsTarget, Clients, DeadlineReached, error_code, explain_connection_error
-    from .bootstrap.cli import app as bootstrap_app
-    from .console import Output, err, out
-    from .dns.cli import HELP as DNS_SYNC_HELP
-    from .dns.cli import dns_sync
-    from .draining import short_stop_timeouts
+    from . import __version__, console
+    from .aws import aws_errors, error_code, explain_connection_error
+    from .console import Output
     from .errors import UserError
-    from .fleet.cli import app as fleet_app
-    from .iam.cli import HELP as IAM_POLICY_HELP
-    from .iam.cli import iam_policy
-    from .lbsync.cli import HELP as LB_SYNC_HELP
-    from .lbsync.cli import lb_sync
+    from .lazy_group import Lazy, LazyGroup
     from .options import cluster_option, output_option, seconds
-    from .sandbox.cli import app as sandbox_app
-    from .snapshot import SnapshotReader
-    from .status import status_document, status_tables
+
+    if TYPE_CHECKING:
+        from .aws import Clients
 except KeyboardInterrupt:
     raise SystemExit(130) from None
 
 
+class Root(LazyGroup):
+    """`ecsfleet`: each capability's module is imported when its command runs or its help is
+    asked for, so `--version`, `--help` and one command's `--help` import only what they show."""
+
+    lazy = {
+        "lb-sync": Lazy("ecsfleet.lbsync.cli", "lb_sync", help="HELP", summary=(
+            "Keep Classic ELB listeners and health checks on the dynamic host ports of ECS tasks, and register the "
+            "hosts that run them.")),
+        "dns-sync": Lazy("ecsfleet.dns.cli", "dns_sync", help="HELP", summary=(
+            "Publish Route53 A and SRV records from containers' SERVICE_FQDN, SERVICE_FQDN_LOCAL and "
+            "SERVICE_PORT_<port> environment (ecsd's conventions).")),
+        "iam-policy": Lazy("ecsfleet.iam.cli", "iam_policy", help="HELP", summary=(
+            "Print the IAM policy document a capability needs: only the actions it calls, each statement named "
+            "(Sid) after what it is for. Options that need more (an events queue, a lease table, files on S3) add "
+            "their statements when given; scope flags narrow the resources.")),
+        "status": Lazy("ecsfleet.cli", "status", summary=(
+            "Show a cluster's container instances and tasks, from one snapshot.")),
+        "sandbox": Lazy("ecsfleet.sandbox.cli", "app", summary=(
+            "An emulated AWS on one local endpoint (moto plus an ECS scheduler and agents), for trying ecsfleet "
+            "before giving it credentials.")),
+        "agents": Lazy("ecsfleet.agents.cli", "app", summary=(
+            "ECS container agents: a fleet version report, and safe rolling updates (one instance at a time per "
+            "healthy cluster).")),
+        "bootstrap": Lazy("ecsfleet.bootstrap.cli", "app", summary=(
+            "Deploy the cluster-wide controllers (lb-sync, dns-sync, agents, fleet) as scheduled AWS Lambda "
+            "functions, each with a role holding only its own policy.")),
+        "fleet": Lazy("ecsfleet.fleet.cli", "app", summary=(
+            "Compute fleets from infra.yml (ecs-cluster-deployer's format): validate, render CloudFormation, plan "
+            "and deploy versioned stacks, and show their state.")),
+    }
+
+    def prepare(self, parent: typer.Typer) -> None:
+        one_line_summaries(parent)
+
+
 app = typer.Typer(
     name="ecsfleet",
+    cls=Root,
     help="Run Amazon ECS on EC2 cheaply and safely: keep load balancers and DNS on the tasks' "
     "dynamic ports, roll agent updates, deploy versioned compute fleets. Every command reads "
     "AWS_REGION / AWS_PROFILE / AWS_ENDPOINT_URL like the AWS CLI; `ecsfleet sandbox up` serves an "
@@ -51,13 +75,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(sandbox_app, name="sandbox")
-app.add_typer(agents_app, name="agents")
-app.add_typer(bootstrap_app, name="bootstrap")
-app.add_typer(fleet_app, name="fleet")
-app.command("lb-sync", help=LB_SYNC_HELP)(lb_sync)
-app.command("dns-sync", help=DNS_SYNC_HELP)(dns_sync)
-app.command("iam-policy", help=IAM_POLICY_HELP)(iam_policy)
 
 
 class LogLevel(enum.StrEnum):
@@ -74,6 +91,8 @@ class Globals:
     profile: str | None
 
     def clients(self) -> Clients:
+        from .aws import AwsTarget, Clients
+
         return Clients(AwsTarget.resolve(self.region, self.endpoint_url, self.profile))
 
 
@@ -97,6 +116,8 @@ def root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
+    import logging
+
     logging.basicConfig(level=log_level.value, format="%(asctime)s %(levelname)s %(name)s %(message)s",
                         stream=sys.stderr)
     for noisy in ("botocore", "urllib3", "boto3"):
@@ -104,7 +125,6 @@ def root(
     ctx.obj = Globals(region, endpoint_url, profile)
 
 
-@app.command()
 def status(
     ctx: typer.Context,
     cluster: Annotated[str, cluster_option("Cluster name or ARN.")],
@@ -114,14 +134,22 @@ def status(
         "seconds: the records' TTL (dns-sync's default is 10).")] = 10.0,
 ) -> None:
     """Show a cluster's container instances and tasks, from one snapshot."""
+    import json
+
+    from rich.markup import escape
+
+    from .draining import short_stop_timeouts
+    from .snapshot import SnapshotReader
+    from .status import status_document, status_tables
+
     snap = SnapshotReader(ctx.obj.clients()).read(cluster)
     warnings = short_stop_timeouts(snap, min_drain)
     if output is Output.json:
         typer.echo(json.dumps({**status_document(snap), "warnings": warnings}, indent=2))
     else:
-        out().print(status_tables(snap))
+        console.out().print(status_tables(snap))
         for warning in warnings:
-            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+            console.err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def summary(text: str) -> str:
@@ -149,16 +177,13 @@ def one_line_summaries(typer_app: typer.Typer) -> None:
         one_line_summaries(group.typer_instance)
 
 
-one_line_summaries(app)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: usage errors, user errors and unreachable AWS end in one `error:` line on
     stderr with the exit code the README's table documents, never a traceback."""
     try:
         result = app(args=argv, prog_name="ecsfleet", standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):
-        err.print("aborted")
+        console.err.print("aborted")
         return 130
     except UsageError as error:
         return usage_error(error)
@@ -166,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(error.format_message(), error.exit_code)
     except UserError as error:
         return fail(str(error), error.exit_code)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, DeadlineReached) as error:
+    except aws_errors() as error:  # evaluated only once an error gets here: botocore is imported then
         hint = explain_connection_error(error, None)
         if hint:
             return fail(hint, 2)
@@ -181,21 +206,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def fail(message: str, code: int) -> int:
-    err.print(f"[red]error:[/] {escape(message)}", highlight=False)
+    from rich.markup import escape
+
+    console.err.print(f"[red]error:[/] {escape(message)}", highlight=False)
     return code
 
 
 def usage_error(error: UsageError) -> int:
     """click's usage and hint lines, then the one `error:` line; exit 2. A group run with no
     command shows its help first (click's `no_args_is_help`), also with exit 2."""
+    from rich.markup import escape
+
     ctx = error.ctx
     if isinstance(error, NoArgsIsHelpError):
         error.format_message()  # typer renders the help itself (stdout)
         return fail(f"missing command: see the list above ({ctx.command_path if ctx else 'ecsfleet'} COMMAND)",
                     error.exit_code)
     if ctx is not None:
-        err.print(escape(ctx.get_usage()), highlight=False)
-        err.print(f"Try '{escape(ctx.command_path)} --help' for help.", highlight=False)
+        console.err.print(escape(ctx.get_usage()), highlight=False)
+        console.err.print(f"Try '{escape(ctx.command_path)} --help' for help.", highlight=False)
     return fail(error.format_message(), error.exit_code)
 
 

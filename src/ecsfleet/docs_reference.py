@@ -3,8 +3,9 @@
     python -m ecsfleet.docs_reference > docs/reference/cli.md
 
 It walks the click command tree typer builds (every group and command, in the order `--help`
-lists them) and writes each command's help and a table of its arguments and options: name,
-short form, environment variable, default, and the range or choices it accepts.
+lists them; reading a group's `commands` imports the capabilities the root otherwise loads only
+when used, see ecsfleet.lazy_group) and writes each command's help and a table of its arguments
+and options: name, short form, environment variable, default, and the range or choices it accepts.
 tests/test_cli_convention.py fails when the committed page differs from this output.
 """
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer._click.core import ParameterSource  # typer bundles its own click
 
-from .console import err
+from . import console  # console.err, not err: rich is imported on first use
 from .errors import UserError
 
 MIN_INTERVAL = 1.0  # seconds between daemon passes: less is a busy loop against AWS's quotas
@@ -64,7 +64,7 @@ def chosen_output(ctx: typer.Context, output: T, legacy: T | None) -> T:
         return output
     if ctx.get_parameter_source("output") not in (None, ParameterSource.DEFAULT) and legacy != output:
         raise UserError(f"--output {output} and --format {legacy} disagree: give --output only")
-    err.print("[yellow]warning:[/] --format is deprecated: use --output/-o", highlight=False)
+    console.err.print("[yellow]warning:[/] --format is deprecated: use --output/-o", highlight=False)
     return legacy
 
 

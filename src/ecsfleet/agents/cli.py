@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer._click.core import ParameterSource  # typer bundles its own click
 
 from ..amis import RECOMMENDED_AMI_PARAMETER, recommended_ami
-from ..config import env_first
-from ..console import Output, out
+from ..console import Output
 from ..errors import UserError
 from ..options import cluster_option, count, dry_run_option, output_option
 from ..runner import drive
-from ..snapshot import SnapshotReader
-from .lease import Lease
 from .plan import Options
-from .report import status_document, status_tables
-from .rollout import AgentUpdates, cluster_names
 from .window import Window, WindowError
+
+if TYPE_CHECKING:  # the rest is imported by the command that runs: `agents --help` needs none of it
+    from .rollout import AgentUpdates
 
 app = typer.Typer(help="ECS container agents: a fleet version report, and safe rolling updates (one instance "
                        "at a time per healthy cluster).", no_args_is_help=True)
@@ -48,6 +45,13 @@ def status(
     = RECOMMENDED_AMI_PARAMETER,
 ) -> None:
     """Every container instance's agent and Docker versions, connection, update state and AMI."""
+    import json
+
+    from ..console import out
+    from ..snapshot import SnapshotReader
+    from .report import status_document, status_tables
+    from .rollout import cluster_names
+
     clients = ctx.obj.clients()
     reader = SnapshotReader(clients)
     snaps = [reader.read(name, include_tasks=False) for name in (cluster or cluster_names(clients))]
@@ -103,7 +107,10 @@ def update(
 def build(clients: object, clusters: list[str] | None, window: Window | None, options: Options,
           lease_table: str | None, webhook_url: str | None) -> AgentUpdates:
     from ..aws import Clients
+    from ..config import env_first
     from ..notify import Notifier
+    from .lease import Lease
+    from .rollout import AgentUpdates
 
     assert isinstance(clients, Clients)
     url = webhook_url or env_first("ECSFLEET_WEBHOOK_URL", "ECSTATIC_WEBHOOK_URL")

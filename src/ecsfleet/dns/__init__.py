@@ -5,12 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..aws import AwsTarget, Clients
-from ..errors import UserError
-from ..runner import lambda_pass
-from .cli import default_owner, ecsd_zone, name_rules
-from .controller import DEFAULT_TTL, DnsSync
-
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point: one pass of the ECS source for ECSFLEET_CLUSTER (scheduled, or fed
@@ -19,6 +13,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ECSFLEET_DNS_ADOPT_ECSD (true: convert ecsd's records, as --adopt-ecsd), ECSFLEET_DNS_SRV_TTL,
     ECSFLEET_DNS_DOMAIN_FILTER (comma-separated), ECSFLEET_DNS_ALLOW_APEX and ECSFLEET_DNS_ALLOW_WILDCARD
     (true); without zone ids, ecsd's ECS_HOSTED_ZONE."""
+    # imported here, not with the package: `ecsfleet <command> --help` imports the package, not the controller
+    from ..aws import AwsTarget, Clients
+    from ..errors import UserError
+    from ..runner import lambda_pass
+    from .cli import default_owner, ecsd_zone, name_rules
+    from .controller import DEFAULT_TTL, DnsSync
+
     cluster = os.environ.get("ECSFLEET_CLUSTER")
     if not cluster:
         raise UserError("set ECSFLEET_CLUSTER")
@@ -39,3 +40,13 @@ def _true(variable: str) -> bool:
 
 
 __all__ = ["DnsSync", "handler"]
+
+
+def __getattr__(name: str) -> Any:
+    """`DnsSync` is imported on first use (PEP 562), for the same reason as in `handler`."""
+    if name == "DnsSync":
+        from .controller import DnsSync
+
+        return DnsSync
+
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Iterable, Mapping
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,9 +14,11 @@ from ..errors import UserError
 from ..options import Interval, MetricsPort, Once, cluster_option, dry_run_option, run_mode, seconds
 from ..runner import drive
 from .controller import DEFAULT_TTL, DnsSync, require_owner
-from .docker_source import DockerDnsSync, host_from_metadata
 from .filters import NameRules, domain_problem
 from .names import ttl_problem
+
+if TYPE_CHECKING:  # the ECS source (the Lambda function's) never needs the Docker one
+    from .docker_source import DockerDnsSync
 
 HELP = """Publish Route53 A and SRV records from containers' SERVICE_FQDN, SERVICE_FQDN_LOCAL and
 SERVICE_PORT_<port> environment (ecsd's conventions).
@@ -146,6 +148,8 @@ def docker_agent(clients: Clients, docker_host: str | None, host_id: str | None,
                  private_ip: str | None, hostname: str | None, owner_id: str | None, zones: tuple[str, ...],
                  policy: str, ttl: int, adopt_ecsd: bool) -> DockerDnsSync:
     import docker
+
+    from .docker_source import DockerDnsSync, host_from_metadata
 
     try:
         engine = docker.DockerClient(base_url=docker_host or "unix:///var/run/docker.sock", timeout=10)

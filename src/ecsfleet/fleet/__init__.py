@@ -6,14 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..aws import AwsTarget, Clients
-from ..config import env_first, fetch
-from ..errors import UserError
-from ..runner import lambda_pass
-from .controller import FleetController
-from .plan import Options
-from .schema import parse_infra
-
 
 def _event_bodies(event: dict[str, Any]) -> list[str]:
     """An SQS batch (Records with bodies) or one EventBridge event delivered directly."""
@@ -27,6 +19,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     interruption warnings drain their instance in this pass). Reads ECSFLEET_INFRA (a path,
     s3:// or https:// URL of infra.yml) and, optionally, ECSFLEET_DRAIN_TIMEOUT and
     ECSFLEET_MAX_DRAINING."""
+    # imported here, not with the package: `ecsfleet <command> --help` imports the package, not the controller
+    from ..aws import AwsTarget, Clients
+    from ..config import env_first, fetch
+    from ..errors import UserError
+    from ..runner import lambda_pass
+    from .controller import FleetController
+    from .plan import Options
+    from .schema import parse_infra
+
     clients = Clients(AwsTarget.resolve())
     source = env_first("ECSFLEET_INFRA", "VALUES_FILE")
     if not source:
@@ -43,3 +44,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 __all__ = ["FleetController", "handler"]
+
+
+def __getattr__(name: str) -> Any:
+    """`FleetController` is imported on first use (PEP 562), for the same reason as in `handler`."""
+    if name == "FleetController":
+        from .controller import FleetController
+
+        return FleetController
+
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..aws import AwsTarget, Clients
-from ..config import Reloading, env_first, fetch
-from ..errors import UserError
-from ..runner import lambda_pass
-from .controller import LbSync
-from .services import parse_config, parse_services
-
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point: one cluster-wide pass. Scheduled or fed ECS task state change
     events alike; an event only means "look again". Reads ECSFLEET_CLUSTER (or the cluster of
     CONFIGURATION_URL) and SERVICES_URL."""
+    # imported here, not with the package: `ecsfleet <command> --help` imports the package, not the controller
+    from ..aws import AwsTarget, Clients
+    from ..config import Reloading, env_first, fetch
+    from ..errors import UserError
+    from ..runner import lambda_pass
+    from .controller import LbSync
+    from .services import parse_config, parse_services
+
     clients = Clients(AwsTarget.resolve())
     services_url = env_first("ECSFLEET_LBSYNC_SERVICES", "SERVICES_URL")
     if not services_url:
@@ -34,3 +35,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 __all__ = ["LbSync", "handler"]
+
+
+def __getattr__(name: str) -> Any:
+    """`LbSync` is imported on first use (PEP 562), for the same reason as in `handler`."""
+    if name == "LbSync":
+        from .controller import LbSync
+
+        return LbSync
+
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,6 @@ import typer
 
 from ..config import Reloading, env_first, fetch
 from ..errors import UserError
-from ..metadata import instance_id as metadata_instance_id
 from ..options import Interval, MetricsPort, Once, cluster_option, dry_run_option, run_mode
 from ..runner import drive
 from .controller import LbSync
@@ -41,6 +40,8 @@ def lb_sync(
         help="SQS queue URL receiving ECS events: a pass runs as soon as one arrives.")] = None,
     metrics_port: MetricsPort = None,
 ) -> None:
+    from ..metadata import instance_id as metadata_instance_id  # botocore's metadata client: not for --help
+
     clients = ctx.obj.clients()
     config_url = config or env_first("ECSFLEET_LBSYNC_CONFIG", "CONFIGURATION_URL")
     services_url = services or env_first("ECSFLEET_LBSYNC_SERVICES", "SERVICES_URL")
