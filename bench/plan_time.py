@@ -1,18 +1,43 @@
-"""Planning time and memory of each pure planner on a synthetic cluster of 10,000 tasks on 1,000
-instances (built in memory: no sandbox, no I/O), for a first pass (nothing in place yet) and a
-converged pass (everything in place: the planner must find nothing to do). lb-sync's planner is
-also timed with five times as many services over the same tasks: its cost grows with services
-times tasks."""
+"""Planning time and memory of each pure planner on synthetic clusters built in memory (no
+sandbox, no I/O): 10 tasks a host on distinct host ports, 200 tasks a service, each service
+publishing an SRV and an A name, at 10,000, 25,000 and 50,000 tasks (1,000 to 5,000 instances).
+
+For each planner, a first pass (nothing in place yet) and a converged pass (everything in place:
+the planner must find nothing to do). dns-sync is timed from the snapshot to the change batches,
+as its controller runs it: endpoints, the name filter, record sets, the diff with its validation,
+and packing. lb-sync's planner is also timed at 10,000 tasks with five times as many services
+over the same tasks (a planner scanning the tasks per service would grow with services x tasks).
+
+Each size runs in a process of its own, so that its peak resident memory (`ru_maxrss`: the
+snapshot, the planners and everything the process imported) is that size's alone. Peak MiB per
+planner is what the planner itself allocates (tracemalloc, in a run apart from the timed ones).
+Times are the median CPU time of 5 runs (`time.process_time`): the planners are pure computation,
+and CPU time, unlike wall time, does not count what other jobs of a shared machine take.
+
+    python bench/plan_time.py                              # the tables
+    python bench/plan_time.py --chart docs/plan_time.png   # and the chart of time and memory
+"""
 
 from __future__ import annotations
 
+import argparse
+import cProfile
 import dataclasses
-import tracemalloc
-from collections.abc import Callable, Mapping
+import gc
+import json
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from _support import OWNER, ZONE, converged_zone, machine, markdown_table, measure, synthetic_snapshot
 from ecsfleet.agents.plan import Options, decide
 from ecsfleet.dns.endpoints import snapshot_endpoints
+from ecsfleet.dns.filters import NameRules, screen
 from ecsfleet.dns.plan import desired_records, pack
 from ecsfleet.dns.plan import plan as dns_plan
 from ecsfleet.dns.records import RecordKey, RecordSet, Zone
@@ -30,10 +55,24 @@ from ecsfleet.lbsync.plan import plan as lb_plan
 from ecsfleet.lbsync.services import ServiceEntry
 from ecsfleet.snapshot import ClusterSnapshot
 
-TASKS, INSTANCES, SERVICES = 10_000, 1_000, 50
-MANY_SERVICES = 250
+SIZES = (10_000, 25_000, 50_000)  # tasks
+TASKS_PER_HOST = 10
+TASKS_PER_SERVICE = 200
+MANY_SERVICES = 250  # lb-sync at the first size, five times the services over the same tasks
 RUNS = 5
 DNS_ZONE = Zone("Z1", f"{ZONE}.", False)
+PLANNERS = ("lb-sync", "dns-sync", "agents")
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    planner: str
+    case: str
+    work: int  # actions / changes / candidates
+    median_ms: float  # CPU time
+    gc_ms: float  # of which the cyclic garbage collector's
+    peak_mib: float
+    calls: int  # Python function calls in one run (cProfile): the work, without a clock
 
 
 def applied(load_balancers: Mapping[str, LoadBalancer], actions: tuple[Action, ...]) -> dict[str, LoadBalancer]:
@@ -69,51 +108,197 @@ def lbsync_cases(snap: ClusterSnapshot) -> list[tuple[str, Callable[[], int]]]:
     done = applied(fresh, first.actions)
     again = lb_plan(snap, services, done, scope)
     assert not again.actions, again.actions
-    label = f"lb-sync plan, {len(services)} services"
     return [
-        (f"{label}, 1st pass", lambda: len(lb_plan(snap, services, fresh, scope).actions)),
-        (f"{label}, converged", lambda: len(lb_plan(snap, services, done, scope).actions)),
+        (f"{len(services)} services, 1st pass", lambda: len(lb_plan(snap, services, fresh, scope).actions)),
+        (f"{len(services)} services, converged", lambda: len(lb_plan(snap, services, done, scope).actions)),
     ]
 
 
 def dns_changes(snap: ClusterSnapshot, existing: Mapping[tuple[str, RecordKey], RecordSet]) -> int:
-    """What dns-sync's ECS source computes between its reads and its writes: endpoints, record
-    sets, the diff, and the change batches."""
+    """What dns-sync's ECS source computes between its reads and its writes: endpoints, the name
+    filter, record sets, the diff (validating every name and value), and the change batches."""
     endpoints, _ = snapshot_endpoints(snap)
-    desired, _ = desired_records(endpoints, [DNS_ZONE], 10)
+    kept, _ = screen(endpoints, [DNS_ZONE], NameRules())
+    desired, _ = desired_records(kept, [DNS_ZONE], 10)
     result = dns_plan(desired, existing, OWNER)
     for groups in result.groups_by_zone.values():
         pack(groups)
     return len(result.changes)
 
 
-def dns_cases(snap: ClusterSnapshot) -> list[tuple[str, Callable[[], int]]]:
+def dns_cases(snap: ClusterSnapshot, services: int) -> list[tuple[str, Callable[[], int]]]:
     desired, _ = desired_records(snapshot_endpoints(snap)[0], [DNS_ZONE], 10)
     zone = converged_zone(desired)
     assert dns_changes(snap, zone) == 0
     return [
-        (f"dns-sync endpoints + plan + pack, {SERVICES} services, 1st pass", lambda: dns_changes(snap, {})),
-        (f"dns-sync endpoints + plan + pack, {SERVICES} services, converged", lambda: dns_changes(snap, zone)),
+        (f"{services} services, 1st pass", lambda: dns_changes(snap, {})),
+        (f"{services} services, converged", lambda: dns_changes(snap, zone)),
     ]
 
 
 def agents_cases(snap: ClusterSnapshot) -> list[tuple[str, Callable[[], int]]]:
-    return [("agents decide", lambda: len(decide(snap, Options()).candidates))]
+    return [("decide", lambda: len(decide(snap, Options()).candidates))]
+
+
+@dataclasses.dataclass(frozen=True)
+class Size:
+    tasks: int
+    instances: int
+    services: int
+    imports_mib: float  # the process's resident memory before the snapshot is built
+    rss_mib: float  # its peak resident memory, planners run
+    rows: tuple[Row, ...]
+
+    def steady(self, planner: str) -> Row:
+        """The planner's converged pass (what a controller does at every pass), or its only case."""
+        mine = [r for r in self.rows if r.planner == planner]
+        return next((r for r in mine if r.case.endswith("converged")), mine[0])
+
+    def peak_mib(self, planner: str) -> float:
+        return max(r.peak_mib for r in self.rows if r.planner == planner)
+
+
+class Collections:
+    """CPU time the cyclic garbage collector takes while this is installed (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: Mapping[str, int]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.ms += (time.process_time() - self._started) * 1000
+
+
+def cpu_ms(work: Callable[[], object], runs: int) -> tuple[float, float]:
+    """The median CPU time of `runs` runs, and the median of the garbage collector's part in it.
+    A planner is pure computation on one thread: CPU time is its cost, and unlike wall time it
+    does not count what other jobs of a shared machine take of the cores while it runs."""
+    timings, collecting = [], []
+    for _ in range(runs):
+        collector = Collections()
+        gc.callbacks.append(collector)
+        try:
+            started = time.process_time()
+            work()
+            timings.append((time.process_time() - started) * 1000)
+        finally:
+            gc.callbacks.remove(collector)
+        collecting.append(collector.ms)
+    return statistics.median(timings), statistics.median(collecting)
+
+
+def python_calls(work: Callable[[], object]) -> int:
+    profile = cProfile.Profile()
+    profile.runcall(work)
+    calls: int = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+    return calls
+
+
+def max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def one_size(tasks: int) -> Size:
+    """Every planner at one size, in this process."""
+    instances, services = tasks // TASKS_PER_HOST, tasks // TASKS_PER_SERVICE
+    imports_mib = max_rss_mib()
+    snap = synthetic_snapshot(tasks, instances, services)
+    cases = [("lb-sync", name, work) for name, work in lbsync_cases(snap)]
+    cases += [("dns-sync", name, work) for name, work in dns_cases(snap, services)]
+    cases += [("agents", name, work) for name, work in agents_cases(snap)]
+    rows = [row(*case) for case in cases]
+    rss_mib = max_rss_mib()
+    if tasks == SIZES[0]:  # last: its second snapshot would change the others' heap (and collections)
+        many = synthetic_snapshot(tasks, instances, MANY_SERVICES)
+        rows += [row("lb-sync", name, work) for name, work in lbsync_cases(many)[1:]]
+    return Size(tasks, instances, services, imports_mib, rss_mib, tuple(rows))
+
+
+def row(planner: str, name: str, work: Callable[[], int]) -> Row:
+    ms, gc_ms = cpu_ms(work, RUNS)
+    return Row(planner, name, work(), ms, gc_ms, measure(work, 1).peak_mib, python_calls(work))
+
+
+def run_size(tasks: int) -> Size:
+    """`one_size` in a process of its own."""
+    out = subprocess.run([sys.executable, __file__, "--one", str(tasks)], check=True, capture_output=True,
+                         text=True).stdout
+    found = json.loads(out)
+    return Size(**{**found, "rows": tuple(Row(**r) for r in found["rows"])})
+
+
+def ex_gc(size: Size, planner: str) -> float:
+    return size.steady(planner).median_ms - size.steady(planner).gc_ms
+
+
+def chart(results: Sequence[Size], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = [r.tasks for r in results]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for planner, color in zip(PLANNERS, ("tab:blue", "tab:orange", "tab:green"), strict=True):
+        left.plot(tasks, [ex_gc(r, planner) for r in results], marker="o", color=color,
+                  label=f"{planner}, converged pass, collector excluded")
+        left.plot(tasks, [r.steady(planner).median_ms for r in results], linestyle=":", color=color,
+                  label=f"{planner}, with the garbage collector")
+        right.plot(tasks, [r.peak_mib(planner) for r in results], marker="o", color=color,
+                   label=f"{planner}: allocated by it")
+    right.plot(tasks, [r.rss_mib for r in results], marker="s", color="black", label="whole process: peak resident")
+    right.plot(tasks, [r.imports_mib for r in results], linestyle="--", color="grey",
+               label="whole process: before the snapshot")
+    left.set(title="Planning time", xlabel="tasks (10 a host)", ylabel="median CPU ms")
+    right.set(title="Memory", xlabel="tasks (10 a host)", ylabel="MiB")
+    for axes in (left, right):
+        axes.set_xticks(tasks)
+        axes.set_ylim(bottom=0)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    fig.suptitle(f"ecsfleet's pure planners ({machine()})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def main() -> None:
-    tracemalloc.start()
-    snap = synthetic_snapshot(TASKS, INSTANCES, SERVICES)
-    snapshot_mib = tracemalloc.get_traced_memory()[0] / 2**20
-    tracemalloc.stop()
-    many = lbsync_cases(synthetic_snapshot(TASKS, INSTANCES, MANY_SERVICES))[1:]
-    rows = []
-    for name, work in lbsync_cases(snap) + many + dns_cases(snap) + agents_cases(snap):
-        result = measure(work, RUNS)
-        rows.append((name, work(), f"{result.median_ms:.1f}", f"{result.peak_mib:.1f}"))
-    print(f"Pure planners on {TASKS:,} tasks, {INSTANCES:,} instances, {SERVICES} services ({machine()}; "
-          f"the snapshot itself holds {snapshot_mib:.0f} MiB)")
-    print(markdown_table(["planner", "actions / changes / candidates", f"median ms ({RUNS} runs)", "peak MiB"], rows))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chart", type=Path, help="write a PNG chart of time and memory against task count")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, as JSON (run by the script itself)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(dataclasses.asdict(one_size(args.one))))
+        return
+    results = [run_size(tasks) for tasks in SIZES]
+    first, last = results[0], results[-1]
+    print(f"Pure planners on {first.tasks:,} tasks, {first.instances:,} instances ({machine()})")
+    print(markdown_table(["planner", "actions / changes / candidates", f"median CPU ms ({RUNS} runs)",
+                          "of which GC ms", "peak MiB", "Python calls"],
+                         [(f"{r.planner}, {r.case}", r.work, f"{r.median_ms:.1f}", f"{r.gc_ms:.1f}",
+                           f"{r.peak_mib:.1f}", str(r.calls)) for r in first.rows]))
+    print()
+    print("Converged pass by size, each size in a process of its own (peak RSS: ru_maxrss)")
+    print(markdown_table(
+        ["tasks", "instances", "services", *(f"{p} CPU ms (GC)" for p in PLANNERS),
+         *(f"{p} peak MiB" for p in PLANNERS), "process peak RSS MiB", "of which before the snapshot MiB"],
+        [(str(r.tasks), str(r.instances), str(r.services),
+          *(f"{r.steady(p).median_ms:.1f} ({r.steady(p).gc_ms:.0f})" for p in PLANNERS),
+          *(f"{r.peak_mib(p):.1f}" for p in PLANNERS), f"{r.rss_mib:.0f}", f"{r.imports_mib:.0f}")
+         for r in results]))
+    print()
+    ratios = ", ".join(f"{p} {last.steady(p).median_ms / first.steady(p).median_ms:.2f}x time "
+                       f"({ex_gc(last, p) / ex_gc(first, p):.2f}x without GC), "
+                       f"{last.steady(p).calls / first.steady(p).calls:.2f}x calls" for p in PLANNERS)
+    print(f"{last.tasks:,} / {first.tasks:,} tasks, converged pass: {ratios} (tasks and instances: "
+          f"{last.tasks / first.tasks:.0f}x)")
+    print(f"dns-sync / lb-sync at {first.tasks:,} tasks, same process: "
+          f"{first.steady('dns-sync').median_ms / first.steady('lb-sync').median_ms:.2f}")
+    if args.chart:
+        chart(results, args.chart)
+        print(f"chart: {args.chart}")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import builders
 from ecsfleet.dns.docker_source import parse_container
-from ecsfleet.dns.endpoints import Endpoint, Host, container_endpoints
-from ecsfleet.dns.names import name_problem, value_problem
+from ecsfleet.dns.endpoints import Endpoint, Host, container_endpoints, snapshot_endpoints
+from ecsfleet.dns.names import Checked, name_problem, value_problem
 from ecsfleet.dns.plan import Change, desired_records, pack, per_host_records, plan
 from ecsfleet.dns.records import RecordKey, RecordSet, Zone, registry_key, registry_record
 from ecsfleet.snapshot import PortBinding
@@ -151,3 +154,50 @@ def test_converting_our_per_value_sets_deletes_them_before_creating_the_one_set(
     assert [(c.action, c.record.record_type, c.record.set_identifier) for c in group] == [
         ("DELETE", "A", "10.0.0.1"), ("DELETE", "TXT", "10.0.0.1"), ("DELETE", "A", "10.0.0.2"),
         ("DELETE", "TXT", "10.0.0.2"), ("CREATE", "A", None), ("CREATE", "TXT", None)]
+
+
+_SRV_PARTS = st.one_of(st.text(max_size=30), st.builds(
+    lambda p, w, port, target, sep: f"{p}{sep}{w} {port} {target}",
+    st.integers(0, 99999), st.integers(0, 70000), st.integers(0, 123456),
+    st.sampled_from(["host.example.com.", "h", "a..b", "ip-10-0-0-1.ec2.internal", "x\n", "-bad-.com", ""]),
+    st.sampled_from([" ", "  ", "\t"])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A", "SRV", "TXT"]), _SRV_PARTS), max_size=12))
+def test_values_checked_once_a_pass_say_what_each_check_says(values: list[tuple[str, str]]) -> None:
+    """A pass's checks, memoized by value and by SRV part, find exactly what checking each
+    value on its own finds, in whatever order the values come."""
+    checked = Checked()
+    for record_type, value in values + values:
+        assert checked.value(record_type, value) == value_problem(record_type, value)
+    for kind in ("A", "SRV", "TXT"):
+        mine = [v for t, v in values if t == kind]
+        assert checked.values(kind, mine) == [p for v in mine if (p := value_problem(kind, v))]
+
+
+_ENVS = st.dictionaries(st.sampled_from(["SERVICE_FQDN", "SERVICE_FQDN_LOCAL", "SERVICE_PORT_80", "SERVICE_PORT_x",
+                                         "SERVICE_PORT_8080", "OTHER"]),
+                        st.sampled_from(["web.example.com", "_w._tcp.example.com", "bad..name", "x",
+                                         "API.Example.com."]),
+                        max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_ENVS, st.integers(0, 2)), min_size=1, max_size=8))
+def test_a_snapshot_reads_as_its_containers_one_by_one(containers: list[tuple[dict[str, str], int]]) -> None:
+    """Reading a whole snapshot (each distinct variable interpreted once) gives each container's
+    endpoints and warnings exactly as reading that container alone does."""
+    hosts = [builders.host(1), dataclasses.replace(builders.host(2), public_ip=None),
+             dataclasses.replace(builders.host(3), private_dns_name=None)]
+    tasks = [builders.task(n, hosts[h], 32768 + n, env=env, container="c") for n, (env, h) in enumerate(containers)]
+    endpoints, warnings = snapshot_endpoints(builders.snapshot(hosts, tasks))
+    one_by_one: tuple[list[Endpoint], list[str]] = ([], [])
+    for t, (_, h) in zip(tasks, containers, strict=True):
+        i = hosts[h]
+        found, problems = container_endpoints(f"task {t.id} ({t.family}:{t.revision}) container c",
+                                              t.containers[0].environment, t.containers[0].bindings,
+                                              Host(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name))
+        one_by_one[0].extend(found)
+        one_by_one[1].extend(problems)
+    assert (endpoints, warnings) == one_by_one

@@ -73,9 +73,10 @@ def decide(snap: ClusterSnapshot, options: Options) -> Decision:
     in_flight = tuple(sorted(i.ec2_instance_id for i in snap.instances if i.agent_update_status in IN_FLIGHT))
     eligible = [i for i in snap.instances
                 if i.status == "ACTIVE" and i.agent_update_status not in IN_FLIGHT and _tags_match(i, options)]
-    refused = tuple(sorted((i.ec2_instance_id, why) for i in eligible if (why := unsupported(i)) is not None))
+    reasons = [(i, unsupported(i)) for i in eligible]  # each instance judged once
+    refused = tuple(sorted((i.ec2_instance_id, why) for i, why in reasons if why is not None))
     candidates = tuple(sorted(
-        (i for i in eligible if unsupported(i) is None),
+        (i for i, why in reasons if why is None),
         key=lambda i: (version_key(i.agent_version), i.ec2_instance_id),
     ))
     return Decision(snap.cluster, in_flight=in_flight, candidates=candidates,

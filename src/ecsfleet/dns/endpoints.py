@@ -9,16 +9,18 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from ..snapshot import ClusterSnapshot, PortBinding
-from .names import name_problem, normalize, srv_value
+from ..snapshot import ClusterSnapshot, PortBinding, Task
+from .names import Checked, Memo, srv_text
 
 SRV_PRIORITY = 1
 SRV_WEIGHT = 1
-_PORT_VAR = re.compile(r"^SERVICE_PORT_(.*)$", re.DOTALL)  # a newline in the name is a bad port, not no port
+_PORT_PREFIX = "SERVICE_PORT_"
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,9 @@ class Host:
     hostname: str | None
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """One value one container asks to publish under one name."""
+class Endpoint(NamedTuple):
+    """One value one container asks to publish under one name. A named tuple: a cluster makes one
+    per container and name, and a tuple is built in a third of a frozen dataclass's time."""
 
     name: str  # normalized, with a trailing dot
     record_type: str  # A or SRV
@@ -42,64 +44,158 @@ class Endpoint:
     private: bool  # published from a private address (SERVICE_FQDN_LOCAL, SRV)
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """What one variable asks for, read from its name and value alone (so once a pass, however
+    many containers carry it)."""
+
+    variable: str
+    raw_name: str
+    record_type: str  # A or SRV
+    address: str  # which of the host's addresses: "public" (SERVICE_FQDN) or "private"
+    name: str  # normalized
+    name_problem: str | None
+    port: int | None  # SRV: the container port (None: the variable names no port)
+
+
+def _ask(variable: str, raw: str, checked: Checked) -> _Ask | None:
+    """None for a variable that is none of ecsd's conventions."""
+    if variable == "SERVICE_FQDN":
+        return _Ask(variable, raw, "A", "public", checked.normalized(raw), checked.name(raw), None)
+    if variable == "SERVICE_FQDN_LOCAL":
+        return _Ask(variable, raw, "A", "private", checked.normalized(raw), checked.name(raw), None)
+    if variable.startswith(_PORT_PREFIX):  # a newline in the name is a bad port, not no port
+        port_text = variable[len(_PORT_PREFIX):]
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        valid = port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536
+        return _Ask(variable, raw, "SRV", "private", checked.normalized(raw), checked.name(raw),
+                    int(port_text) if valid else None)
+    return None
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A host with its SRV target normalized: read once per host, not once per container."""
+
+    host: Host
+    srv_target: str | None
+
+    @classmethod
+    def of(cls, host: Host, checked: Checked) -> _Place:
+        return cls(host, checked.normalized(host.hostname) if host.hostname else None)
+
+
+# A container's label for warnings: the text itself, or the task and container name it is
+# written from (only when there is something to warn about: most containers have nothing).
+Label = str | tuple[Task, str]
+
+
+def _label(label: Label) -> str:
+    if isinstance(label, str):
+        return label
+    task, container = label
+    return f"task {task.id} ({task.family}:{task.revision}) container {container}"
+
+
+class _Reader:
+    """Reads containers' variables into endpoints, interpreting each distinct (variable, value)
+    once, so that a container costs a lookup per variable and the building of its values."""
+
+    def __init__(self) -> None:
+        self.checked = Checked()
+        self.found: list[Endpoint] = []
+        self.warnings: list[str] = []
+        checked = self.checked  # not self: a cycle would keep the pass's endpoints alive until a full collection
+        self._asks: Memo[tuple[str, str], _Ask | None] = Memo(lambda item: _ask(*item, checked))
+
+    def container(self, label: Label, env: Mapping[str, str], binds: tuple[PortBinding, ...], place: _Place,
+                  host_network: bool = False) -> None:
+        items = [item for item in env.items() if item[0].startswith("SERVICE_")]
+        if not items:
+            return
+        items.sort()
+        host = place.host
+        for item in items:
+            ask = self._asks[item]
+            if ask is None:
+                continue
+            if ask.record_type == "A":
+                value = host.public_ip if ask.address == "public" else host.private_ip
+            else:
+                port = ask.port
+                if port is None:
+                    self._warn(label, ask, f"{ask.variable[len(_PORT_PREFIX):]!r} is not a port number", False)
+                    continue
+                host_port = None
+                for binding in binds:
+                    if binding.container_port == port:
+                        host_port = binding.host_port
+                        break
+                if host_port is None and (host_network or any(b.host_port == port for b in binds)):
+                    host_port = port
+                if place.srv_target is None:
+                    self._warn(label, ask, f"host {host.id} has no host name for the SRV target", False)
+                    continue
+                value = srv_text(SRV_PRIORITY, SRV_WEIGHT, host_port, place.srv_target) if host_port else None
+            if ask.name_problem:
+                self._warn(label, ask, ask.name_problem)
+            elif value is None:
+                self._warn(label, ask, f"host {host.id} has no {ask.address} IP" if ask.record_type == "A"
+                           else f"port {ask.port} is not published (no host binding)")
+            else:
+                self.found.append(Endpoint(ask.name, ask.record_type, value, host.id, ask.address == "private"))
+
+    def _warn(self, label: Label, ask: _Ask, why: str, with_name: bool = True) -> None:
+        named = f"{ask.variable}={ask.raw_name!r}" if with_name else ask.variable
+        self.warnings.append(f"{_label(label)}: {named}: {why}")
+
+
 def container_endpoints(
     label: str, env: Mapping[str, str], bindings: Iterable[PortBinding], host: Host, host_network: bool = False
 ) -> tuple[list[Endpoint], list[str]]:
     """Endpoints one container asks for, and a warning for each variable that cannot be honoured
     (naming the container and the variable; nothing else is held back). A container on the
     host's network (`--net=host`) has no bindings: its ports are the host's, as ecsd took them."""
-    found: list[Endpoint] = []
-    warnings: list[str] = []
-    binds = tuple(bindings)
+    reader = _Reader()
+    reader.container(label, env, tuple(bindings), _Place.of(host, reader.checked), host_network)
+    return reader.found, reader.warnings
 
-    def add(variable: str, raw_name: str, record_type: str, value: str | None, private: bool, missing: str) -> None:
-        problem = name_problem(raw_name)
-        if problem:
-            warnings.append(f"{label}: {variable}={raw_name!r}: {problem}")
-        elif value is None:
-            warnings.append(f"{label}: {variable}={raw_name!r}: {missing}")
-        else:
-            found.append(Endpoint(normalize(raw_name), record_type, value, host.id, private))
 
-    for variable, raw in sorted(env.items()):
-        if variable == "SERVICE_FQDN":
-            add(variable, raw, "A", host.public_ip, False, f"host {host.id} has no public IP")
-        elif variable == "SERVICE_FQDN_LOCAL":
-            add(variable, raw, "A", host.private_ip, True, f"host {host.id} has no private IP")
-        elif match := _PORT_VAR.match(variable):
-            port_text = match.group(1)
-            # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
-            if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-                warnings.append(f"{label}: {variable}: {port_text!r} is not a port number")
-                continue
-            port = int(port_text)
-            host_port = next((b.host_port for b in binds if b.container_port == port), None)
-            if host_port is None and (host_network or any(b.host_port == port for b in binds)):
-                host_port = port
-            if not host.hostname:
-                warnings.append(f"{label}: {variable}: host {host.id} has no host name for the SRV target")
-                continue
-            value = srv_value(SRV_PRIORITY, SRV_WEIGHT, host_port, host.hostname) if host_port else None
-            add(variable, raw, "SRV", value, True, f"port {port} is not published (no host binding)")
-    return found, warnings
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No automatic cyclic garbage collection inside. Reading a cluster allocates two endpoints a
+    task that all live until the pass has built its record sets, and no reference cycle: a
+    collection during the read would find nothing to free, yet enough new objects would make
+    CPython sweep its whole heap (the snapshot with it) about once a pass in a large cluster,
+    costing more than the read. Collection resumes as it was (another thread may have paused it)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def snapshot_endpoints(snap: ClusterSnapshot) -> tuple[list[Endpoint], list[str]]:
     """Every endpoint the cluster's serving tasks ask for. Tasks that are stopping or on a
-    DRAINING host publish nothing: their values leave DNS while they still run."""
-    endpoints: list[Endpoint] = []
-    warnings: list[str] = []
-    for task in snap.tasks:
-        if not snap.serving(task):
-            continue
-        instance = snap.instance(task.container_instance_arn)
-        assert instance is not None
-        host = Host(instance.ec2_instance_id, instance.public_ip, instance.private_ip, instance.private_dns_name)
-        for container in task.containers:
-            if not any(k.startswith("SERVICE_") for k in container.environment):
+    DRAINING host publish nothing: their values leave DNS while they still run. Linear in tasks:
+    each host is read once, each distinct variable interpreted once."""
+    reader = _Reader()
+    places: dict[str, _Place] = {}
+    with _collection_paused():
+        for task in snap.tasks:
+            if not snap.serving(task):
                 continue
-            label = f"task {task.id} ({task.family}:{task.revision}) container {container.name}"
-            found, problems = container_endpoints(label, container.environment, container.bindings, host)
-            endpoints += found
-            warnings += problems
-    return endpoints, warnings
+            arn = task.container_instance_arn or ""
+            place = places.get(arn)
+            if place is None:
+                instance = snap.instance(arn)
+                assert instance is not None
+                place = places[arn] = _Place.of(
+                    Host(instance.ec2_instance_id, instance.public_ip, instance.private_ip, instance.private_dns_name),
+                    reader.checked)
+            for container in task.containers:
+                reader.container((task, container.name), container.environment, container.bindings, place)
+    return reader.found, reader.warnings
+

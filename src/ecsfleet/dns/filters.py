@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .endpoints import Endpoint
-from .names import is_under, name_problem, normalize
-from .records import RecordKey, RecordSet, Zone, managed_key, zones_for
+from .names import Memo, is_under, name_problem, normalize
+from .records import Placement, RecordKey, RecordSet, Zone, managed_key
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,11 @@ def screen(endpoints: Iterable[Endpoint], zones: Sequence[Zone], rules: NameRule
     """The endpoints dns-sync may publish, and a warning for each name it refuses (once a name)."""
     kept: list[Endpoint] = []
     refused: dict[str, str] = {}
+    placement = Placement(zones)
+    # A refusal depends on the name and its kind of address only: decided once for each.
+    reasons: Memo[tuple[str, bool], str | None] = Memo(lambda key: _refusal(*key, placement, rules))
     for endpoint in endpoints:
-        why = _refusal(endpoint, zones, rules)
+        why = reasons[(endpoint.name, endpoint.private)]
         if why:
             refused.setdefault(endpoint.name, why)
         else:
@@ -64,12 +67,11 @@ def screen(endpoints: Iterable[Endpoint], zones: Sequence[Zone], rules: NameRule
     return kept, [f"{name}: {why}: not published" for name, why in sorted(refused.items())]
 
 
-def _refusal(endpoint: Endpoint, zones: Sequence[Zone], rules: NameRules) -> str | None:
-    name = endpoint.name
+def _refusal(name: str, private: bool, placement: Placement, rules: NameRules) -> str | None:
     if not rules.in_domains(name):
         return f"outside --domain-filter ({', '.join(d.rstrip('.') for d in rules.domains)})"
     if not rules.allow_wildcard and "*" in name.split("."):
         return "a wildcard name answers for every name under it (--allow-wildcard allows it)"
-    if not rules.allow_apex and any(z.name == name for z in zones_for(name, zones, endpoint.private)):
+    if not rules.allow_apex and any(z.name == name for z in placement(name, private)):
         return "the apex of a hosted zone (--allow-apex allows it)"
     return None

@@ -21,8 +21,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .endpoints import Endpoint
-from .names import name_problem, ttl_problem, value_problem
-from .records import RecordKey, RecordSet, Zone, managed_key, registry_key, registry_owner, registry_record, zones_for
+from .names import Checked, ttl_problem
+from .records import (
+    Placement,
+    RecordKey,
+    RecordSet,
+    Zone,
+    managed_key,
+    registry_key,
+    registry_owner,
+    registry_record,
+)
 
 MAX_VALUES_PER_SET = 400
 MAX_SETS_PER_NAME = 100  # weighted or multivalue record sets of one name and type
@@ -71,13 +80,19 @@ def desired_records(
     values: dict[tuple[str, RecordKey], set[str]] = defaultdict(set)
     warnings: list[str] = []
     unplaced: set[str] = set()
-    for endpoint in endpoints:
-        targets = zones_for(endpoint.name, zones, endpoint.private)
-        if not targets:
-            unplaced.add(endpoint.name)
-            continue
-        for zone in targets:
-            values[(zone.id, RecordKey(endpoint.name, endpoint.record_type))].add(endpoint.value)
+    placement = Placement(zones)
+    # Where each (name, type, kind of address) goes, placed once: endpoints share a few names.
+    keys: dict[tuple[str, str, bool], list[set[str]]] = {}
+    for name, record_type, value, _, private in endpoints:
+        where = (name, record_type, private)
+        sets = keys.get(where)
+        if sets is None:
+            targets = placement(name, private)
+            if not targets:
+                unplaced.add(name)
+            sets = keys[where] = [values[(zone.id, RecordKey(name, record_type))] for zone in targets]
+        for found in sets:
+            found.add(value)
     warnings += [f"{name} is in no managed hosted zone: not published" for name in sorted(unplaced)]
     desired = {}
     for (zone_id, key), found in sorted(values.items()):
@@ -96,6 +111,8 @@ def desired_records(
 def _fitting(values: tuple[str, ...]) -> tuple[str, ...]:
     """The first values that fit one record set: at most 400, and at most half a batch's
     characters, since an UPSERT counts its values twice against the batch's 32,000."""
+    if len(values) <= MAX_VALUES_PER_SET and sum(map(len, values)) <= MAX_SET_CHARS:
+        return values  # nearly every set: all fit
     kept: list[str] = []
     chars = 0
     for value in values[:MAX_VALUES_PER_SET]:
@@ -144,8 +161,9 @@ def per_host_records(
     weighted = {(zone_id, key.name, key.record_type) for (zone_id, key), r in existing.items() if r.weight is not None}
     desired: dict[tuple[str, RecordKey], RecordSet] = {}
     unplaced: set[str] = set()
+    placement = Placement(zones)
     for endpoint in endpoints:
-        targets = zones_for(endpoint.name, zones, endpoint.private)
+        targets = placement(endpoint.name, endpoint.private)
         if not targets:
             unplaced.add(endpoint.name)
         for zone in targets:
@@ -157,12 +175,12 @@ def per_host_records(
     return desired, [f"{name} is in no managed hosted zone: not published" for name in sorted(unplaced)]
 
 
-def _problems(record: RecordSet) -> list[str]:
-    problems = [name_problem(record.name), ttl_problem(record.ttl)]
-    problems += [value_problem(record.record_type, v) for v in record.values]
+def _problems(record: RecordSet, checked: Checked) -> list[str]:
+    problems = [checked.name(record.name), ttl_problem(record.ttl)]
+    problems += checked.values(record.record_type, record.values)
     if not problems[0]:
         # The registry record goes in the same batch, under a longer name.
-        registry = name_problem(registry_key(record.key).name)
+        registry = checked.name(registry_key(record.key).name)
         problems.append(f"its ownership record's name is {registry}" if registry else None)
     return [p for p in problems if p]
 
@@ -215,6 +233,7 @@ class Scope:
     # names of the hosts this pass speaks for (this host for an agent, the cluster's for the
     # cluster-wide controller).
     ecsd_hosts: frozenset[str] = frozenset()
+    checked: Checked = field(default_factory=Checked, compare=False)  # the pass's names and values, each checked once
 
     def registry(self, key: RecordKey) -> RecordSet:
         return registry_record(key, self.owner, self.registry_ttl)
@@ -450,7 +469,7 @@ def _plan_name(name_key: NameKey, state: NameState, wants: Mapping[str | None, R
     valid: dict[str | None, RecordSet] = {}
     warnings: list[str] = []
     for set_id, want in sorted(wants.items(), key=lambda item: _by_set(item[0])):
-        problems = _problems(want)
+        problems = _problems(want, how.checked)
         if problems:
             warnings.append(f"{name} {kind}: not sent: {'; '.join(problems)}")
         else:
@@ -478,8 +497,9 @@ def pack(groups: Sequence[ChangeGroup], max_values: int = MAX_BATCH_VALUES,
     current: list[ChangeGroup] = []
     values = chars = 0
     for group in groups:
-        cost_values = sum(c.cost[0] for c in group)
-        cost_chars = sum(c.cost[1] for c in group)
+        costs = [c.cost for c in group]
+        cost_values = sum(v for v, _ in costs)
+        cost_chars = sum(n for _, n in costs)
         if current and (values + cost_values > max_values or chars + cost_chars > max_chars):
             batches.append(current)
             current, values, chars = [], 0, 0

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .names import is_under, normalize
+from .names import Memo, is_under, normalize
 
 HERITAGE = "ecsfleet"
 # Record set fields beside the ones RecordSet models.
@@ -108,6 +108,18 @@ def zones_for(name: str, zones: Sequence[Zone], private: bool) -> list[Zone]:
     best = [z for z in matching if len(z.name) == longest]
     preferred = [z for z in best if z.private == private]
     return sorted(preferred or best, key=lambda z: z.id)
+
+
+class Placement(Memo[tuple[str, bool], list[Zone]]):
+    """`zones_for` over some zones, once per name and kind of address: every container of a
+    service asks for the same name, and placing it again for each made a pass scan the zones per
+    task. Keep one per pass."""
+
+    def __init__(self, zones: Sequence[Zone]) -> None:
+        super().__init__(lambda key: zones_for(key[0], zones, key[1]))
+
+    def __call__(self, name: str, private: bool) -> list[Zone]:
+        return self[(name, private)]
 
 
 def registry_key(key: RecordKey) -> RecordKey:

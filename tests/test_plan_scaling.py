@@ -1,0 +1,148 @@
+"""The pure planners grow linearly with tasks and instances, shown without a clock: by counting
+the work that would make them grow faster (validations of names and values, zone look-ups, scans
+of the snapshot's tasks and instances) at two sizes of the same cluster."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from builders import host, snapshot, task
+from ecsfleet.agents.plan import Options, decide
+from ecsfleet.dns import names, records
+from ecsfleet.dns.endpoints import snapshot_endpoints
+from ecsfleet.dns.filters import NameRules, screen
+from ecsfleet.dns.plan import desired_records, pack, plan
+from ecsfleet.dns.records import Zone, registry_key, registry_record
+from ecsfleet.lbsync.plan import HealthCheck, Listener, LoadBalancer
+from ecsfleet.lbsync.plan import plan as lb_plan
+from ecsfleet.lbsync.services import ServiceEntry
+from ecsfleet.snapshot import ClusterSnapshot
+
+ZONE = Zone("Z1", "example.com.", False)
+SERVICES = 10
+HOSTS = 50
+
+
+class Scanned(tuple):  # type: ignore[type-arg]
+    """A snapshot's tasks or instances, counting the items every scan of them goes through."""
+
+    items = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in super().__iter__():
+            Scanned.items += 1
+            yield item
+
+
+def cluster(tasks: int, hosts: int, scanned: bool = False) -> ClusterSnapshot:
+    """`tasks` tasks of SERVICES services on `hosts` hosts, each asking for an SRV name and an A
+    name of its service: 10 names of each type, whatever the number of tasks."""
+    machines = [host(n) for n in range(1, hosts + 1)]
+    found = [task(n, machines[n % hosts], 32768 + n // hosts, family=f"svc{n % SERVICES}",
+                  container=f"svc{n % SERVICES}", service=f"svc{n % SERVICES}",
+                  env={"SERVICE_PORT_80": f"_svc{n % SERVICES}._tcp.example.com",
+                       "SERVICE_FQDN_LOCAL": f"svc{n % SERVICES}.example.com"})
+             for n in range(tasks)]
+    snap = snapshot(machines, found)
+    if scanned:
+        return ClusterSnapshot(snap.cluster, snap.region, snap.taken_at, Scanned(snap.instances), Scanned(snap.tasks))
+    return snap
+
+
+def dns_pass(snap: ClusterSnapshot, converged: bool = False) -> int:
+    """dns-sync's planning from the snapshot to the change batches, as its controller runs it."""
+    endpoints, _ = snapshot_endpoints(snap)
+    kept, _ = screen(endpoints, [ZONE], NameRules())
+    desired, _ = desired_records(kept, [ZONE], 10)
+    existing = {}
+    if converged:
+        existing = dict(desired)
+        existing.update({(z, registry_key(k)): registry_record(k, "me", 300) for z, k in desired})
+    result = plan(desired, existing, "me")
+    return sum(len(pack(groups)) for groups in result.groups_by_zone.values())
+
+
+def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[Any]:
+    """The first arguments of every call of `module.name` from now on."""
+    calls: list[Any] = []
+    original: Callable[..., Any] = getattr(module, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+@pytest.mark.parametrize("tasks", [1_000, 2_000])
+def test_each_distinct_name_and_value_is_validated_once(monkeypatch: pytest.MonkeyPatch, tasks: int) -> None:
+    snap = cluster(tasks, HOSTS)
+    name_calls = counted(monkeypatch, names, "name_problem")
+    value_calls = counted(monkeypatch, names, "value_problem")
+    head_calls = counted(monkeypatch, names, "srv_head_problem")
+    target_calls = counted(monkeypatch, names, "srv_target_problem")
+    assert dns_pass(snap) > 0
+    # 1,000 or 2,000 containers share 10 SRV and 10 A names: each validated once where a
+    # container asks for it, once as a record set's name, once as its registry record's name;
+    # and each host's name once as an SRV target.
+    assert sorted(set(name_calls)) == sorted(name_calls)
+    assert len(name_calls) == 2 * SERVICES + 2 * 2 * SERVICES + HOSTS
+    # Each host's address once; an SRV value (new for every task: its own host port) by its
+    # parts, each distinct 'priority weight port' and target once.
+    assert value_calls.count("A") == HOSTS
+    assert len(head_calls) == tasks // HOSTS and len(target_calls) == HOSTS
+
+
+@pytest.mark.parametrize("tasks", [1_000, 2_000])
+def test_each_name_is_placed_in_its_zones_once(monkeypatch: pytest.MonkeyPatch, tasks: int) -> None:
+    placed = counted(monkeypatch, records, "zones_for")
+    dns_pass(cluster(tasks, HOSTS))
+    # Once by the name filter (for the apex), once by the record sets; per name, not per task.
+    assert len(placed) == 2 * 2 * SERVICES
+
+
+def scans(work: Callable[[], object]) -> int:
+    Scanned.items = 0
+    work()
+    return Scanned.items
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_planners_scan_the_snapshot_a_fixed_number_of_times(size: int) -> None:
+    """Per task and instance, each planner walks the snapshot's tasks and instances a number of
+    times that does not grow with the cluster (or with the number of services: no planner scans
+    every task once per service, or every instance once per task)."""
+    tasks, hosts = 500 * size, 50 * size
+    snap = cluster(tasks, hosts, scanned=True)
+    services = [ServiceEntry(serviceName=f"svc{n}", family=f"svc{n}", exposedContainerName=f"svc{n}",
+                             loadBalancerName=f"svc{n}-lb") for n in range(SERVICES)]
+    lbs = {s.loadBalancerName: LoadBalancer(s.loadBalancerName, (Listener("HTTP", 80, "HTTP", 8080),),
+                                            HealthCheck("HTTP:8080/", 10, 5, 2, 3), frozenset())
+           for s in services}
+    scope = {i.ec2_instance_id for i in snap.instances}
+    size_of = tasks + hosts
+    assert scans(lambda: lb_plan(snap, services, lbs, scope)) <= 3 * size_of
+    assert scans(lambda: dns_pass(snap)) <= 2 * size_of
+    assert scans(lambda: decide(snap, Options())) <= 5 * hosts
+
+
+def test_a_converged_pass_sends_nothing_at_any_size() -> None:
+    for tasks in (1_000, 2_000):
+        assert dns_pass(cluster(tasks, HOSTS), converged=True) == 0
+
+
+def test_a_dns_pass_leaves_no_reference_cycle_for_the_collector() -> None:
+    """What lets the endpoints' read pause automatic collection: a pass frees all it allocates
+    by reference counting alone, so a paused collector misses nothing."""
+    snap = cluster(1_000, HOSTS)
+    gc.collect()
+    assert gc.isenabled()
+    dns_pass(snap)
+    dns_pass(snap, converged=True)
+    assert gc.collect() == 0
+    assert gc.isenabled()  # resumed after the read
