@@ -25,9 +25,8 @@ from builders import host, snapshot, task
 from ecsfleet.dns.records import RecordKey, RecordSet, registry_key, registry_record
 from ecsfleet.lbsync.services import ServiceEntry
 from ecsfleet.sandbox import Sandbox
-from ecsfleet.sandbox.seed import web_task_definition
+from ecsfleet.sandbox.seed import seed_cluster, web_task_definition
 from ecsfleet.snapshot import ClusterSnapshot
-from support import cluster_with_instances
 
 CLUSTER = "bench"
 ZONE = "bench.example.com"
@@ -120,6 +119,7 @@ class World:
     zone_id: str
     families: tuple[str, ...]
     subnet_id: str = ""  # the hosts' subnet, where the load balancers are
+    instance_ids: tuple[str, ...] = ()
 
     @property
     def services(self) -> list[ServiceEntry]:
@@ -144,43 +144,57 @@ def task_definition(family: str, cpu: int, stop_timeout: int | None = None) -> d
     return body
 
 
-def cluster_subnet(sb: Sandbox, instance_id: str) -> str:
-    """The subnet of the cluster's hosts: a Classic ELB registers only instances of its own VPC."""
-    reservation = sb.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]
-    return str(reservation["Instances"][0]["SubnetId"])
-
-
 def build_world(sb: Sandbox, tasks: int, instances: int) -> World:
-    """A cluster of `instances` hosts running `tasks` tasks of `services_for(tasks)` families, each
-    family behind its own Classic ELB and publishing DNS names in one hosted zone.
-
-    Tasks are started with RunTask in a `service:` group rather than by ECS services: the
-    sandbox's scheduler re-checks every service whenever a task starts, which would make
-    building 5,000 tasks take minutes; the snapshot sees the same tasks either way."""
+    """A cluster of `instances` m5.2xlarge hosts running `tasks` tasks of `services_for(tasks)`
+    ECS services, spread evenly (the sandbox's bulk seeding, `seed_cluster`), each service behind
+    its own Classic ELB and publishing DNS names in one hosted zone."""
     sb.reset()
     os.environ.update(sb.env())
-    hosts = cluster_with_instances(sb, CLUSTER, instances, instance_type="m5.2xlarge")
-    ecs, elb = sb.client("ecs"), sb.client("elb")
-    subnet = cluster_subnet(sb, hosts[0])
-    zone = sb.client("route53").create_hosted_zone(Name=ZONE, CallerReference=f"bench-{time.monotonic_ns()}")
-    count = services_for(tasks)
-    # Just too big for one more task a host, so binpacking spreads them evenly and leaves room
-    # for a small task on every host.
+    # Just too big for one more task a host, and room left for a small task on every host.
     cpu = int(INSTANCE_CPU / (math.ceil(tasks / instances) + 0.5))
-    families = tuple(f"svc{n}" for n in range(count))
-    for n, family in enumerate(families):
-        ecs.register_task_definition(**task_definition(family, cpu))
-        elb.create_load_balancer(LoadBalancerName=f"{family}-lb", Subnets=[subnet], Listeners=[
+    seeded = seed_cluster(sb, CLUSTER, instances, tasks, services_for(tasks), instance_type="m5.2xlarge",
+                          task_definition=lambda family: task_definition(family, cpu))
+    elb = sb.client("elb")
+    for family in seeded.services:
+        elb.create_load_balancer(LoadBalancerName=f"{family}-lb", Subnets=[seeded.subnet_id], Listeners=[
             {"Protocol": "HTTP", "LoadBalancerPort": 80, "InstanceProtocol": "HTTP", "InstancePort": 8080}])
-        remaining = tasks // count + (1 if n < tasks % count else 0)
-        while remaining:
-            started = ecs.run_task(cluster=CLUSTER, taskDefinition=family, count=min(10, remaining),
-                                   group=f"service:{family}")
-            if started["failures"]:
-                raise RuntimeError(f"cannot place {family}: {started['failures']}")
-            remaining -= len(started["tasks"])
-    sb.advance(2)  # every task RUNNING
-    return World(tasks, instances, zone["HostedZone"]["Id"].rsplit("/", 1)[-1], families, subnet)
+    zone = sb.client("route53").create_hosted_zone(Name=ZONE, CallerReference=f"bench-{time.monotonic_ns()}")
+    return World(tasks, instances, zone["HostedZone"]["Id"].rsplit("/", 1)[-1], seeded.services,
+                 seeded.subnet_id, seeded.instance_ids)
+
+
+class ServedTime:
+    """Wall time the sandbox (running in this process) spends serving each call: its rules, its
+    emulation or moto, and the response, apart from the client's own work. Wraps the server's
+    WSGI application; `reset` with the sandbox's call counter, so the calls and times line up."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self._sb = sb
+        server: Any = sb._server  # the benchmark measures the sandbox itself
+        self._app = server.app
+        server.app = self._timed
+        self._seconds: list[float] = []
+
+    def _timed(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._app(environ, start_response)  # the sandbox's responses are lists, served whole
+        finally:
+            self._seconds.append(time.perf_counter() - started)
+
+    def reset(self) -> None:
+        self._sb.reset_calls()
+        self._seconds.clear()
+
+    def per_call_ms(self) -> dict[tuple[str, str], float]:
+        """Mean milliseconds per call of each (service, operation) since the last reset."""
+        calls = self._sb.call_sequence()
+        if len(calls) != len(self._seconds):
+            raise RuntimeError(f"{len(calls)} calls counted but {len(self._seconds)} requests timed")
+        total: dict[tuple[str, str], list[float]] = {}
+        for call, seconds in zip(calls, self._seconds, strict=True):
+            total.setdefault(call, []).append(seconds)
+        return {call: 1000 * sum(times) / len(times) for call, times in total.items()}
 
 
 def is_read(operation: str) -> bool:

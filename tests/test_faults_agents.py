@@ -35,7 +35,7 @@ TABLE = "leases"
 # list cannot go stale.
 CLEAN_PASS: Counter[Op] = Counter({
     ("ecs", "ListClusters"): 1, ("dynamodb", "PutItem"): 2, ("ecs", "ListContainerInstances"): 2,
-    ("ecs", "DescribeContainerInstances"): 2, ("ec2", "DescribeInstances"): 2, ("ecs", "UpdateContainerAgent"): 2,
+    ("ecs", "DescribeContainerInstances"): 2, ("ecs", "UpdateContainerAgent"): 2,
     ("dynamodb", "DeleteItem"): 2,
 })
 OPS = sorted(CLEAN_PASS)

@@ -4,7 +4,11 @@ Every capability reads the cluster through here, with the fewest calls that can 
 ListContainerInstances and ListTasks to the last page, DescribeContainerInstances and
 DescribeTasks in batches of 100, DescribeTaskDefinition once per task definition ARN for the
 life of the process (a task definition revision never changes), and EC2 DescribeInstances in
-batches of 200 for the hosts' addresses.
+batches of 200 for the hosts' addresses, AMIs and tags.
+
+Each capability reads only what it uses (`SnapshotReader.read`'s switches): lb-sync no EC2 (a
+Classic ELB registers the instance ids ECS gives), agents no tasks and EC2 only for its tag
+filters and its AMI report, dns-sync, `status` and fleet everything.
 """
 
 from __future__ import annotations

@@ -55,7 +55,11 @@ class AgentUpdates:
                     continue
                 try:
                     # Read after taking the lease: an update another run just started shows as in flight.
-                    decision = decide(reader.read(cluster, include_tasks=False), self.options)
+                    # Agent versions and update states are on the container instances; EC2 is read
+                    # only for the tag filters.
+                    snap = reader.read(cluster, include_tasks=False,
+                                       include_hosts=bool(self.options.include_tags or self.options.exclude_tags))
+                    decision = decide(snap, self.options)
                     outcomes += self._act(decision, dry_run, planned, warnings)
                 finally:
                     if self.lease is not None and not dry_run:

@@ -10,11 +10,13 @@ and EC2 instances that join a cluster from their user data.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import random
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +118,24 @@ class EcsRegion:
         self.resource_tags: dict[str, list[dict[str, str]]] = {}
         self.known_ec2: set[str] = set()
         self._random = random.Random(7)
+        # Indexes, kept in step with the stores above, so that no call scans every task or
+        # instance of the region: a 50,000-task cluster read page by page would be quadratic.
+        self._instances_by_id: dict[str, ContainerInstance] = {}  # registered and deregistered
+        self._instances_by_ec2: dict[str, ContainerInstance] = {}  # registered (not INACTIVE)
+        self._cluster_instances: dict[str, dict[str, ContainerInstance]] = {}
+        self._cluster_tasks: dict[str, dict[str, Task]] = {}
+        self._group_tasks: dict[tuple[str, str], dict[str, Task]] = {}
+        self._instance_tasks: dict[str, dict[str, Task]] = {}  # by container instance ARN, every status
+        self._cluster_services: dict[str, dict[str, Service]] = {}
+        self._short: set[str] = set()  # services whose last reconcile could not start every task
+        self._due: dict[str, set[str]] = {}  # services to reconcile at the end of this instant, by cluster
+        self._instance_order = itertools.count()
+        self._service_order = itertools.count()
+        # List calls page through one list per query, built once while nothing it depends on changes.
+        self._listings: dict[tuple[Any, ...], list[str]] = {}
+        self._listed_at: tuple[int, int] = (0, 0)
+        self._task_generation = 0
+        self._instance_generation = 0
 
     # ---- names and ARNs -------------------------------------------------------------------
 
@@ -142,12 +162,15 @@ class EcsRegion:
         return found[0]
 
     def instance(self, cluster: Cluster, ref: str) -> ContainerInstance:
-        ident = ref.rsplit("/", 1)[-1]
-        for store in (self.instances, self.inactive_instances):
-            for ci in store.values():
-                if ci.cluster == cluster.name and (ci.arn == ref or ci.id == ident):
-                    return ci
-        raise invalid(f"Container instance {ref} not found.")
+        ci = self.find_instance(cluster.name, ref)
+        if ci is None:
+            raise invalid(f"Container instance {ref} not found.")
+        return ci
+
+    def find_instance(self, cluster: str, ref: str) -> ContainerInstance | None:
+        """A container instance of `cluster` by ARN or ID, registered or deregistered."""
+        ci = self._instances_by_id.get(ref.rsplit("/", 1)[-1])
+        return ci if ci is not None and ci.cluster == cluster else None
 
     def task(self, cluster: Cluster, ref: str) -> Task:
         ident = ref.rsplit("/", 1)[-1]
@@ -164,10 +187,59 @@ class EcsRegion:
         return svc
 
     def cluster_instances(self, cluster: str) -> list[ContainerInstance]:
-        return [ci for ci in self.instances.values() if ci.cluster == cluster]
+        """Registered (ACTIVE or DRAINING) container instances, in registration order."""
+        return list(self._cluster_instances.get(cluster, {}).values())
 
     def cluster_tasks(self, cluster: str) -> list[Task]:
-        return [t for t in self.tasks.values() if t.cluster == cluster]
+        """Every task ECS still knows (stopped ones for an hour), in creation order."""
+        return list(self._cluster_tasks.get(cluster, {}).values())
+
+    def cluster_services(self, cluster: str) -> list[Service]:
+        return list(self._cluster_services.get(cluster, {}).values())
+
+    def task_listing(self, cluster: str, desired: str, *, instance_arn: str | None = None, family: str | None = None,
+                     service: str | None = None, started_by: str | None = None) -> list[str]:
+        """ARNs ListTasks pages through, in creation order. Built from the narrowest index once
+        per change of the tasks, so reading N tasks a page at a time costs O(N), not O(N^2)."""
+        key = ("tasks", cluster, desired, instance_arn, family, service, started_by)
+        found = self._listing(key)
+        if found is None:
+            if instance_arn is not None:
+                pool: Iterable[Task] = self._instance_tasks.get(instance_arn, {}).values()
+            elif service:
+                pool = self._group_tasks.get((cluster, f"service:{service}"), {}).values()
+            else:
+                pool = self._cluster_tasks.get(cluster, {}).values()
+            found = self._listings[key] = [
+                t.arn for t in pool
+                if t.cluster == cluster and t.desired_status == desired
+                and (not family or t.task_definition.family == family)
+                and (not service or t.service_name == service)
+                and (not started_by or t.started_by == started_by)
+            ]
+        return found
+
+    def instance_listing(self, cluster: str, status: str | None, expression: str | None) -> list[str]:
+        """ARNs ListContainerInstances pages through, in registration order (built as `task_listing`)."""
+        key = ("instances", cluster, status, expression)
+        found = self._listing(key)
+        if found is None:
+            found = self._listings[key] = [
+                ci.arn for ci in self.cluster_instances(cluster)
+                if (status is None or ci.status == status) and (not expression or matches_expression(expression, ci))
+            ]
+        return found
+
+    def _listing(self, key: tuple[Any, ...]) -> list[str] | None:
+        generation = (self._task_generation, self._instance_generation)
+        if generation != self._listed_at:
+            self._listings.clear()
+            self._listed_at = generation
+        return self._listings.get(key)
+
+    def attributes_changed(self, ci: ContainerInstance) -> None:
+        """PutAttributes / DeleteAttributes changed what a filter expression may match."""
+        self._instance_generation += 1
 
     # ---- clusters and task definitions ----------------------------------------------------
 
@@ -217,9 +289,9 @@ class EcsRegion:
     def register_instance(
         self, cluster: Cluster, facts: Ec2Facts, attributes: dict[str, str] | None = None
     ) -> ContainerInstance:
-        for ci in self.instances.values():
-            if ci.ec2_instance_id == facts.instance_id:
-                return ci
+        known = self._instances_by_ec2.get(facts.instance_id)
+        if known is not None:
+            return known
         cpu, memory = INSTANCE_RESOURCES.get(facts.instance_type, DEFAULT_RESOURCES)
         ident = _hex_id()
         attrs = {
@@ -240,11 +312,16 @@ class EcsRegion:
             attributes=attrs,
             registered_at=self.clock.now(),
             agent_version=self.timings.initial_agent_version,
+            seq=next(self._instance_order),
         )
         self.instances[ci.arn] = ci
+        self._instances_by_id[ci.id] = ci
+        self._instances_by_ec2[ci.ec2_instance_id] = ci
+        self._cluster_instances.setdefault(cluster.name, {})[ci.arn] = ci
         self.known_ec2.add(facts.instance_id)
         self._instance_changed(ci)
-        self.reconcile_services(cluster.name)
+        # A new host only adds room: only a service that could not place every task can use it.
+        self._reconcile_some(cluster.name, set())
         return ci
 
     def deregister_instance(self, ci: ContainerInstance, force: bool, reason: str) -> ContainerInstance:
@@ -258,6 +335,9 @@ class EcsRegion:
         ci.status = "INACTIVE"
         ci.agent_connected = False
         self.instances.pop(ci.arn, None)
+        self._cluster_instances.get(ci.cluster, {}).pop(ci.arn, None)
+        if self._instances_by_ec2.get(ci.ec2_instance_id) is ci:
+            del self._instances_by_ec2[ci.ec2_instance_id]
         self.inactive_instances[ci.arn] = ci
         self._instance_changed(ci)
         self.reconcile_services(ci.cluster)
@@ -316,6 +396,7 @@ class EcsRegion:
 
     def _instance_changed(self, ci: ContainerInstance) -> None:
         ci.version += 1
+        self._instance_generation += 1
         self._emit("ECS Container Instance State Change", "aws.ecs", [ci.arn], self._render_instance(ci))
 
     # ---- EC2 instances as agents ----------------------------------------------------------
@@ -346,6 +427,7 @@ class EcsRegion:
             self.register_instance(self.clusters[name], fact, attributes)
 
     def ec2_facts(self, instance_id: str) -> Ec2Facts | None:
+        # One call per RegisterContainerInstance: a scan of moto's instances is fine here.
         for fact in self._ec2_facts():
             if fact.instance_id == instance_id:
                 return fact
@@ -391,6 +473,7 @@ class EcsRegion:
         strategy: list[dict[str, Any]] | None,
     ) -> tuple[ContainerInstance | None, tuple[str, str | None]]:
         cpu, memory, needs = td.required_cpu(), td.required_memory(), td.port_needs()
+        spread = _GroupSpread(self, group)
         fitting: list[ContainerInstance] = []
         reason: tuple[str, str | None] = ("No Container Instances were found in your cluster.", None)
         for ci in candidates:
@@ -409,11 +492,10 @@ class EcsRegion:
             fitting.append(ci)
         if not fitting:
             return None, reason
-        order = {arn: i for i, arn in enumerate(self.instances)}
-        return min(fitting, key=lambda ci: (*self._strategy_key(ci, group, strategy), order.get(ci.arn, 0))), reason
+        return min(fitting, key=lambda ci: (*self._strategy_key(ci, spread, strategy), ci.seq)), reason
 
     def _strategy_key(
-        self, ci: ContainerInstance, group: str, strategy: list[dict[str, Any]] | None
+        self, ci: ContainerInstance, spread: _GroupSpread, strategy: list[dict[str, Any]] | None
     ) -> tuple[float, ...]:
         # binpack on memory unless told otherwise: it packs services the way the issue asks.
         steps = strategy or [{"type": "binpack", "field": "memory"}]
@@ -423,23 +505,14 @@ class EcsRegion:
             if kind == "binpack":
                 key.append(ci.remaining_cpu if fld.lower() == "cpu" else ci.remaining_memory)
             elif kind == "spread":
-                key.append(self._spread_count(ci, group, fld))
+                key.append(spread.count(ci, fld))
             elif kind == "random":
                 key.append(self._random.random())
         return tuple(key)
 
-    def _spread_count(self, ci: ContainerInstance, group: str, fld: str) -> int:
-        """Tasks of the group already on this instance, or on instances sharing its attribute value."""
-        if fld.lower() in ("instanceid", "host"):
-            hosts = {ci.arn}
-        else:
-            attr = fld.removeprefix("attribute:")
-            value = ci.attributes.get(attr)
-            hosts = {i.arn for i in self.instances.values() if i.attributes.get(attr) == value}
-        return sum(
-            1 for t in self.tasks.values()
-            if t.group == group and t.desired_status == "RUNNING" and t.container_instance_arn in hosts
-        )
+    def group_tasks(self, cluster: str, group: str) -> list[Task]:
+        """Tasks of a group (`service:NAME`, `family:NAME`, ...) that are to keep running."""
+        return [t for t in self._group_tasks.get((cluster, group), {}).values() if t.desired_status == "RUNNING"]
 
     def _satisfies(self, ci: ContainerInstance, constraint: dict[str, Any], group: str) -> bool:
         kind = constraint.get("type")
@@ -514,6 +587,9 @@ class EcsRegion:
         ci.used_memory += task.memory
         ci.task_arns.add(arn)
         self.tasks[arn] = task
+        self._cluster_tasks.setdefault(task.cluster, {})[arn] = task
+        self._group_tasks.setdefault((task.cluster, task.group), {})[arn] = task
+        self._instance_tasks.setdefault(ci.arn, {})[arn] = task
         if task.tags:
             self.resource_tags[arn] = task.tags
         self._task_changed(task)
@@ -529,7 +605,8 @@ class EcsRegion:
             # As when an image cannot be pulled: STOPPED straight from PENDING, no exit code.
             for container in task.containers:
                 container.reason = failure
-            self._finish_stop(task, failure, "TaskFailedToStart")
+            self._finish_stop(task, failure, "TaskFailedToStart", reconcile=False)
+            self._reconcile_soon(task)
             return
         task.last_status = "RUNNING"
         task.started_at = self.clock.now()
@@ -540,14 +617,14 @@ class EcsRegion:
                 container.health_status = "UNKNOWN"
                 self._schedule_health(task, container, delay)
         self._task_changed(task)
-        self.reconcile_services(task.cluster)
+        self._reconcile_soon(task)
 
     def _schedule_health(self, task: Task, container: Container, delay: float) -> None:
         def healthy() -> None:
             if task.last_status == "RUNNING" and container.health_status == "UNKNOWN":
                 container.health_status = "HEALTHY"
                 self._task_changed(task)
-                self.reconcile_services(task.cluster)
+                self._reconcile_soon(task)
 
         self.clock.call_later(delay, healthy)
 
@@ -563,9 +640,12 @@ class EcsRegion:
             self._finish_stop(task, reason, stop_code)
             return
         self._task_changed(task)
-        self.clock.call_later(
-            task.task_definition.stop_timeout(), lambda: self._finish_stop(task, reason, stop_code)
-        )
+        self.clock.call_later(task.task_definition.stop_timeout(), lambda: self._stop_when_due(task, reason, stop_code))
+
+    def _stop_when_due(self, task: Task, reason: str, stop_code: str) -> None:
+        if task.last_status != "STOPPED":
+            self._finish_stop(task, reason, stop_code, reconcile=False)
+            self._reconcile_soon(task)
 
     def _finish_stop(self, task: Task, reason: str, stop_code: str, reconcile: bool = True) -> None:
         if task.last_status == "STOPPED":
@@ -591,14 +671,44 @@ class EcsRegion:
         self._task_changed(task)
         self.clock.call_later(STOPPED_TASK_RETENTION, lambda: self._forget(task))
         if reconcile:
-            self.reconcile_services(task.cluster)
+            self._reconcile_for(task)
 
     def _forget(self, task: Task) -> None:
-        self.tasks.pop(task.arn, None)
+        if self.tasks.pop(task.arn, None) is None:
+            return
+        self._task_generation += 1
+        for index, key in ((self._cluster_tasks, task.cluster), (self._instance_tasks, task.container_instance_arn)):
+            index.get(key, {}).pop(task.arn, None)
+        self._group_tasks.get((task.cluster, task.group), {}).pop(task.arn, None)
 
     def _task_changed(self, task: Task) -> None:
         task.version += 1
+        self._task_generation += 1
         self._emit("ECS Task State Change", "aws.ecs", [task.arn], self._render_task(task))
+
+    def seed_service_tasks(self, svc: Service, count: int, first_host: int = 0) -> int:
+        """Start `count` more tasks of a service on the cluster's ACTIVE hosts in turn from the
+        `first_host`-th, and raise its desired count by as many: what its scheduler would do with
+        a spread by instance, without a placement search per task (which costs a scan of every
+        host). For seeding large worlds; returns the host index to go on from. ValueError when
+        the hosts have no room left."""
+        cluster = self.clusters[svc.cluster]
+        td = self.task_definition(svc.task_definition_arn)
+        hosts = [ci for ci in self.cluster_instances(cluster.name) if ci.status == "ACTIVE" and ci.agent_connected]
+        cpu, memory, needs = td.required_cpu(), td.required_memory(), td.port_needs()
+        cursor, misses = first_host, 0
+        for _ in range(count):
+            while hosts and hosts[cursor % len(hosts)].fits(cpu, memory, needs) is not None:
+                cursor, misses = cursor + 1, misses + 1
+                if misses >= len(hosts):
+                    raise ValueError(f"no room left in cluster {cluster.name} for service {svc.name}")
+            if not hosts:
+                raise ValueError(f"cluster {cluster.name} has no ACTIVE container instance")
+            self._start_task(cluster, td, hosts[cursor % len(hosts)], f"service:{svc.name}",
+                             f"ecs-svc/{svc.primary.id}", None, svc.primary.id, None)
+            svc.desired_count += 1
+            cursor, misses = cursor + 1, 0
+        return cursor
 
     # ---- services -------------------------------------------------------------------------
 
@@ -624,10 +734,12 @@ class EcsRegion:
             load_balancers=list(body.get("loadBalancers") or []),
             launch_type=body.get("launchType") or "EC2",
             tags=list(body.get("tags") or []),
+            seq=next(self._service_order),
         )
         self.services[arn] = svc
+        self._cluster_services.setdefault(cluster.name, {})[arn] = svc
         self.resource_tags[arn] = svc.tags
-        self.reconcile_services(cluster.name)
+        self._reconcile_some(cluster.name, {arn})
         return svc
 
     def update_service(self, svc: Service, body: dict[str, Any]) -> None:
@@ -649,28 +761,61 @@ class EcsRegion:
             for deployment in svc.deployments:
                 deployment.status = "ACTIVE"
             svc.deployments.insert(0, Deployment(_hex_id()[:12], svc.task_definition_arn, now, now))
-        self.reconcile_services(svc.cluster)
+        self._reconcile_some(svc.cluster, {svc.arn})
 
     def delete_service(self, svc: Service, force: bool) -> None:
         if svc.desired_count > 0 and not force:
             raise invalid("The service cannot be stopped while it is scaled above 0.")
         svc.desired_count = 0
         svc.status = "DRAINING"
-        self.reconcile_services(svc.cluster)
+        self._reconcile_some(svc.cluster, {svc.arn})
 
     def service_tasks(self, svc: Service) -> list[Task]:
-        return [
-            t for t in self.tasks.values()
-            if t.cluster == svc.cluster and t.group == f"service:{svc.name}" and t.desired_status == "RUNNING"
-        ]
+        return self.group_tasks(svc.cluster, f"service:{svc.name}")
 
     def reconcile_services(self, cluster: str) -> None:
         """The service scheduler: start what is missing, then stop what is surplus, within the
         deployment's minimumHealthyPercent / maximumPercent."""
-        for svc in [s for s in self.services.values() if s.cluster == cluster]:
+        for svc in self.cluster_services(cluster):
             if svc.status == "INACTIVE":
                 continue
             self._reconcile_service(svc)
+
+    def _reconcile_for(self, task: Task) -> None:
+        """A task started, turned healthy or stopped: its own service may take its next step,
+        and a stop frees room for a service that could not place every task. No other service
+        can be affected, and reconciling every service of the cluster on every task change made
+        starting N tasks cost O(N^2)."""
+        self._reconcile_some(task.cluster, self._own_service(task))
+
+    def _reconcile_soon(self, task: Task) -> None:
+        """`_reconcile_for`, from a timer: once per service at the end of this instant, however
+        many of its tasks changed in it (10,000 tasks started together turn RUNNING together,
+        and a reconcile per task would scan the service's tasks for each of them)."""
+        if not self._due:
+            self.clock.call_later(0, self._reconcile_due)
+        self._due.setdefault(task.cluster, set()).update(self._own_service(task))
+
+    def _reconcile_due(self) -> None:
+        due, self._due = self._due, {}
+        for cluster, arns in due.items():
+            if cluster in self.clusters:
+                self._reconcile_some(cluster, arns)
+
+    def _own_service(self, task: Task) -> set[str]:
+        arn = self.arn("service", f"{task.cluster}/{task.service_name}") if task.service_name else ""
+        return {arn} if arn in self.services else set()
+
+    def _reconcile_some(self, cluster: str, arns: set[str]) -> None:
+        """Reconcile these services and every service still short of tasks, in creation order."""
+        wanted = arns | self._short
+        if not wanted:
+            return
+        services = self._cluster_services.get(cluster, {})
+        chosen = [services[a] for a in wanted if a in services]
+        for svc in sorted(chosen, key=lambda s: s.seq) if len(chosen) > 1 else chosen:
+            if svc.status != "INACTIVE":
+                self._reconcile_service(svc)
 
     def _reconcile_service(self, svc: Service) -> None:
         cluster = self.clusters[svc.cluster]
@@ -733,6 +878,10 @@ class EcsRegion:
             svc.primary.rollout_state = "COMPLETED"
         if svc.status == "DRAINING" and not self.service_tasks(svc):
             svc.status = "INACTIVE"
+        if svc.status != "INACTIVE" and len(good) < desired:
+            self._short.add(svc.arn)
+        else:
+            self._short.discard(svc.arn)
 
     def _service_event(self, svc: Service, message: str) -> None:
         if svc.events and svc.events[0]["message"] == message:
@@ -745,6 +894,33 @@ class EcsRegion:
         for name, cluster in self.clusters.items():
             if cluster.status == "ACTIVE":
                 self.reconcile_services(name)
+
+
+class _GroupSpread:
+    """Tasks of one group per host and per attribute value, counted once per placement (a
+    count per candidate host would scan every task for each of them)."""
+
+    def __init__(self, region: EcsRegion, group: str) -> None:
+        self._region = region
+        self._group = group
+        self._per_host: Counter[str] | None = None
+        self._per_value: dict[str, Counter[str | None]] = {}
+
+    def count(self, ci: ContainerInstance, fld: str) -> int:
+        if self._per_host is None:
+            tasks = self._region.group_tasks(ci.cluster, self._group)
+            self._per_host = Counter(t.container_instance_arn for t in tasks)
+        if fld.lower() in ("instanceid", "host"):
+            return self._per_host[ci.arn]
+        attr = fld.removeprefix("attribute:")
+        per_value = self._per_value.get(attr)
+        if per_value is None:
+            per_value = self._per_value[attr] = Counter()
+            for arn, n in self._per_host.items():
+                host = self._region.instances.get(arn)
+                if host is not None:
+                    per_value[host.attributes.get(attr)] += n
+        return per_value[ci.attributes.get(attr)]
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

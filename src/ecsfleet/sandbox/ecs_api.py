@@ -184,15 +184,17 @@ def render_service(region: EcsRegion, svc: Service) -> Document:
 
 
 def iso_times(doc: Any) -> Any:
-    """EventBridge details carry ISO timestamps where the API carries epoch numbers."""
+    """EventBridge details carry ISO timestamps where the API carries epoch numbers. Every task
+    change is rendered so: it recurses into containers only, not into every value."""
     if isinstance(doc, dict):
         return {
             k: (dt.datetime.fromtimestamp(v, dt.UTC).isoformat().replace("+00:00", "Z")
-                if k.endswith("At") and isinstance(v, float) else iso_times(v))
+                if isinstance(v, float) and k.endswith("At")
+                else iso_times(v) if isinstance(v, dict | list) else v)
             for k, v in doc.items()
         }
     if isinstance(doc, list):
-        return [iso_times(v) for v in doc]
+        return [iso_times(v) if isinstance(v, dict | list) else v for v in doc]
     return doc
 
 
@@ -258,9 +260,7 @@ class EcsApi:
             "registeredContainerInstancesCount": len(r.cluster_instances(name)),
             "runningTasksCount": sum(1 for t in tasks if t.last_status == "RUNNING"),
             "pendingTasksCount": sum(1 for t in tasks if t.last_status == "PENDING"),
-            "activeServicesCount": sum(
-                1 for s in r.services.values() if s.cluster == name and s.status == "ACTIVE"
-            ),
+            "activeServicesCount": sum(1 for s in r.cluster_services(name) if s.status == "ACTIVE"),
             "settings": [{"name": "containerInsights", "value": "disabled"}],
             "tags": cluster.tags,
         }
@@ -319,18 +319,8 @@ class EcsApi:
         return {"containerInstance": render_instance(r, ci)}
 
     def ListContainerInstances(self, r: EcsRegion, p: Params) -> Document:
-        from .ecs import matches_expression
-
         cluster = r.cluster(p.get("cluster"))
-        wanted = p.get("status")
-        expression = p.get("filter")
-        arns = [
-            ci.arn
-            for ci in r.cluster_instances(cluster.name)
-            if (wanted is None or ci.status == wanted)
-            and (not expression or matches_expression(expression, ci))
-        ]
-        return _page(arns, p, "containerInstanceArns")
+        return _page(r.instance_listing(cluster.name, p.get("status"), p.get("filter")), p, "containerInstanceArns")
 
     def DescribeContainerInstances(self, r: EcsRegion, p: Params) -> Document:
         cluster = r.cluster(p.get("cluster"))
@@ -370,6 +360,7 @@ class EcsApi:
         for attribute in p.get("attributes") or []:
             ci = r.instance(cluster, attribute.get("targetId", ""))
             ci.attributes[attribute["name"]] = attribute.get("value", "")
+            r.attributes_changed(ci)
         return {"attributes": p.get("attributes") or []}
 
     def DeleteAttributes(self, r: EcsRegion, p: Params) -> Document:
@@ -377,6 +368,7 @@ class EcsApi:
         for attribute in p.get("attributes") or []:
             ci = r.instance(cluster, attribute.get("targetId", ""))
             ci.attributes.pop(attribute["name"], None)
+            r.attributes_changed(ci)
         return {"attributes": p.get("attributes") or []}
 
     def ListAttributes(self, r: EcsRegion, p: Params) -> Document:
@@ -429,18 +421,10 @@ class EcsApi:
         cluster = r.cluster(p.get("cluster"))
         desired = p.get("desiredStatus") or "RUNNING"
         instance_arn = r.instance(cluster, p["containerInstance"]).arn if p.get("containerInstance") else None
-        family, service, started_by = p.get("family"), p.get("serviceName"), p.get("startedBy")
-        if service:
-            service = service.rsplit("/", 1)[-1]
-        arns = [
-            t.arn
-            for t in r.cluster_tasks(cluster.name)
-            if t.desired_status == desired
-            and (instance_arn is None or t.container_instance_arn == instance_arn)
-            and (not family or t.task_definition.family == family)
-            and (not service or t.service_name == service)
-            and (not started_by or t.started_by == started_by)
-        ]
+        service = p.get("serviceName")
+        arns = r.task_listing(cluster.name, desired, instance_arn=instance_arn, family=p.get("family"),
+                              service=service.rsplit("/", 1)[-1] if service else None,
+                              started_by=p.get("startedBy"))
         return _page(arns, p, "taskArns")
 
     def DescribeTasks(self, r: EcsRegion, p: Params) -> Document:
@@ -483,7 +467,7 @@ class EcsApi:
 
     def ListServices(self, r: EcsRegion, p: Params) -> Document:
         cluster = r.cluster(p.get("cluster"))
-        arns = [s.arn for s in r.services.values() if s.cluster == cluster.name and s.status != "INACTIVE"]
+        arns = [s.arn for s in r.cluster_services(cluster.name) if s.status != "INACTIVE"]
         return _page(arns, p, "serviceArns", default_max=10)
 
     # tags ---------------------------------------------------------------------------------

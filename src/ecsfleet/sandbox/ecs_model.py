@@ -152,6 +152,7 @@ class ContainerInstance:
     task_arns: set[str] = field(default_factory=set)
     fail_next_update: bool = False
     tags: list[dict[str, str]] = field(default_factory=list)
+    seq: int = 0  # registration order: placement's last tie-break
 
     @property
     def remaining_cpu(self) -> int:
@@ -171,10 +172,11 @@ class ContainerInstance:
         if len(set(fixed)) != len(fixed) or any(p in self.used_ports or p in RESERVED_PORTS for p in fixed):
             return "RESOURCE:PORTS"
         dynamic = sum(1 for n in needs if not n.host_port)
-        free = EPHEMERAL_PORTS[1] - EPHEMERAL_PORTS[0] + 1 - len(
+        span = EPHEMERAL_PORTS[1] - EPHEMERAL_PORTS[0] + 1
+        # Counting the used ephemeral ports is needed only when the range could be nearly full.
+        if dynamic > span - len(self.used_ports) and dynamic > span - len(
             [p for p in self.used_ports if EPHEMERAL_PORTS[0] <= p <= EPHEMERAL_PORTS[1]]
-        )
-        if dynamic > free:
+        ):
             return "RESOURCE:PORTS"
         return None
 
@@ -281,6 +283,7 @@ class Service:
     status: str = "ACTIVE"
     events: list[dict[str, Any]] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
+    seq: int = 0  # creation order: the scheduler reconciles services in it
 
     @property
     def primary(self) -> Deployment:

@@ -65,9 +65,9 @@ def _existing(balancer: Any) -> Iterator[tuple[int, int, str, str, str | None]]:
                str(listener.instance_protocol).upper(), listener.ssl_certificate_id or None)
 
 
-def _instance(call: Call, instance_id: str) -> Any:
-    ec2 = call.world.moto("ec2")
-    return next((i for i in ec2.all_instances() if i.id == instance_id), None)
+def _instances(call: Call) -> dict[str, Any]:
+    """moto's instances by id, read once per call: a call names up to thousands of instances."""
+    return {i.id: i for i in call.world.moto("ec2").all_instances()}
 
 
 def _instance_ids(call: Call) -> list[str]:
@@ -218,9 +218,9 @@ def _instance_port_one_security(call: Call) -> Refusal | None:
       "Only existing instances that are not terminated (or terminating) can be registered (InvalidInstance).",
       _API + "API_RegisterInstancesWithLoadBalancer.html")
 def _register_existing(call: Call) -> Refusal | None:
-    ids = _instance_ids(call)
+    ids, known = _instance_ids(call), _instances(call)
     for instance_id in ids:
-        instance = _instance(call, instance_id)
+        instance = known.get(instance_id)
         if instance is None or instance.state in _GONE:
             return Refusal("InvalidInstance", f"InvalidInstance found in [{', '.join(ids)}]. "
                                               f"Invalid id: \"{instance_id}\"")
@@ -234,8 +234,9 @@ def _register_same_vpc(call: Call) -> Refusal | None:
     balancer = _balancer(call)
     if balancer is None or not balancer.vpc_id:
         return None
+    known = _instances(call)
     for instance_id in _instance_ids(call):
-        instance = _instance(call, instance_id)
+        instance = known.get(instance_id)
         if instance is not None and instance.vpc_id and instance.vpc_id != balancer.vpc_id:
             return Refusal("InvalidInstance", f"EC2 instance {instance_id} is not in the same VPC as ELB.")
     return None
