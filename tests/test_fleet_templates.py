@@ -13,7 +13,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecsfleet.cfn import lint, to_yaml
+from ecsfleet.cfn import lint
+from ecsfleet.fleet.cli import SEED_DEFAULT_REGION as SEED_REGION
+from ecsfleet.fleet.cli import to_yaml
 from ecsfleet.fleet.deploy import desired_stacks
 from ecsfleet.fleet.schema import InfraError, load_infra, parse_infra
 from ecsfleet.fleet.templates import compute_template, user_data
@@ -122,14 +124,14 @@ def test_not_yaml_and_not_a_mapping_are_clear_errors() -> None:
 def test_every_fixture_renders_templates_that_pass_cfn_lint(fixture: Path) -> None:
     _, infra = load_infra(str(fixture))
     for stack in desired_stacks(infra, "v1", {}):
-        assert lint(dict(stack.template)) == [], stack.name
+        assert lint(dict(stack.template), [SEED_REGION]) == [], stack.name
 
 
 def test_compute_template_ties_every_resource_to_cluster_and_version() -> None:
     _, infra = load_infra(str(SEED))
     template = compute_template(infra, "v7")
     resources = template["Resources"]
-    assert set(resources) == {"LaunchTemplate", "AsgReserved", "SpotFleetMain"}
+    assert set(resources) == {"LaunchTemplate", "AsgReservedLaunchTemplate", "AsgReserved", "SpotFleetMain"}
     assert template["Parameters"]["Status"]["AllowedValues"] == ["active", "inactive"]
     # A plain AMI id that deploy resolves once per version, so a Status switch never changes the AMI.
     assert template["Parameters"]["ImageId"]["Type"] == "AWS::EC2::Image::Id"
@@ -146,6 +148,11 @@ def test_compute_template_ties_every_resource_to_cluster_and_version() -> None:
     assert spot["TargetCapacity"] == 1
     group = resources["AsgReserved"]["Properties"]
     assert group["MinSize"] == {"Fn::If": ["Active", "1", "0"]}
+    # A group launches its own instance type: its launch template names it (AWS launches nothing
+    # from a template without one); the rest of the node is the spot fleets' template.
+    assert group["LaunchTemplate"]["LaunchTemplateId"] == {"Ref": "AsgReservedLaunchTemplate"}
+    own = resources["AsgReservedLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert own == {**data, "InstanceType": infra.ec2_instances.auto_scaling_groups[0].instance_type}
     assert {"Key": "ecsfleet:cluster", "Value": "dev-cluster", "PropagateAtLaunch": True} in group["Tags"]
 
 

@@ -307,15 +307,21 @@ def compute_template(infra: Infra, version: str, extra_user_data: str = "") -> d
                                                  "DeleteOnTermination": True}}
             for m in nodes.ebs_mounts
         ]
-    resources: dict[str, Any] = {
-        "LaunchTemplate": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {
-            "LaunchTemplateName": f"{spec.name}-{version}", "LaunchTemplateData": launch_data}},
-    }
+    resources: dict[str, Any] = {}
+    if nodes.spot_fleets:  # the spot fleets' overrides name their instance types
+        resources["LaunchTemplate"] = {"Type": "AWS::EC2::LaunchTemplate", "Properties": {
+            "LaunchTemplateName": f"{spec.name}-{version}", "LaunchTemplateData": launch_data}}
     for group in nodes.auto_scaling_groups:
+        # A group launches what its launch template says: without an InstanceType there, AWS
+        # launches nothing, so each group has its own template, with the group's type.
+        template_id = f"{asg_logical_id(group)}LaunchTemplate"
+        resources[template_id] = {"Type": "AWS::EC2::LaunchTemplate", "Properties": {
+            "LaunchTemplateName": f"{spec.name}-{version}-{group.name}",
+            "LaunchTemplateData": {**launch_data, "InstanceType": group.instance_type}}}
         resources[asg_logical_id(group)] = {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {
             "AutoScalingGroupName": f"{spec.name}-{version}-{group.name}",
-            "LaunchTemplate": {"LaunchTemplateId": {"Ref": "LaunchTemplate"},
-                               "Version": {"Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"]}},
+            "LaunchTemplate": {"LaunchTemplateId": {"Ref": template_id},
+                               "Version": {"Fn::GetAtt": [template_id, "LatestVersionNumber"]}},
             "MinSize": {"Fn::If": ["Active", str(group.min_size), "0"]},
             "MaxSize": str(group.max_size),
             "DesiredCapacity": str(group.desired_instances),
