@@ -17,9 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..amis import RECOMMENDED_AMI_PARAMETER, recommended_ami
+from ..amis import latest_ami
 from ..aws import Clients, error_code
 from ..errors import UserError
+from .ami_refresh import infra_ami_source
 from .schema import Infra
 from .stacks import FleetStacks, Stack, adopted_cluster_template, read_stacks
 from .templates import (
@@ -286,23 +287,28 @@ class DeployResult:
 
 
 def resolve_image_id(clients: Clients, infra: Infra) -> str:
-    """ec2_instances.ami, else the recommended ECS-optimized AMI of the region."""
-    if infra.ec2_instances.ami:
-        return infra.ec2_instances.ami
-    found = recommended_ami(clients)
+    """The AMI infra.yml's source names now: ec2_instances.ami, ami_parameter or ami_name_filter,
+    else the recommended ECS-optimized AMI of the region."""
+    source = infra_ami_source(infra)
+    found = latest_ami(clients, source)
     if not found:
-        raise UserError(f"cannot read the SSM parameter {RECOMMENDED_AMI_PARAMETER} in {clients.target.region}: "
-                        f"set ec2_instances.ami in infra.yml")
+        raise UserError(f"cannot read an AMI from {source.describe()} in {clients.target.region}: set "
+                        f"ec2_instances.ami, ami_parameter or ami_name_filter in infra.yml")
     return found
 
 
 def plan(clients: Clients, infra: Infra, version: str, network: Mapping[str, str],
-         extra_user_data: str = "") -> tuple[FleetStacks, list[StackChange]]:
+         extra_user_data: str = "", image_id: str | None = None) -> tuple[FleetStacks, list[StackChange]]:
+    """`image_id`: the AMI a new version is created with (an AMI refresh names it); by default
+    the one infra.yml's source names now."""
     observed = read_stacks(clients, infra, with_templates=True)
     existing = observed.version(version)
     if existing is not None and existing.status == FAILED_CREATE:
         existing = None  # created again: it takes the AMI of today, like any new version
-    image_id = "" if existing is not None else resolve_image_id(clients, infra)
+    if existing is not None:
+        image_id = ""
+    elif image_id is None:
+        image_id = resolve_image_id(clients, infra)
     failures = {s.name: failed_earlier(clients, s.name)
                 for s in (observed.cluster, *observed.compute) if s is not None and s.status == FAILED_CREATE}
     desired = desired_stacks(infra, version, network, extra_user_data, image_id)

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
+from .ami_refresh import IMAGE_PARAMETER, Drift
 from .observe import Fleet, FleetWorld
 from .stacks import ADOPTED_TAG
 
@@ -34,10 +35,12 @@ def fleet_document(world: FleetWorld, fleet: Fleet) -> dict[str, Any]:
             "draining": sum(1 for ci in members if ci.status == "DRAINING"),
         },
         "runningTasks": sum(1 for t in tasks if t.last_status == "RUNNING"),
+        "ami": fleet.stack.parameters.get(IMAGE_PARAMETER),  # fixed when the version was created
     }
 
 
-def status_document(world: FleetWorld) -> dict[str, Any]:
+def status_document(world: FleetWorld, drift: Drift | None = None) -> dict[str, Any]:
+    """`drift`: the active version's AMI against the one infra.yml's source names now."""
     cluster = world.stacks.cluster
     return {
         "schema": SCHEMA,
@@ -46,11 +49,13 @@ def status_document(world: FleetWorld) -> dict[str, Any]:
         "clusterExists": world.snapshot is not None,
         "versions": [fleet_document(world, f) for f in world.fleets],
         "foreignStacks": [s.name for s in world.stacks.foreign],
+        "amiDrift": None if drift is None else {"version": drift.version, "running": drift.running,
+                                                "target": drift.target, "source": drift.source},
     }
 
 
-def status_tables(world: FleetWorld) -> Group:
-    doc = status_document(world)
+def status_tables(world: FleetWorld, drift: Drift | None = None) -> Group:
+    doc = status_document(world, drift)
     stack = doc["clusterStack"]
     title = f"{world.cluster}: cluster stack " + (f"{stack['name']} {stack['status']}" if stack else "not deployed")
     table = Table(title=title, title_justify="left")
@@ -67,4 +72,6 @@ def status_tables(world: FleetWorld) -> Group:
     if doc["foreignStacks"]:
         parts.append(f"not managed by ecsfleet (left alone): {', '.join(doc['foreignStacks'])}; if "
                      f"ecs-cluster-deployer made them, `ecsfleet fleet adopt` takes them over")
+    if drift is not None:
+        parts.append(f"AMI drift: {drift.describe()} (docs/fleet.md, \"AMIs stay current\")")
     return Group(*parts)

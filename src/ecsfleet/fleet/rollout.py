@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..aws import Clients, error_code
 from ..errors import UserError
@@ -21,6 +22,7 @@ from .stacks import Stack, read_stacks
 
 Sleep = Callable[[float], None]
 SMOKE_IMAGE = "public.ecr.aws/docker/library/busybox:stable"
+SMOKE_STARTED_BY = "ecsfleet-smoke-test"
 
 
 class RolloutError(DeployError):
@@ -28,11 +30,12 @@ class RolloutError(DeployError):
 
 
 def set_status(clients: Clients, infra: Infra, version: str, status: str, echo: Echo, poll: float = 5.0,
-               replaces: Sequence[Stack] = ()) -> bool:
+               replaces: Sequence[Stack] = (), wait: bool = True) -> bool:
     """Set a compute stack's `Status` (template and other parameters kept). Returns False when it
     already had that status. `replaces`: the active fleets a rollout is about to set inactive,
     claimed in the same UpdateStack (see `plan._unfinished_switches`), so a process stopped
-    before their own updates leaves work the next reconcile pass finishes."""
+    before their own updates leaves work the next reconcile pass finishes. Without `wait`, the
+    update is started and not followed (a reconcile pass: the next one sees where it went)."""
     stacks = read_stacks(clients, infra)
     stack = stacks.version(version)
     if stack is None:
@@ -51,7 +54,8 @@ def set_status(clients: Clients, infra: Infra, version: str, status: str, echo: 
             return False
         raise DeployError(f"{stack.name}: CloudFormation refused to set Status={status}: {error}") from error
     echo(f"{stack.name}: Status -> {status}")
-    wait_for_stack(clients, stack.name, echo, poll)
+    if wait:
+        wait_for_stack(clients, stack.name, echo, poll)
     return True
 
 
@@ -66,16 +70,26 @@ def _health_task(clients: Clients, infra: Infra, task_definition: str | None) ->
     (`<cluster>-cluster-health-task`); and whether it defines a health check to wait for."""
     ecs = clients("ecs")
     family = task_definition or f"{infra.cluster.name}-cluster-health-task"
-    try:
-        found = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
-        return family, any(c.get("healthCheck") for c in found.get("containerDefinitions") or [])
-    except Exception as error:
-        if task_definition or error_code(error) not in ("ClientException", "InvalidParameterException"):
-            raise
+    checked = has_health_check(clients, family)
+    if checked is not None:
+        return family, checked
+    if task_definition:
+        raise UserError(f"--smoke-task-definition {task_definition}: no such task definition")
     ecs.register_task_definition(family=family, containerDefinitions=[{
         "name": "health", "image": SMOKE_IMAGE, "essential": True, "memory": 32, "cpu": 16,
         "command": ["sh", "-c", "sleep 120"]}])
     return family, False
+
+
+def has_health_check(clients: Clients, family: str) -> bool | None:
+    """Whether the task definition defines a health check to wait for; None when it is not registered."""
+    try:
+        found = clients("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
+    except Exception as error:
+        if error_code(error) not in ("ClientException", "InvalidParameterException"):
+            raise
+        return None
+    return any(c.get("healthCheck") for c in found.get("containerDefinitions") or [])
 
 
 def wait_for_instances(clients: Clients, infra: Infra, version: str, timeout: float, sleep: Sleep,
@@ -99,39 +113,57 @@ def wait_for_instances(clients: Clients, infra: Infra, version: str, timeout: fl
         waited += poll
 
 
-def smoke_test(clients: Clients, infra: Infra, version: str, timeout: float, sleep: Sleep, echo: Echo,
-               task_definition: str | None = None, poll: float = 4.0) -> SmokeResult:
-    """Run one small task pinned to the fleet (`attribute:asg_version == <version>`): it passes
-    when the task runs (healthy, where it has a health check) or exits 0 within the timeout; the
-    task is always stopped afterwards."""
-    ecs, cluster = clients("ecs"), infra.cluster.name
+def start_smoke_task(clients: Clients, infra: Infra, version: str, task_definition: str | None = None,
+                     started_by: str = SMOKE_STARTED_BY) -> tuple[str | None, bool, str]:
+    """Run one small task pinned to the fleet (`attribute:asg_version == <version>`). Returns its
+    ARN (None when it could not be placed), whether it has a health check to wait for, and the
+    placement failure's reasons."""
     family, needs_health = _health_task(clients, infra, task_definition)
-    answer = ecs.run_task(cluster=cluster, taskDefinition=family, count=1, startedBy="ecsfleet-smoke-test",
-                          placementConstraints=[{"type": "memberOf",
-                                                 "expression": f"attribute:{VERSION_ATTRIBUTE} == {version}"}])
+    answer = clients("ecs").run_task(
+        cluster=infra.cluster.name, taskDefinition=family, count=1, startedBy=started_by,
+        placementConstraints=[{"type": "memberOf", "expression": f"attribute:{VERSION_ATTRIBUTE} == {version}"}])
     if not answer.get("tasks"):
         reasons = ", ".join(f.get("reason", "?") for f in answer.get("failures") or []) or "no reason given"
+        return None, needs_health, reasons
+    return str(answer["tasks"][0]["taskArn"]), needs_health, ""
+
+
+def smoke_verdict(task: Mapping[str, Any], needs_health: bool) -> SmokeResult | None:
+    """The verdict on a smoke task as DescribeTasks answers it: it passes when it runs (healthy,
+    where it has a health check) or exits 0; None while it is still starting."""
+    status = task.get("lastStatus")
+    containers = task.get("containers") or []
+    if status == "STOPPED":
+        codes = [c.get("exitCode") for c in containers if c.get("essential", True)]
+        if codes and all(code == 0 for code in codes):
+            return SmokeResult(True, "the smoke task ran and exited 0")
+        why = task.get("stoppedReason") or "stopped"
+        details = "; ".join(f"{c['name']}: {c.get('reason') or 'exit code ' + str(c.get('exitCode'))}"
+                            for c in containers)
+        return SmokeResult(False, f"the smoke task stopped: {why}" + (f" ({details})" if details else ""))
+    if status == "RUNNING" and (not needs_health or task.get("healthStatus") == "HEALTHY"):
+        return SmokeResult(True, "the smoke task reached RUNNING" + (" and HEALTHY" if needs_health else ""))
+    return None
+
+
+def smoke_test(clients: Clients, infra: Infra, version: str, timeout: float, sleep: Sleep, echo: Echo,
+               task_definition: str | None = None, poll: float = 4.0) -> SmokeResult:
+    """Run the smoke task on the fleet and wait for its verdict (`smoke_verdict`) within the
+    timeout; the task is always stopped afterwards."""
+    ecs, cluster = clients("ecs"), infra.cluster.name
+    arn, needs_health, reasons = start_smoke_task(clients, infra, version, task_definition)
+    if arn is None:
         return SmokeResult(False, f"the smoke task could not be placed on {version} ({reasons})")
-    arn = answer["tasks"][0]["taskArn"]
     echo(f"{version}: smoke task {arn.rsplit('/', 1)[-1]} started")
     waited = 0.0
     try:
         while True:
             task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
-            status = task.get("lastStatus")
-            containers = task.get("containers") or []
-            if status == "STOPPED":
-                codes = [c.get("exitCode") for c in containers if c.get("essential", True)]
-                if codes and all(code == 0 for code in codes):
-                    return SmokeResult(True, "the smoke task ran and exited 0")
-                why = task.get("stoppedReason") or "stopped"
-                details = "; ".join(f"{c['name']}: {c.get('reason') or 'exit code ' + str(c.get('exitCode'))}"
-                                    for c in containers)
-                return SmokeResult(False, f"the smoke task stopped: {why}" + (f" ({details})" if details else ""))
-            if status == "RUNNING" and (not needs_health or task.get("healthStatus") == "HEALTHY"):
-                return SmokeResult(True, "the smoke task reached RUNNING" + (" and HEALTHY" if needs_health else ""))
+            verdict = smoke_verdict(task, needs_health)
+            if verdict is not None:
+                return verdict
             if waited >= timeout:
-                return SmokeResult(False, f"the smoke task was still {status} after {timeout:.0f}s")
+                return SmokeResult(False, f"the smoke task was still {task.get('lastStatus')} after {timeout:.0f}s")
             sleep(poll)
             waited += poll
     finally:
