@@ -14,6 +14,7 @@ import pytest
 
 from ecsfleet.cfn import lint
 from ecsfleet.cli import main
+from ecsfleet.fleet.cli import SEED_DEFAULT_REGION as SEED_REGION
 from ecsfleet.fleet.deploy import desired_stacks
 from ecsfleet.fleet.schema import load_infra, parse_infra
 from ecsfleet.fleet.templates import cluster_template, compute_template, safe_version
@@ -32,7 +33,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def launch_data(template: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    """The nodes' launch data (every launch template of a version holds the same, but for its type)."""
+    found: dict[str, Any] = next(r["Properties"]["LaunchTemplateData"] for r in template["Resources"].values()
+                                 if r["Type"] == "AWS::EC2::LaunchTemplate")
     return found
 
 
@@ -44,7 +47,7 @@ def test_each_original_shape_validates_and_renders_lint_clean(shape: Path,
     assert "valid: cluster" in out
     _, infra = load_infra(str(shape))
     for stack in desired_stacks(infra, "0a1b2c3", {}):
-        assert lint(dict(stack.template)) == [], stack.name
+        assert lint(dict(stack.template), [SEED_REGION]) == [], stack.name
 
 
 def test_the_original_keys_keep_their_meaning_or_warn(caplog: pytest.LogCaptureFixture) -> None:
@@ -57,8 +60,9 @@ def test_the_original_keys_keep_their_meaning_or_warn(caplog: pytest.LogCaptureF
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 4
     assert any(":11: cluster.ami: read as ec2_instances.ami" in w for w in warned)
-    assert any(":5: environments: ignored" in w for w in warned)
+    assert any(":5: environments: one stage of `ecsfleet fleet pipeline` each" in w for w in warned)
     assert any(":37: ec2_instances.auto_scaling_groups.0.min_instances: read as min_size" in w for w in warned)
+    assert infra.scaling_mode == "thresholds"  # a seed file scales as it did, without a word
     # Files that use only the original's documented keys warn about nothing.
     caplog.clear()
     with caplog.at_level(logging.WARNING):

@@ -25,9 +25,21 @@ from ecsfleet.fleet.actions import (
     SetStatus,
 )
 from ecsfleet.fleet.apply import spot_targets
-from ecsfleet.fleet.plan import DRAIN_SINCE, DRAIN_WHY, REPLACES_TAG, STATUS_STAMP_TAG, Options, Plan, drain_started
+from ecsfleet.fleet.plan import (
+    DRAIN_SINCE,
+    DRAIN_WHY,
+    REPLACES_TAG,
+    STATUS_STAMP_TAG,
+    LoadSample,
+    Observation,
+    Options,
+    Plan,
+    drain_started,
+    plan,
+)
 from ecsfleet.fleet.templates import DRAIN_HOOK
 from fleet_worlds import NOW, World, asg_name, drain_intended, drained_by_ecsfleet, infra, service, spot_id
+from test_fleet_scaling_plan import placement
 
 A = TypeVar("A", bound=Action)
 
@@ -694,10 +706,35 @@ def worlds(draw: st.DrawFn) -> tuple[World, Options, list[str]]:
 @given(worlds(), st.integers(0, 12))
 def test_random_worlds_never_break_the_safety_rules(case: tuple[World, Options, list[str]], desired: int) -> None:
     w, options, interrupted = case
+    scale_in = check_safety_rules(w, options, interrupted, desired)
+    assert len(scale_in) <= 1
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), st.integers(0, 12), st.sampled_from([0, 1, "20%"]))
+def test_random_worlds_never_break_the_safety_rules_when_scaling_by_placement(
+        case: tuple[World, Options, list[str]], desired: int, headroom: int | str) -> None:
+    w, options, interrupted = case
+    w.config = placement(headroom=headroom, asg_max=6, spot_max=12)  # the same groups, scaled by placement
     world = w.build()
     assert world.snapshot is not None
-    result = w.plan(options, services=[service(desired=desired, running=min(desired, len(world.snapshot.tasks)))],
-                    interrupted=interrupted)
+    scale_in = check_safety_rules(w, options, interrupted, desired, watched=True)
+    assert len(scale_in) <= options.max_draining
+    for action in scale_in:  # never an instance whose standalone task would stop with it
+        ci = world.snapshot.instance_by_ec2_id(action.ec2_instance_id)
+        assert ci is not None and all(t.service for t in world.snapshot.tasks_on(ci.arn)
+                                      if t.last_status != "STOPPED"), action
+
+
+def check_safety_rules(w: World, options: Options, interrupted: list[str], desired: int,
+                       watched: bool = False) -> list[Drain]:
+    """Asserts what no plan may do; returns its scale-in drains."""
+    world = w.build()
+    assert world.snapshot is not None
+    services = (service(desired=desired, running=min(desired, len(world.snapshot.tasks))),)
+    # A window of steady load seen before: consolidation of busy instances is allowed too.
+    history = tuple(LoadSample(NOW - 60 * m, {"web": desired}) for m in range(11, -1, -1)) if watched else ()
+    result = plan(Observation(world, w.config, services, frozenset(interrupted), NOW, history), options)
     by_ec2 = {ci.ec2_instance_id: ci for ci in world.snapshot.instances}
     fleets = {f.version: f for f in world.fleets}
     active = [f for f in world.fleets if f.active]
@@ -748,8 +785,7 @@ def test_random_worlds_never_break_the_safety_rules(case: tuple[World, Options, 
                 pytest.fail(f"{action}: a fleet newer than every active one was changed")
             if owner.active:
                 assert options.autoscaling, action
-    scale_in = [d for d in of(result, Drain) if d.reason.endswith("[scale-in]")]
-    assert len(scale_in) <= 1
+    return [d for d in of(result, Drain) if d.reason.endswith("[scale-in]")]
 
 
 # Claims ecsfleet writes are trusted only while true.

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..snapshot import ContainerInstance, Task
+from .packing import Room, first_fit
 
 
 @dataclass(frozen=True, order=True)
@@ -51,12 +52,9 @@ def schedulable(instances: Iterable[ContainerInstance], size: TaskSize) -> int:
 def absorb(tasks: Sequence[Task], hosts: Sequence[ContainerInstance]) -> tuple[bool, list[ContainerInstance]]:
     """Would `tasks` fit on `hosts`' remaining CPU and memory (first fit, largest first)? Returns
     whether all fit and the hosts with what would be left, so several moves can be checked in turn."""
-    room = {h.arn: [h.remaining_cpu, h.remaining_memory] for h in hosts}
-    order = [h.arn for h in hosts]
-    for task in sorted(tasks, key=lambda t: (t.memory, t.cpu), reverse=True):
-        spot = next((arn for arn in order if room[arn][0] >= task.cpu and room[arn][1] >= task.memory), None)
-        if spot is None:
-            return False, list(hosts)
-        room[spot][0] -= task.cpu
-        room[spot][1] -= task.memory
-    return True, [replace(h, remaining_cpu=room[h.arn][0], remaining_memory=room[h.arn][1]) for h in hosts]
+    rooms, unplaced = first_fit([TaskSize(t.memory, t.cpu) for t in tasks],
+                                [Room(h.arn, h.remaining_cpu, h.remaining_memory) for h in hosts])
+    if unplaced:
+        return False, list(hosts)
+    return True, [replace(h, remaining_cpu=room.cpu, remaining_memory=room.memory) for h, room in zip(hosts, rooms,
+                                                                                                     strict=True)]

@@ -3,6 +3,7 @@ deployed as a cluster stack and one compute stack per version."""
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import subprocess
@@ -30,7 +31,9 @@ from ..options import (
 )
 from ..runner import drive, read_queue
 from .adopt import adopt as adopt_cluster
+from .ami_refresh_run import observe_drift
 from .controller import FleetController
+from .delivery_cli import delivery_app
 from .deploy import DeployError, DesiredStack, deploy, desired_stacks, plan
 from .network import resolve_network
 from .observe import read_world
@@ -45,6 +48,7 @@ SEED_DEFAULT_REGION = "us-west-2"
 app = typer.Typer(help="Compute fleets from infra.yml (ecs-cluster-deployer's format): validate, render "
                        "CloudFormation, plan and deploy versioned stacks, and show their state.",
                   no_args_is_help=True)
+app.add_typer(delivery_app)  # fleet init, fleet pipeline render|deploy
 
 InfraArg = Annotated[str | None, typer.Argument(
     metavar="[INFRA_YML]", help="infra.yml to read (default: $VALUES_FILE, then ./infra.yml).", show_default=False)]
@@ -83,10 +87,11 @@ def fleet_clients(ctx: typer.Context) -> Clients:
         return Clients(AwsTarget.resolve(SEED_DEFAULT_REGION, obj.endpoint_url, obj.profile))
 
 
-def _lint_or_fail(templates: dict[str, dict[str, Any]]) -> None:
+def _lint_or_fail(templates: dict[str, dict[str, Any]], region: str) -> None:
     from ..cfn import lint
 
-    problems = [f"{name}: {problem}" for name, template in templates.items() for problem in lint(template)]
+    problems = [f"{name}: {problem}" for name, template in templates.items()
+                for problem in lint(template, [region])]
     if problems:
         raise UserError("rendered templates fail cfn-lint:\n" + "\n".join(problems))
 
@@ -132,8 +137,8 @@ def render(
     _, infra = load_infra(infra_yml, allow_outside_files)
     stacks = _checked_stacks(infra, resolve_version(version))
     templates = {s.name: dict(s.template) for s in stacks}
-    if lint:
-        _lint_or_fail(templates)
+    if lint:  # in the region the stacks would go to: instance types are not offered everywhere
+        _lint_or_fail(templates, fleet_clients(ctx).target.region)
 
     def dump(template: dict[str, Any]) -> str:
         if fmt is Format.yaml:
@@ -185,7 +190,8 @@ def deploy_command(
     clients = fleet_clients(ctx)
     network = resolve_network(clients, infra)
     if lint:
-        _lint_or_fail({s.name: dict(s.template) for s in desired_stacks(infra, chosen, network)})
+        _lint_or_fail({s.name: dict(s.template) for s in desired_stacks(infra, chosen, network)},
+                      clients.target.region)
     try:
         result = deploy(clients, infra, chosen, network, typer.echo, wait=wait, poll=poll)
     except DeployError as error:
@@ -201,13 +207,16 @@ def status(
     infra_yml: InfraArg = None,
     output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
 ) -> None:
-    """The cluster's versions: Status, stack state, EC2 and container instances, running tasks."""
+    """The cluster's versions: Status, stack state, AMI, EC2 and container instances, running tasks;
+    and the active version's AMI drift from the AMI infra.yml's source names now."""
     _, infra = load_infra(infra_yml)
-    world = read_world(fleet_clients(ctx), infra)
+    clients = fleet_clients(ctx)
+    world = read_world(clients, infra)
+    _, drift = observe_drift(clients, infra, world)
     if output is Output.json:
-        typer.echo(json.dumps(status_document(world), indent=2))
+        typer.echo(json.dumps(status_document(world, drift), indent=2))
     else:
-        out().print(status_tables(world))
+        out().print(status_tables(world, drift))
 
 
 @app.command()
@@ -292,6 +301,11 @@ def deactivate(ctx: typer.Context, infra_yml: InfraArg = None, version: VersionO
     _switch(ctx, infra_yml, version, "inactive")
 
 
+class AmiRefresh(enum.Enum):
+    report = "report"
+    auto = "auto"
+
+
 @app.command()
 def reconcile(
     ctx: typer.Context,
@@ -306,14 +320,20 @@ def reconcile(
     metrics_port: MetricsPort = None,
     drain_timeout: DrainTimeout = 1800.0,
     max_draining: MaxDraining = 2,
+    ami_refresh: Annotated[AmiRefresh | None, typer.Option(
+        envvar="ECSFLEET_AMI_REFRESH", show_default=False,
+        help="When the AMI source names a newer AMI than the active version's: report it, or roll a new "
+             "version onto it (default: infra.yml's ec2_instances.ami_refresh, else report).")] = None,
 ) -> None:
     """One controller pass (or a daemon): scale active fleets, drain before every removal, complete
-    Auto Scaling lifecycle hooks, deflate inactive fleets and delete their stacks when empty."""
+    Auto Scaling lifecycle hooks, deflate inactive fleets and delete their stacks when empty; report
+    AMI drift, or refresh the AMI one version at a time (`--ami-refresh auto`)."""
     interval = run_mode(once, interval)
     _, infra = load_infra(infra_yml)
     clients = fleet_clients(ctx)
     controller = FleetController(clients, infra, Options(drain_timeout=drain_timeout, max_draining=max_draining,
                                                          autoscaling=infra.ec2_instances.autoscaling))
+    controller.ami_refresh = ami_refresh.value if ami_refresh else None
     if once and events_queue:
         controller.inbox.add_bodies(read_queue(clients, events_queue))
     code = drive(controller, clients, once=once, interval=interval, dry_run=dry_run, events_queue=events_queue,

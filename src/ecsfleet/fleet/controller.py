@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,7 +15,8 @@ from .apply import apply
 from .capacity import TaskSize
 from .events import Inbox
 from .observe import FleetWorld, read_world
-from .plan import Observation, Options, Plan, ServiceState, plan
+from .plan import LoadSample, Observation, Options, Plan, ServiceState, plan
+from .scaling import RISE_LOOKBACK
 from .schema import Infra
 
 DESCRIBE_SERVICES_MAX = 10
@@ -30,9 +32,12 @@ def read_services(clients: Clients, cluster: str, reader: SnapshotReader) -> tup
         if doc.get("status") != "ACTIVE":
             continue
         definition = reader.cache.get(ecs, doc["taskDefinition"])
+        deployment = doc.get("deploymentConfiguration") or {}
         services.append(ServiceState(doc["serviceName"], int(doc.get("desiredCount", 0)),
                                      int(doc.get("runningCount", 0)), int(doc.get("pendingCount", 0)),
-                                     TaskSize(definition.memory, definition.cpu)))
+                                     TaskSize(definition.memory, definition.cpu),
+                                     int(deployment.get("minimumHealthyPercent", 100)),
+                                     int(deployment.get("maximumPercent", 200))))
     return tuple(services)
 
 
@@ -46,12 +51,28 @@ class FleetController:
     reader: SnapshotReader | None = None
     capability: str = "fleet"
     last_world: FleetWorld | None = None
+    # The load trend and the last scale-out, for `scaling: placement`'s anti-flap rule.
+    history: deque[LoadSample] = field(default_factory=deque)
+    last_scale_out: float | None = None
+    last_scale_in: float | None = None
+    ami_refresh: str | None = None  # report | auto: overrides infra.yml's ec2_instances.ami_refresh
 
     def observe(self) -> Observation:
         reader = self.reader = self.reader or SnapshotReader(self.clients)
         world = self.last_world = read_world(self.clients, self.infra, reader)
         services = read_services(self.clients, self.infra.cluster.name, reader) if world.snapshot else ()
-        return Observation(world, self.infra, services, self.inbox.pending(), self.now())
+        now = self.now()
+        self._remember(LoadSample(now, {s.name: s.desired for s in services}))
+        return Observation(world, self.infra, services, self.inbox.pending(), now, tuple(self.history),
+                           self.last_scale_out, self.last_scale_in)
+
+    def _remember(self, sample: LoadSample) -> None:
+        """Keep the samples the anti-flap rule reads (RISE_LOOKBACK, at least a window), and the one
+        just before them."""
+        self.history.append(sample)
+        horizon = sample.time - max(self.infra.ec2_instances.scaling.window_seconds, RISE_LOOKBACK)
+        while len(self.history) > 1 and self.history[1].time <= horizon:
+            self.history.popleft()
 
     def plan(self) -> tuple[Observation, Plan]:
         observation = self.observe()
@@ -67,7 +88,11 @@ class FleetController:
             gone = {i for i in observation.interrupted
                     if snap is None or (ci := snap.instance_by_ec2_id(i)) is None or ci.status != "ACTIVE"}
             self.inbox.done(drained | gone)
-        return PassReport(
+            if result.scaled_out and any(o.kind == "scale" and o.ok for o in outcomes):
+                self.last_scale_out = observation.now
+            if any(o.kind == "drain" and o.ok and o.detail.endswith("[scale-in]") for o in outcomes):
+                self.last_scale_in = observation.now
+        report = PassReport(
             capability=self.capability,
             dry_run=dry_run,
             planned=tuple(describe(a) for a in result.actions),
@@ -76,3 +101,7 @@ class FleetController:
             notes=tuple(result.notes),
             gauges=dict(result.gauges),
         )
+        # Imported here: the refresh reuses the rollout's steps, and rollout imports this module.
+        from .ami_refresh_run import refresh_pass
+        return refresh_pass(self.clients, self.infra, observation.world, observation.now, dry_run, report,
+                            self.ami_refresh)

@@ -13,9 +13,11 @@ In order of urgency:
    as fast as the active fleets can take their tasks; delete the stack of a fleet with no
    instances left. An active fleet, a fleet newer than every active one (a rollout in progress),
    and the cluster stack are never deflated or deleted.
-5. Active fleets: scale out when tasks cannot be placed or fewer than `task_threshold_out`
-   copies of the largest task fit; scale in, one drained instance at a time, when more than
-   `task_threshold_in` fit and would still fit `task_threshold_out` without it.
+5. Active fleets, by `ec2_instances.scaling`: `placement` (scaling.py: scale out for what ECS
+   cannot place, from the cheapest offer; consolidate instances whose tasks fit elsewhere) or
+   `thresholds` (the seed's band: scale out when tasks cannot be placed or fewer than
+   `task_threshold_out` copies of the largest task fit; scale in, one drained instance at a time,
+   when more than `task_threshold_in` fit and would still fit `task_threshold_out` without it).
 
 An Auto Scaling group's capacity stays within the MinSize..MaxSize it has on AWS (what
 DescribeAutoScalingGroups answers, which infra.yml may not match until it is deployed): AWS
@@ -51,6 +53,7 @@ from .actions import (
 )
 from .capacity import TaskSize, absorb, full_copies, largest, schedulable
 from .observe import Fleet, FleetWorld
+from .scaling import scale_by_placement, serving_members
 from .schema import AutoScalingGroup, Infra, SpotFleet
 from .templates import DRAIN_HOOK, asg_logical_id, spot_fleet_logical_id
 
@@ -76,6 +79,8 @@ class ServiceState:
     running: int
     pending: int
     size: TaskSize
+    minimum_healthy_percent: int = 100
+    maximum_percent: int = 200
 
     @property
     def unplaced(self) -> int:
@@ -91,12 +96,25 @@ class Options:
 
 
 @dataclass(frozen=True)
+class LoadSample:
+    """The services' desired counts at one pass: the load trend the anti-flap rule reads."""
+
+    time: float
+    desired: Mapping[str, int]
+
+
+@dataclass(frozen=True)
 class Observation:
     world: FleetWorld
     infra: Infra
     services: tuple[ServiceState, ...] = ()
     interrupted: frozenset[str] = frozenset()
     now: float = 0.0
+    # What this controller saw in earlier passes (kept in memory: a restarted controller starts
+    # with none, and so waits a window before it consolidates).
+    history: tuple[LoadSample, ...] = ()
+    last_scale_out: float | None = None
+    last_scale_in: float | None = None  # the last drain to scale in (a consolidation)
 
 
 @dataclass
@@ -105,6 +123,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     gauges: dict[str, float] = field(default_factory=dict)
+    scaled_out: bool = False  # capacity added for tasks or headroom (starts the anti-flap window)
 
 
 @dataclass
@@ -379,12 +398,19 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
 def _scale(obs: Observation, options: Options, result: Plan, groups: list[Group], active_fleets: list[Fleet],
            by_ec2: Mapping[str, ContainerInstance], draining: set[str], must_move: list[Task],
            drain: Callable[[ContainerInstance, str, str], None]) -> None:
+    """`scaling: placement` (the default) or `scaling: thresholds` (the seed's band, as it was)."""
+    scale = scale_by_placement if obs.infra.scaling_mode == "placement" else _scale_thresholds
+    scale(obs, options, result, groups, active_fleets, by_ec2, draining, must_move, drain)
+
+
+def _scale_thresholds(obs: Observation, options: Options, result: Plan, groups: list[Group],
+                      active_fleets: list[Fleet], by_ec2: Mapping[str, ContainerInstance], draining: set[str],
+                      must_move: list[Task], drain: Callable[[ContainerInstance, str, str], None]) -> None:
     world = obs.world
     snap = world.snapshot
     assert snap is not None
     active_groups = [g for g in groups if g.fleet in active_fleets and g.config is not None]
-    members = [ci for f in active_fleets for ci in world.members(f)
-               if ci.status == "ACTIVE" and ci.agent_connected and ci.ec2_instance_id not in draining]
+    members = serving_members(world, active_fleets, draining)
     running = [t for t in snap.tasks if t.last_status != "STOPPED"]
     size = largest([s.size for s in obs.services if s.desired > 0] + [TaskSize(t.memory, t.cpu) for t in running])
     free = schedulable(members, size) if size else 0

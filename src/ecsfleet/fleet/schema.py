@@ -53,8 +53,9 @@ MAX_DEPTH = 32
 DEVIATIONS = {
     ("cluster", "ami"): "read as ec2_instances.ami (ecs-cluster-deployer's schema accepted it, but its code "
                         "took the AMI from its pipeline's $AMI)",
-    ("environments",): "ignored: these were ecs-cluster-deployer's CodePipeline stages; run ecsfleet once per "
-                       "environment, each with its own infra.yml (VALUES_FILE)",
+    ("environments",): "one stage of `ecsfleet fleet pipeline` each, in order, rolling out its own values file "
+                       "(default infra.<name>.yml beside infra.yml; ecs-cluster-deployer's stages all deployed "
+                       "the same VALUES_FILE)",
     ("min_instances",): "read as min_size (ecs-cluster-deployer only wrote it into an ASGMinSize parameter "
                         "that its group never used)",
     ("max_instances",): "read as max_size (ecs-cluster-deployer only wrote it into an ASGMaxSize parameter "
@@ -192,10 +193,80 @@ class AutoScalingGroup(Strict):
         return self
 
 
+# ---- scaling (ec2_instances.scaling) --------------------------------------------------------------
+SCALING_MODES = ("placement", "thresholds")
+HEADROOM = r"^\d+(\.\d+)?%$"
+EXPECTED[HEADROOM] = "a number of tasks such as 1, or a share of the capacity such as 10%"
+
+
+def _scaling_shorthand(raw: Any) -> Any:
+    """`scaling: thresholds` is `scaling: {mode: thresholds}`."""
+    return {"mode": raw} if isinstance(raw, str) else raw
+
+
+class Scaling(Strict):
+    """How active fleets are scaled (docs/fleet.md, "Scaling"). `mode` None: decided by the file
+    (`Infra.scaling_mode`)."""
+
+    mode: Literal["placement", "thresholds"] | None = None
+    # Free room kept beyond what is pending: copies of the largest service task, or a share of the
+    # active fleets' capacity ("10%").
+    headroom: Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=HEADROOM)] = 1
+    # Anti-flap window: no consolidation this long after a scale-out, and a consolidation keeps
+    # room for the peak (and the rise) of the services' desired counts over this long.
+    consolidate_after: Annotated[str, Field(pattern=MINUTES)] = "10m"
+    # $/hour per instance type; overrides ecsfleet's table (0 for reserved instances already paid for).
+    on_demand_prices: dict[Annotated[str, Field(pattern=INSTANCE_TYPE)],
+                           Annotated[float, Field(ge=0, allow_inf_nan=False)]] = {}
+
+    _shorthand = pydantic.model_validator(mode="before")(_scaling_shorthand)
+
+    @property
+    def window_seconds(self) -> int:
+        return int(self.consolidate_after.removesuffix("m")) * 60
+
+
+# ---- AMIs stay current (ec2_instances.ami_*, fleet/ami_refresh.py) -------------------------------
+# An SSM parameter name, an image name pattern, an owner of images, and a maintenance window as RDS
+# writes one (UTC): `sun:02:00-sun:05:00`, or a daily `02:00-05:00`.
+SSM_NAME, IMAGE_NAME = r"^/?[A-Za-z0-9_.\-/]{1,2047}$", r"^[A-Za-z0-9()\[\]./\-'@_* ?]{1,128}$"
+IMAGE_OWNER = r"^(self|amazon|aws-marketplace|\d{12})$"
+_DAY, _CLOCK = r"(mon|tue|wed|thu|fri|sat|sun)", r"([01]\d|2[0-3]):[0-5]\d"
+WINDOW = rf"^({_DAY}:{_CLOCK}-{_DAY}:{_CLOCK}|{_CLOCK}-{_CLOCK})$"
+EXPECTED.update({
+    SSM_NAME: "an SSM parameter name such as /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    IMAGE_NAME: "an AMI name pattern (letters, digits, ()[]./-'@_ and spaces; * and ? as wildcards)",
+    IMAGE_OWNER: "self, amazon, aws-marketplace or a 12-digit account id",
+    WINDOW: "a UTC window such as sun:02:00-sun:05:00 (weekly) or 02:00-05:00 (daily)",
+})
+
+
+class AmiNameFilter(Strict):
+    """Follow the newest available image whose name matches (an EC2 Image Builder pipeline's output)."""
+
+    name: Annotated[str, Field(pattern=IMAGE_NAME)]
+    owners: Annotated[list[Annotated[str, Field(pattern=IMAGE_OWNER)]], Field(min_length=1)] = ["self"]
+
+
+def _one_ami_source(nodes: Any) -> Any:
+    given = [k for k in ("ami", "ami_parameter", "ami_name_filter") if getattr(nodes, k) is not None]
+    if len(given) > 1:
+        raise ValueError(f"give one AMI source, not {' and '.join(given)}")
+    return nodes
+
+
 class Ec2Instances(Strict):
     instance_profile_arn: Annotated[str | None, Field(pattern=ARN)] = None
     autoscaling: bool = True
     ami: Annotated[str | None, Field(pattern=AMI)] = None
+    # AMIs stay current: where a new version's AMI is read from (one of ami, ami_parameter,
+    # ami_name_filter; AWS's recommended ECS-optimized AMI without any), and what `fleet reconcile`
+    # does when that source names another AMI than the active version runs: report, or roll it out.
+    ami_parameter: Annotated[str | None, Field(pattern=SSM_NAME)] = None
+    ami_name_filter: AmiNameFilter | None = None
+    ami_refresh: Literal["report", "auto"] = "report"
+    ami_refresh_window: Annotated[str | None, Field(pattern=WINDOW)] = None
+    _ami_source = pydantic.model_validator(mode="after")(_one_ami_source)
     # The original's meaning: a Jinja2 template of the whole boot script, a path relative to infra.yml.
     user_data: Annotated[str | None, Field(min_length=1)] = None
     # ecsfleet's: a script run after the node has joined the cluster (ecsfleet's own boot script kept).
@@ -204,6 +275,7 @@ class Ec2Instances(Strict):
     ebs_mounts: list[EbsMount] = []
     auto_scaling_groups: list[AutoScalingGroup] = []
     spot_fleets: list[SpotFleet] = []
+    scaling: Scaling = Scaling()
 
     @pydantic.model_validator(mode="after")
     def _some_compute(self) -> Ec2Instances:
@@ -240,6 +312,28 @@ def _cluster_ami(raw: Any) -> Any:
     return {**raw, "ec2_instances": {**nodes, "ami": ami}}
 
 
+VALUES_FILE = r"^[^\s]+\.ya?ml$"
+EXPECTED[VALUES_FILE] = "a .yml or .yaml file, relative to infra.yml's folder"
+
+
+def _environment(raw: Any) -> Any:
+    """The original's form, a name, is an environment with the default values file."""
+    return {"name": raw} if isinstance(raw, str) else raw
+
+
+class Environment(Strict):
+    """One stage of the delivery pipeline (`fleet pipeline`, `fleet init`'s workflow)."""
+
+    name: Annotated[str, Field(pattern=NAME)]
+    # Relative to infra.yml's folder; default infra.<name>.yml.
+    values_file: Annotated[str | None, Field(pattern=VALUES_FILE)] = None
+    approval: bool = False  # a manual approval before this environment's rollout
+
+    @property
+    def values_path(self) -> str:
+        return self.values_file or f"infra.{self.name}.yml"
+
+
 class Infra(Strict):
     # The original's files start with `kind: aws-ecs-cluster-deployer`; nothing read it.
     kind: Literal["aws-ecs-cluster-deployer"] | None = None
@@ -247,7 +341,8 @@ class Infra(Strict):
     ecs_deployer_version: Annotated[str | None, BeforeValidator(_text)] = None
     cluster: ClusterSpec
     ec2_instances: Ec2Instances
-    environments: list[str] = []
+    # The original's CodePipeline stages, one per name; ecsfleet's also {name, values_file, approval}.
+    environments: list[Annotated[Environment, BeforeValidator(_environment)]] = []
     _boot: BootFiles = PrivateAttr(default_factory=BootFiles)
     _warnings: tuple[str, ...] = PrivateAttr(default=())
 
@@ -261,6 +356,14 @@ class Infra(Strict):
     def warnings(self) -> tuple[str, ...]:
         """Keys used whose meaning differs from the original's, one line each with file and line."""
         return self._warnings
+
+    @property
+    def scaling_mode(self) -> Literal["placement", "thresholds"]:
+        """`scaling.mode` when given; else `thresholds` for a seed file (`kind` written: it keeps
+        the meaning it had) and for a file that sets a spot fleet's task_threshold_out/in (its
+        author chose the seed's band), `placement` otherwise."""
+        seed = self.kind is not None or bool(_thresholds_set(self))
+        return self.ec2_instances.scaling.mode or ("thresholds" if seed else "placement")
 
     def with_boot(self, boot: BootFiles) -> Infra:
         copy = self.model_copy()
@@ -411,6 +514,27 @@ def _deviations(data: dict[str, Any], lines: dict[tuple[Any, ...], int], source:
             for path, kind in used]
 
 
+def _thresholds_set(infra: Infra) -> list[int]:
+    """Indexes of the spot fleets whose file sets task_threshold_out or task_threshold_in."""
+    return [i for i, f in enumerate(infra.ec2_instances.spot_fleets)
+            if {"task_threshold_out", "task_threshold_in"} & f.model_fields_set]
+
+
+def _scaling_warnings(infra: Infra, lines: dict[tuple[Any, ...], int], source: str) -> tuple[str, ...]:
+    """Where the scaling mode is not written, a file of ecsfleet's own format that sets the
+    seed's band keeps it: say so, and name the cheaper mode. A seed file (`kind` written) keeps
+    the seed's scaler silently: it is brought over unchanged, and means what it meant."""
+    if infra.ec2_instances.scaling.mode is not None or infra.kind is not None:
+        return ()
+    chosen = _thresholds_set(infra)
+    if chosen:
+        line = lines.get(("ec2_instances", "spot_fleets", chosen[0]), 1)
+        return (f"{source}:{line}: ec2_instances.spot_fleets.{chosen[0]}: task_threshold_out/in set and no "
+                "ec2_instances.scaling: scaling by thresholds, as ecs-cluster-deployer did; `scaling: placement` "
+                "scales for what cannot be placed and consolidates (cheaper: docs/fleet.md, Scaling)",)
+    return ()
+
+
 def _describe(source: str, problem: Any, lines: dict[tuple[Any, ...], int]) -> tuple[int, str]:
     loc = tuple(problem["loc"])
     line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
@@ -452,7 +576,7 @@ def parse_infra(source: str, text: str | bytes) -> Infra:
         raise _report(source, problems) from error
     if problems:
         raise _report(source, problems)
-    infra._warnings = tuple(_deviations(data, lines, source))
+    infra._warnings = tuple(_deviations(data, lines, source)) + _scaling_warnings(infra, lines, source)
     return infra
 
 

@@ -41,6 +41,7 @@ class On(enum.Enum):
     LEASE_TABLES = "lease-tables"
     S3_OBJECTS = "s3-objects"
     ECS_AMI_PARAMETERS = "ecs-ami-parameters"
+    ACCOUNT_PARAMETERS = "account-parameters"
     STACKS = "stacks"
     NODE_ROLES = "node-roles"
 
@@ -55,6 +56,7 @@ ON_TEXT = {
     On.LEASE_TABLES: "the lease table",
     On.S3_OBJECTS: "the config and services objects",
     On.ECS_AMI_PARAMETERS: "the ECS-optimized AMI public parameters",
+    On.ACCOUNT_PARAMETERS: "the account's SSM parameters",
     On.STACKS: "the cluster's stacks",
     On.NODE_ROLES: "the roles of the cluster's stacks",
 }
@@ -199,7 +201,12 @@ FLEET = Capability(
             "cloudformation:ListStackResources", "cloudformation:GetTemplate",
         ), "deploy, plan, switch and delete the cluster and compute stacks; follow their events", On.STACKS),
         Grant("AmiParameter", ("ssm:GetParameter",),
-              "the recommended ECS-optimized AMI, read once when a version is created", On.ECS_AMI_PARAMETERS),
+              "the recommended ECS-optimized AMI: fixed when a version is created; `fleet reconcile` and `fleet "
+              "status` compare the active version's with it (AMI drift)", On.ECS_AMI_PARAMETERS),
+        Grant("OwnAmiParameter", ("ssm:GetParameter",),
+              "the AMI id in the account's own parameter `ec2_instances.ami_parameter` names (such as an EC2 "
+              "Image Builder distribution's), read when a version is created and each pass for drift",
+              On.ACCOUNT_PARAMETERS, feature="ami-parameter"),
         Grant("DefaultNetwork", ("ec2:DescribeVpcs", "ec2:DescribeSubnets"),
               "the default VPC and its subnets, where infra.yml names none"),
         *SNAPSHOT_HOSTS,
@@ -242,6 +249,7 @@ FLEET = Capability(
     features=(
         Feature("stack-resources", "deploy, rollout and clean-up: what CloudFormation does for the caller"),
         Feature("events-queue", "only with `--events-queue` (spot interruption warnings)"),
+        Feature("ami-parameter", "only with `ec2_instances.ami_parameter` naming a parameter of the account"),
     ),
     default_features=frozenset({"stack-resources"}),
 )
@@ -305,6 +313,8 @@ def _resources(on: On, scope: Scope) -> tuple[list[Arn], dict[str, Any] | None]:
         case On.ECS_AMI_PARAMETERS:
             # Public parameters belong to AWS: their ARNs carry no account.
             return [f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}::parameter{ECS_AMI_PARAMETERS}"], None
+        case On.ACCOUNT_PARAMETERS:
+            return ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/*"], None
         case On.STACKS if scope.cluster:
             return [f"arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:"
                     f"stack/{scope.cluster}-*/*"], None
@@ -400,9 +410,9 @@ def policy(name: str, features: Iterable[str] = (), scope: Scope | None = None, 
     return doc
 
 
-def markdown(name: str) -> str:
+def markdown(name: str | Capability) -> str:
     """The capability's IAM table for the README: every statement, with the option needing it."""
-    cap = capability(name)
+    cap = name if isinstance(name, Capability) else capability(name)
     when = {f.name: f.when for f in cap.features}
     lines = ["| Action | Resource | Why |", "| --- | --- | --- |"]
     for grant in cap.grants:
@@ -480,3 +490,94 @@ def audit(doc: Mapping[str, Any], calls: Iterable[tuple[str, str]]) -> Audit:
     unused = tuple(sorted({p for p in allowed_actions(doc)
                            if not any(fnmatch.fnmatchcase(a.lower(), p.lower()) for a in used)}))
     return Audit(missing, unused, tuple(used))
+
+
+# ---- delivery: `fleet pipeline`'s build roles and whoever deploys its stack --------------------
+
+# What a CodeBuild project needs besides the fleet policy: its log streams, the commit CodePipeline
+# hands it (an object in the artifacts bucket), and, for an image in ECR, the pull.
+CODEBUILD_OWN = (
+    Grant("BuildLogs", ("logs:CreateLogStream", "logs:PutLogEvents"), "the build's log streams (its log group "
+                                                                      "is the stack's)"),
+    Grant("SourceArtifact", ("s3:GetObject", "s3:GetObjectVersion"),
+          "the commit CodePipeline hands to the build, in the artifacts bucket"),
+    Grant("EcrLogin", ("ecr:GetAuthorizationToken",), "log in to ECR to pull ecsfleet's image (no "
+                                                      "resource-level permissions)", feature="ecr-image"),
+    Grant("PullImage", ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"),
+          "pull ecsfleet's image", feature="ecr-image"),
+)
+
+
+def codebuild_statements(cluster: str, log_group_arn: Arn, artifacts_arn: Arn,
+                         image_repository_arn: Arn | None) -> list[dict[str, Any]]:
+    """The CodeBuild role of one environment: `ecsfleet iam-policy fleet` for its cluster, then
+    CodeBuild's own needs (CODEBUILD_OWN), each narrowed to the stack's resources."""
+    resources: dict[str, Arn] = {"BuildLogs": log_group_arn, "SourceArtifact": artifacts_arn,
+                                 "EcrLogin": "*", "PullImage": image_repository_arn}
+    own = [{"Sid": g.sid, "Effect": "Allow", "Action": list(g.actions), "Resource": resources[g.sid]}
+           for g in CODEBUILD_OWN if g.feature is None or image_repository_arn is not None]
+    return [*statements("fleet", scope=Scope(cluster=cluster)), *own]
+
+
+# What CloudFormation does with the caller's permissions while it creates, updates and deletes the
+# pipeline stack (`ecsfleet fleet pipeline deploy`), plus the calls ecsfleet makes itself.
+PIPELINE_DEPLOYER = Capability(
+    "fleet-pipeline",
+    grants=(
+        Grant("PipelineStack", (
+            "cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DescribeStacks",
+            "cloudformation:DescribeStackEvents", "cloudformation:GetTemplate",
+        ), "create or update the pipeline stack, follow its events", On.STACKS),
+        Grant("Pipeline", (
+            "codepipeline:CreatePipeline", "codepipeline:UpdatePipeline", "codepipeline:DeletePipeline",
+            "codepipeline:GetPipeline", "codepipeline:GetPipelineState", "codepipeline:TagResource",
+            "codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject",
+            "codebuild:BatchGetProjects",
+        ), "the pipeline and one build project per environment"),
+        Grant("ArtifactsBucket", (
+            "s3:CreateBucket", "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
+            "s3:PutBucketPublicAccessBlock", "s3:PutBucketVersioning", "s3:PutLifecycleConfiguration",
+        ), "the artifacts bucket (kept when the stack is deleted)"),
+        Grant("BuildLogGroups", ("logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy",
+                                 "logs:DescribeLogGroups", "logs:TagResource"), "the builds' log groups"),
+        Grant("Roles", (
+            "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+            "iam:GetRolePolicy", "iam:TagRole",
+        ), "the pipeline's role and each build's role"),
+        Grant("PassRoles", ("iam:PassRole",), "hand the stack's roles (`<cluster>-cluster-*`) to CodePipeline and "
+                                              "CodeBuild, and to them only"),
+        Grant("Connection", ("codestar-connections:CreateConnection", "codestar-connections:DeleteConnection",
+                             "codestar-connections:GetConnection", "codestar-connections:TagResource",
+                             "codestar-connections:PassConnection"),
+              "the GitHub connection (approved once in the console)", feature="connection"),
+        Grant("GitHubToken", ("secretsmanager:GetSecretValue", "codepipeline:PutWebhook",
+                              "codepipeline:DeleteWebhook", "codepipeline:RegisterWebhookWithThirdParty",
+                              "codepipeline:DeregisterWebhookWithThirdParty"),
+              "the token kept in Secrets Manager and the webhook it registers", feature="github-token"),
+    ),
+    features=(Feature("connection", "`--source connection` (the default)"),
+              Feature("github-token", "`--source github-token`")),
+    default_features=frozenset({"connection"}),
+    draft="deployed through CloudFormation: checked against the pipeline stack's resources, not a scenario",
+)
+
+
+def pipeline_deployer_policy(cluster: str, features: Iterable[str] = ()) -> dict[str, Any]:
+    """The policy of whoever runs `ecsfleet fleet pipeline deploy` for one cluster."""
+    chosen = effective_features(PIPELINE_DEPLOYER, features)
+    found = []
+    for grant in PIPELINE_DEPLOYER.grants:
+        if grant.feature is not None and grant.feature not in chosen:
+            continue
+        resources, condition = _resources(grant.on, Scope(cluster=cluster))
+        statement: dict[str, Any] = {"Sid": grant.sid, "Effect": "Allow", "Action": list(grant.actions),
+                                     "Resource": resources[0] if len(resources) == 1 else resources}
+        if grant.sid == "PassRoles":
+            statement["Resource"] = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{cluster}-cluster-*"
+            statement["Condition"] = {"StringEquals": {"iam:PassedToService": [
+                "codepipeline.amazonaws.com", "codebuild.amazonaws.com"]}}
+        elif condition:
+            statement["Condition"] = condition
+        found.append(statement)
+    doc: dict[str, Any] = substitute(document(found))
+    return doc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import signal
 import threading
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..amis import RECOMMENDED_AMI_PARAMETER
 from ..console import Output
 from ..errors import UserError
 from ..options import output_option
@@ -113,6 +115,28 @@ def advance(seconds: Annotated[float, typer.Argument(help="Sandbox seconds to mo
             endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}") -> None:
     """Move a running sandbox's clock forward (tasks start and stop, agents update)."""
     _control(endpoint_url, "advance", {"seconds": seconds})
+
+
+class ImageOwner(enum.Enum):
+    amazon = "amazon"
+    self = "self"
+
+
+@app.command("publish-ami")
+def publish_ami(
+    name: Annotated[str | None, typer.Option(help="The image's name (default: an ECS-optimized AMI's name of "
+                                                  "today).")] = None,
+    parameter: Annotated[str, typer.Option(help="SSM parameter whose new value is the image's id ('' for "
+                                                "none).")] = RECOMMENDED_AMI_PARAMETER,
+    owner: Annotated[ImageOwner, typer.Option(help="amazon (AWS publishes it) or self (the account built it).")]
+    = ImageOwner.amazon,
+    endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}",
+) -> None:
+    """Publish a newer AMI in a running sandbox, as AWS publishes the recommended ECS-optimized AMI
+    (or EC2 Image Builder an image): prints its id (docs/fleet.md, "AMIs stay current")."""
+    answer = _control(endpoint_url, "ami/publish", {"name": name, "parameter": parameter or None,
+                                                    "owner": owner.value})
+    typer.echo(answer["imageId"])
 
 
 @app.command()

@@ -12,12 +12,15 @@ from collections import Counter
 from types import TracebackType
 from typing import Any
 
+from ..amis import RECOMMENDED_AMI_PARAMETER
 from . import moto_bridge
+from .amis import publish_image
 from .clock import SandboxClock
 from .ecs import EcsRegion, EcsTimings
 from .ecs_api import EcsApi, iso_times, render_instance, render_task
 from .ecs_model import ACCOUNT_ID, ContainerInstance
 from .moto_cloudformation import patch_moto_cloudformation
+from .moto_delivery import patch_moto_delivery
 from .moto_fleets import clear_stack_failures, fail_stack, patch_moto_fleets
 from .moto_lifecycle import patch_moto_lifecycle, route_lifecycle_timers, unroute_lifecycle_timers
 from .moto_route53 import (
@@ -106,6 +109,7 @@ class Sandbox:
         patch_moto_spot()
         set_modifying_seconds(self.spot_modifying_seconds)
         patch_moto_route53()
+        patch_moto_delivery()  # the pipeline stack's CodePipeline, CodeBuild and connection resources
         route_lifecycle_timers(self._clock_source)
         route_route53(self._route53)
         app = SandboxApp(
@@ -308,6 +312,14 @@ class Sandbox:
         return next((reason for attribute, value, reason in self._failing_hosts
                      if ci.attributes.get(attribute) == value), None)
 
+    def publish_ami(self, name: str | None = None, parameter: str | None = RECOMMENDED_AMI_PARAMETER,
+                    owner: str = "amazon") -> str:
+        """A newer AMI: an image created now (sandbox clock) and, unless `parameter` is None, the
+        new value of that SSM parameter (by default AWS's recommended ECS-optimized AMI). `owner`
+        "amazon" or "self" (an image the account built, e.g. with EC2 Image Builder)."""
+        with self.lock:
+            return publish_image(self.region, self.clock.now(), name, parameter, owner)
+
     def fail_stack(self, stack_name: str, logical_id: str, reason: str = "Resource creation failed") -> None:
         """The next create or update of this CloudFormation stack fails on `logical_id`."""
         with self.lock:
@@ -389,6 +401,8 @@ class Sandbox:
             "spot/interrupt": lambda a: self.interrupt_spot(a["instance"], float(a.get("notice", 120.0))),
             "tasks/fail-on": lambda a: self.fail_tasks_on(a["attribute"], a["value"], a.get("reason", PULL_FAILURE)),
             "route53/prior-request": lambda a: self.prior_request_not_complete(int(a.get("times", 1))),
+            "ami/publish": lambda a: {"imageId": self.publish_ami(
+                a.get("name"), a.get("parameter", RECOMMENDED_AMI_PARAMETER), a.get("owner", "amazon"))},
             "stack/fail": lambda a: self.fail_stack(a["stack"], a["resource"], a.get("reason", "Resource failed")),
             "reset": lambda _: self.reset(),
         }

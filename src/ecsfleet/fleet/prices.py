@@ -1,0 +1,63 @@
+"""What an instance costs and holds, for choosing the cheapest capacity that fits.
+
+On-demand prices: US East (N. Virginia), Linux, $/hour, from the EC2 on-demand pricing page
+(https://aws.amazon.com/ec2/pricing/on-demand/, read 2026-11). Other regions differ by a few
+per cent and mostly in proportion, which keeps the order of the types; a user who pays another
+price (another region, reserved instances, a savings plan) writes it in infra.yml
+(`ec2_instances.scaling.on_demand_prices`, 0 for capacity already paid for).
+
+Spot prices: the fleet's bid for the type (`bids[].price`), an upper bound of what AWS charges.
+
+Sizes: vCPU and GiB from the EC2 instance types page (https://aws.amazon.com/ec2/instance-types/).
+An instance registers all its CPU (1,024 units a vCPU) and a little less memory than it has (the
+operating system's and the agent's share); until an instance of a type has joined the cluster and
+told its registered memory, ecsfleet assumes 10% (at least 128 MiB) less, so a first launch of a
+type errs on the side of one instance too many, never too few.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from .capacity import TaskSize
+
+ON_DEMAND_USD_PER_HOUR: Mapping[str, float] = {
+    "t3.micro": 0.0104, "t3.small": 0.0208, "t3.medium": 0.0416, "t3.large": 0.0832, "t3.xlarge": 0.1664,
+    "t3.2xlarge": 0.3328, "t3a.medium": 0.0376, "t3a.large": 0.0752, "t4g.medium": 0.0336, "t4g.large": 0.0672,
+    "m5.large": 0.096, "m5.xlarge": 0.192, "m5.2xlarge": 0.384, "m5.4xlarge": 0.768,
+    "m6i.large": 0.096, "m6i.xlarge": 0.192, "m6i.2xlarge": 0.384, "m6g.large": 0.077, "m6g.xlarge": 0.154,
+    "c5.large": 0.085, "c5.xlarge": 0.17, "c5.2xlarge": 0.34, "c6i.large": 0.085, "c6i.xlarge": 0.17,
+    "c6g.large": 0.068, "c6g.xlarge": 0.136,
+    "r5.large": 0.126, "r5.xlarge": 0.252, "r5.2xlarge": 0.504, "r6i.large": 0.126, "r6i.xlarge": 0.252,
+}
+
+# vCPU, GiB
+SHAPES: Mapping[str, tuple[int, int]] = {
+    "t3.micro": (2, 1), "t3.small": (2, 2), "t3.medium": (2, 4), "t3.large": (2, 8), "t3.xlarge": (4, 16),
+    "t3.2xlarge": (8, 32), "t3a.medium": (2, 4), "t3a.large": (2, 8), "t4g.medium": (2, 4), "t4g.large": (2, 8),
+    "m5.large": (2, 8), "m5.xlarge": (4, 16), "m5.2xlarge": (8, 32), "m5.4xlarge": (16, 64),
+    "m6i.large": (2, 8), "m6i.xlarge": (4, 16), "m6i.2xlarge": (8, 32), "m6g.large": (2, 8), "m6g.xlarge": (4, 16),
+    "c5.large": (2, 4), "c5.xlarge": (4, 8), "c5.2xlarge": (8, 16), "c6i.large": (2, 4), "c6i.xlarge": (4, 8),
+    "c6g.large": (2, 4), "c6g.xlarge": (4, 8),
+    "r5.large": (2, 16), "r5.xlarge": (4, 32), "r5.2xlarge": (8, 64), "r6i.large": (2, 16), "r6i.xlarge": (4, 32),
+}
+
+
+def on_demand_price(instance_type: str, overrides: Mapping[str, float]) -> float | None:
+    """$/hour of an on-demand instance: infra.yml's price, else the table's, else unknown."""
+    if instance_type in overrides:
+        return overrides[instance_type]
+    return ON_DEMAND_USD_PER_HOUR.get(instance_type)
+
+
+def shape(instance_type: str, observed: Mapping[str, TaskSize]) -> TaskSize | None:
+    """What one instance of the type registers (memory MiB, CPU units): what a running one told,
+    else the estimate from its size, else unknown."""
+    if instance_type in observed:
+        return observed[instance_type]
+    if instance_type not in SHAPES:
+        return None
+    vcpu, gib = SHAPES[instance_type]
+    memory = gib * 1024
+    return TaskSize(memory - max(128, math.ceil(memory * 0.10)), vcpu * 1024)

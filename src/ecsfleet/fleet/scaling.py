@@ -1,0 +1,317 @@
+"""`scaling: placement`: scale the active fleets for what ECS cannot place, and consolidate.
+
+Each pass, in this order:
+1. Waiting tasks: per service, desired minus its tasks on ACTIVE instances that are not draining
+   (tasks ECS has not placed, tasks in PROVISIONING, and tasks on draining instances still to be
+   replaced), plus the tasks of deflating fleets that cannot move yet.
+2. Scale out (placement.py) when the waiting tasks and the headroom do not all fit, by first fit,
+   into the free room of the instances in service and of those asked for and still booting.
+3. Otherwise consolidate (consolidation.py): drain the instances whose tasks fit on the others,
+   with room kept for the reserve. The anti-flap rule, so that no decision is undone within the
+   window W (`scaling.consolidate_after`, 10 minutes by default):
+   - no consolidation within W of a scale-out, and no scale-out for the headroom alone within W of
+     a consolidation (tasks that cannot be placed always scale out); a controller that has not watched the load for W
+     (a restart, a `--once` pass) drains only instances with no service task;
+   - none while capacity asked for has not joined, or a spot fleet is modifying;
+   - the reserve a consolidation keeps: the headroom, plus the tasks the services may need back
+     within W, taken from one observed moment of the load (services rise and fall apart: their
+     own worst moments are not added up): the larger, in memory, of the sample of the last W whose
+     load exceeds today's most, and the steepest rise of the whole load over any W-long span of
+     the last hour. A scale-out that undoes a consolidation within W needs waiting tasks (not the
+     headroom) beyond what the last hour has shown.
+Removal follows the drain, as for every drain (plan.py, step 3): never a task killed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..snapshot import ContainerInstance, Task
+from .actions import SetCapacity
+from .capacity import TaskSize, full_copies, largest, schedulable
+from .consolidation import Budget, Host, consolidate
+from .observe import Fleet, FleetWorld
+from .packing import Room
+from .placement import Offer, ScaleOut, plan_scale_out
+from .prices import on_demand_price, shape
+from .schema import AutoScalingGroup, SpotFleet
+
+if TYPE_CHECKING:
+    from .plan import Group, Observation, Options, Plan
+
+Drainer = Callable[[ContainerInstance, str, str], None]
+# How far back the anti-flap rule looks for the load's steepest rise over a window: an hour holds
+# several windows, so work that comes in waves (batch jobs every 20 minutes) is seen between
+# two waves, when the last window alone looks calm.
+RISE_LOOKBACK = 3600.0
+
+
+def _live(task: Task) -> bool:
+    return task.desired_status == "RUNNING" and task.last_status != "STOPPED"
+
+
+def waiting_tasks(obs: Observation, draining: set[str], must_move: Sequence[Task]) -> list[tuple[str, TaskSize]]:
+    """(service, size) of each task that needs a place: step 1 above."""
+    snap = obs.world.snapshot
+    assert snap is not None
+    serving = {ci.arn for ci in snap.instances if ci.status == "ACTIVE" and ci.ec2_instance_id not in draining}
+    placed: dict[str, int] = {}
+    for task in snap.tasks:
+        if task.service and _live(task) and task.container_instance_arn in serving:
+            placed[task.service] = placed.get(task.service, 0) + 1
+    waiting = [(s.name, s.size) for s in obs.services for _ in range(max(0, s.desired - placed.get(s.name, 0)))]
+    return waiting + [(t.service or t.family, TaskSize(t.memory, t.cpu)) for t in must_move]
+
+
+def headroom_tasks(obs: Observation, members: Sequence[ContainerInstance]) -> list[TaskSize]:
+    """Copies of the largest service task kept free: `scaling.headroom` tasks, or its share of the
+    active fleets' capacity counted in those copies."""
+    size = largest(s.size for s in obs.services if s.desired > 0)
+    if size is None:
+        return []
+    setting = obs.infra.ec2_instances.scaling.headroom
+    if isinstance(setting, int):
+        return [size] * setting
+    share = float(setting.removesuffix("%")) / 100
+    return [size] * math.ceil(share * sum(full_copies(ci, size) for ci in members))
+
+
+def _vector(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    """Per service, how many tasks more `b` has than `a` (services with fewer left out)."""
+    return {name: count - a.get(name, 0) for name, count in b.items() if count > a.get(name, 0)}
+
+
+def expected_rise(obs: Observation, window: float) -> dict[str, int]:
+    """Per service, the tasks the services may need back within the window, as one observed
+    moment of the load (services rise and fall apart, so their own worst moments are not added
+    up): the larger, in memory, of (a) the sample of the last window whose load exceeds today's
+    most, and (b) today's counts plus the steepest rise of the whole load over any window-long
+    span of the last max(window, RISE_LOOKBACK)."""
+    size = {s.name: s.size for s in obs.services}
+    now = {s.name: s.desired for s in obs.services}
+
+    def memory(vector: Mapping[str, int]) -> int:
+        return sum(size[name].memory * count for name, count in vector.items() if name in size)
+
+    lookback = [s for s in obs.history if s.time >= obs.now - max(window, RISE_LOOKBACK)]
+    candidates = [_vector(now, s.desired) for s in lookback if s.time >= obs.now - window]
+    for i, start in enumerate(lookback):
+        for later in lookback[i + 1:]:
+            if later.time - start.time > window:
+                break
+            candidates.append(_vector(start.desired, later.desired))
+    return max(candidates, key=memory, default={})
+
+
+def _price(group: Group, instance_type: str, overrides: Mapping[str, float]) -> float | None:
+    if isinstance(group.config, SpotFleet):
+        return next((b.price for b in group.config.bids if b.instance_type == instance_type), None)
+    return on_demand_price(instance_type, overrides)
+
+
+def offers(obs: Observation, groups: Sequence[Group],
+           observed: Mapping[str, TaskSize]) -> tuple[list[Offer], list[str]]:
+    """What each active group can add, priced; and the types left out (no price or no size known)."""
+    overrides = obs.infra.ec2_instances.scaling.on_demand_prices
+    found: list[Offer] = []
+    unknown: list[str] = []
+    for group in groups:
+        if group.modifying:
+            continue
+        if isinstance(group.config, AutoScalingGroup):
+            choices = [(group.config.instance_type, 1)]
+        elif isinstance(group.config, SpotFleet):
+            choices = [(b.instance_type, b.weight) for b in group.config.bids]
+        else:
+            continue
+        for instance_type, weight in choices:
+            price, size = _price(group, instance_type, overrides), shape(instance_type, observed)
+            if size is None:
+                unknown.append(f"{instance_type} ({group.group_id}): its size is not known until one has "
+                               "joined the cluster: left out")
+                continue
+            if price is None:
+                unknown.append(f"{instance_type} ({group.group_id}): no on-demand price known: counted as the "
+                               "dearest (set ec2_instances.scaling.on_demand_prices)")
+                price = math.inf
+            found.append(Offer(group.group_id, group.kind, instance_type, weight, price, size,
+                               max(0, group.max_capacity - group.capacity)))
+    return found, unknown
+
+
+def booting_rooms(groups: Sequence[Group], by_ec2: Mapping[str, ContainerInstance],
+                  priced: Sequence[Offer]) -> list[Room]:
+    """Free room of capacity asked for that has not joined the cluster yet: per group, its
+    capacity minus the weight of its instances in the cluster, as instances of its cheapest offer."""
+    rooms: list[Room] = []
+    for group in groups:
+        joined = sum(group.weight(by_ec2[ec2]) for ec2 in group.instance_ids if ec2 in by_ec2)
+        mine = [o for o in priced if o.group_id == group.group_id]
+        if not mine or group.capacity <= joined:
+            continue
+        offer = min(mine, key=lambda o: (o.price / o.weight, o.instance_type))
+        count = (group.capacity - joined) // offer.weight
+        rooms += [Room(f"{group.group_id}/booting-{n}", offer.shape.cpu, offer.shape.memory) for n in range(count)]
+    return rooms
+
+
+def _counts(sizes: Sequence[tuple[str, TaskSize]]) -> str:
+    by: dict[str, int] = {}
+    for name, _ in sizes:
+        by[name] = by.get(name, 0) + 1
+    return ", ".join(f"{name} {count}" for name, count in sorted(by.items()))
+
+
+def _scale_out(result: Plan, groups: Sequence[Group], decision: ScaleOut, waiting: Sequence[tuple[str, TaskSize]],
+               free: int, booting: int, replacing: bool) -> None:
+    """`replacing`: every waiting task runs on an instance being drained (a spot interruption, a
+    drain by hand) and nothing else waits: capacity replaced, not added for load, so it does not
+    start the anti-flap window (the spot fleet's own replacement, once AWS has terminated the
+    instance, is consolidated as soon as it has joined)."""
+    by_id = {g.group_id: g for g in groups}
+    what = (f"{decision.waiting} task(s) cannot be placed ({_counts(waiting)})" if decision.waiting
+            else "no task waiting") + f" and {decision.headroom} headroom cop(ies)"
+    result.notes.append(f"placement: {what}; {decision.on_free_room} fit the free room of {free} instance(s) "
+                        f"in service and {booting} booting")
+    for launch in decision.launches:
+        group = by_id[launch.offer.group_id]
+        group.capacity += launch.instances * launch.offer.weight
+        result.actions.append(SetCapacity(
+            group.kind, group.group_id, group.capacity,
+            f"scale out: {what}: {launch.tasks} of them need {launch.instances} new {launch.offer.describe()}, "
+            f"the cheapest per task of the offers with room"))
+    result.scaled_out = bool(decision.launches) and not replacing
+    if decision.unfit:
+        result.warnings.append(f"every active group is at its maximum: {decision.unfit} task(s) fit no instance "
+                               "that can be added")
+
+
+def _hosts(obs: Observation, groups: Sequence[Group], members: Sequence[ContainerInstance],
+           draining: set[str]) -> tuple[list[Host], dict[str, int]]:
+    """The consolidation's view of the active instances, and per group the capacity it may
+    still lose (once the instances draining now are removed) and stay at its minimum."""
+    snap = obs.world.snapshot
+    assert snap is not None
+    overrides = obs.infra.ec2_instances.scaling.on_demand_prices
+    group_of = {ec2: g for g in groups for ec2 in g.instance_ids}
+    after: dict[str, int] = {}  # capacity once the instances draining now are removed
+    for group in groups:
+        after[group.group_id] = group.capacity - sum(
+            group.weight(ci) for ci in snap.instances if ci.ec2_instance_id in draining
+            and ci.ec2_instance_id in group.instance_ids)
+    hosts = []
+    for ci in members:
+        tasks = [t for t in snap.tasks_on(ci.arn) if _live(t)]
+        owner = group_of.get(ci.ec2_instance_id)
+        price = _price(owner, ci.instance_type or "", overrides) if owner else None
+        removable = (owner is not None and owner.config is not None
+                     and after[owner.group_id] - owner.weight(ci) >= owner.min_capacity
+                     and all(t.service for t in tasks))  # a standalone task would stop with it
+        hosts.append(Host(ci.ec2_instance_id, ci.instance_type or "", price or 0.0,
+                          Room(ci.ec2_instance_id, ci.remaining_cpu, ci.remaining_memory),
+                          tuple((t.service or "", TaskSize(t.memory, t.cpu)) for t in tasks if t.service),
+                          removable, owner.group_id if owner else "", owner.weight(ci) if owner else 1))
+    return hosts, {g.group_id: after[g.group_id] - g.min_capacity for g in groups}
+
+
+def _consolidate(obs: Observation, options: Options, result: Plan, groups: Sequence[Group],
+                 members: Sequence[ContainerInstance], draining: set[str], reserve: list[TaskSize],
+                 drain: Drainer) -> None:
+    snap = obs.world.snapshot
+    assert snap is not None
+    window = obs.infra.ec2_instances.scaling.window_seconds
+    if obs.last_scale_out is not None and obs.now - obs.last_scale_out <= window:
+        result.notes.append(f"consolidation waits: scaled out {(obs.now - obs.last_scale_out) / 60:.0f} min ago, "
+                            f"within the {window / 60:.0f} min window")
+        return
+    watched = obs.now - obs.history[0].time if obs.history else 0.0
+    empty_only = watched < window
+    if empty_only:
+        # A fresh controller (a restart, a `--once` pass, a cold Lambda) has no trend to judge by:
+        # only instances with no service task go, the headroom kept (what capacity providers do,
+        # without their 15-minute wait).
+        result.notes.append(f"consolidation: empty instances only until {window / 60:.0f} min of load history are "
+                            f"seen ({watched / 60:.0f} so far)")
+    already: dict[str, int] = {}
+    out = {ci.arn for ci in snap.instances if ci.status == "DRAINING" or ci.ec2_instance_id in draining}
+    for task in snap.tasks:
+        if task.service and _live(task) and task.container_instance_arn in out:
+            already[task.service] = already.get(task.service, 0) + 1
+    ours = {ec2 for g in groups for ec2 in g.instance_ids}
+    busy = draining | {ci.ec2_instance_id for ci in snap.instances if ci.status == "DRAINING"
+                       and ci.ec2_instance_id in ours}
+    limit = options.max_draining - len(busy)
+    if limit <= 0:
+        return
+    rise = expected_rise(obs, window)
+    sizes = {s.name: s.size for s in obs.services}
+    reserve = reserve + [sizes[name] for name, count in rise.items() for _ in range(count)]
+    budgets = {s.name: Budget(s.desired, s.minimum_healthy_percent, s.maximum_percent) for s in obs.services}
+    found, spare = _hosts(obs, groups, members, draining)
+    hosts = [replace(h, removable=h.removable and not (empty_only and h.tasks)) for h in found]
+    decision = consolidate(hosts, reserve, budgets, already, limit, spare)
+    kept_room = f"room kept for {len(reserve)} task(s) (headroom, and the load's recent peak or steepest rise" \
+                + (f": {', '.join(f'{n} +{c}' for n, c in sorted(rise.items()))}" if rise else "") + ")"
+    for choice in decision.chosen:
+        ci = next(m for m in members if m.ec2_instance_id == choice.host.ec2_id)
+        moved = (f"its {choice.moved} service task(s) fit on the other instances" if choice.moved
+                 else "no service task on it")
+        drain(ci, "scale-in", f"scale in: {moved}, {kept_room}; saves ${choice.saving:.4f}/h "
+                              f"({choice.host.instance_type})")
+    if decision.chosen:
+        result.notes.append(f"consolidation: {len(decision.chosen)} instance(s) drained, ${decision.saving:.4f}/h "
+                            "saved once removed")
+    for host, why in decision.kept[:3]:
+        result.notes.append(f"consolidation: {host.ec2_id} stays: {why}")
+
+
+def serving_members(world: FleetWorld, active_fleets: Sequence[Fleet], draining: set[str]) -> list[ContainerInstance]:
+    """The active fleets' instances that can take tasks: ACTIVE, connected, not being drained."""
+    return [ci for f in active_fleets for ci in world.members(f)
+            if ci.status == "ACTIVE" and ci.agent_connected and ci.ec2_instance_id not in draining]
+
+
+def scale_by_placement(obs: Observation, options: Options, result: Plan, groups: list[Group],
+                       active_fleets: list[Fleet], by_ec2: Mapping[str, ContainerInstance], draining: set[str],
+                       must_move: list[Task], drain: Drainer) -> None:
+    world = obs.world
+    snap = world.snapshot
+    assert snap is not None
+    active_groups = [g for g in groups if g.fleet in active_fleets and g.config is not None]
+    members = serving_members(world, active_fleets, draining)
+    waiting = waiting_tasks(obs, draining, must_move)
+    size = largest([s.size for s in obs.services if s.desired > 0])
+    result.gauges.update({"schedulable_tasks": schedulable(members, size) if size else 0,
+                          "unplaced_tasks": len(waiting), "active_instances": len(members),
+                          "draining_instances": len(draining)})
+    if not options.autoscaling or not active_groups:
+        return
+    observed = {ci.instance_type: TaskSize(ci.registered_memory, ci.registered_cpu)
+                for ci in snap.instances if ci.instance_type}
+    priced, unknown = offers(obs, active_groups, observed)
+    result.notes += [f"placement: {u}" for u in unknown]
+    booting = booting_rooms(active_groups, by_ec2, priced)
+    headroom = headroom_tasks(obs, members)
+    free = [Room(ci.ec2_instance_id, ci.remaining_cpu, ci.remaining_memory) for ci in members]
+    decision = plan_scale_out([s for _, s in waiting], headroom, free + booting, priced)
+    window = obs.infra.ec2_instances.scaling.window_seconds
+    since_in = obs.now - obs.last_scale_in if obs.last_scale_in is not None else math.inf
+    if decision.needed and not waiting and since_in <= window:
+        # Headroom alone does not undo a consolidation within the window; a task that cannot be
+        # placed always does.
+        result.notes.append(f"placement: the headroom waits: scaled in {since_in / 60:.0f} min ago, within the "
+                            f"{window / 60:.0f} min window, and no task waits")
+        return
+    if decision.needed or decision.unfit:
+        replacing = bool(waiting) and not must_move and not any(s.unplaced for s in obs.services)
+        _scale_out(result, active_groups, decision, waiting, len(free), len(booting), replacing)
+        return
+    modifying = [g.group_id for g in active_groups if g.modifying]
+    if booting or modifying:
+        result.notes.append(f"consolidation waits: {len(booting)} instance(s) asked for have not joined"
+                            + (f", {', '.join(modifying)} still modifying" if modifying else ""))
+        return
+    _consolidate(obs, options, result, active_groups, members, draining, [s for _, s in waiting] + headroom, drain)

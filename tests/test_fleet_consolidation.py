@@ -1,0 +1,365 @@
+"""`scaling: placement`, the scale-in half: consolidation (which instance is drained, and why),
+minimum healthy protection and the anti-flap rule, on synthetic worlds; then a consolidation end
+to end in the sandbox: drained, its tasks moved, removed, no task killed.
+
+Sizes: an m5.large holds 4 copies of the default task (512 CPU, 2048 MiB).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+from ecsfleet.aws import Clients
+from ecsfleet.fleet.actions import Drain
+from ecsfleet.fleet.controller import FleetController
+from ecsfleet.fleet.network import resolve_network
+from ecsfleet.fleet.observe import read_world
+from ecsfleet.fleet.plan import LoadSample, Observation, Options, Plan, ServiceState, plan
+from ecsfleet.fleet.rollout import RolloutSettings, rollout
+from ecsfleet.fleet.scaling import expected_rise
+from ecsfleet.fleet.schema import Infra, parse_infra
+from ecsfleet.sandbox import Sandbox
+from fleet_worlds import NOW, World, drained_by_ecsfleet, service
+from test_fleet_scaling_plan import placement
+
+WINDOW = 600.0
+
+
+def steady(services: Iterable[ServiceState], minutes: int = 11) -> tuple[LoadSample, ...]:
+    """A load history as long as the window (and one sample before it), at today's counts."""
+    desired = {s.name: s.desired for s in services}
+    return tuple(LoadSample(NOW - 60 * m, desired) for m in range(minutes, -1, -1))
+
+
+def consolidate(w: World, services: list[ServiceState], *, history: tuple[LoadSample, ...] | None = None,
+                last_scale_out: float | None = None, last_scale_in: float | None = None,
+                options: Options | None = None) -> Plan:
+    obs = Observation(w.build(), w.config, tuple(services), frozenset(), NOW,
+                      steady(services) if history is None else history, last_scale_out, last_scale_in)
+    return plan(obs, options or Options())
+
+
+def drained(result: Plan) -> list[str]:
+    return [a.ec2_instance_id for a in result.actions if isinstance(a, Drain)]
+
+
+def three_hosts(config: Infra | None = None) -> World:
+    """On-demand i-od1 (at its minimum) with 1 task, spot i-s1 with 1 task, spot i-s2 with 2."""
+    w = World(config or placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2")
+    w.host("i-od1", "i-s1", "i-s2").run("i-od1").run("i-s1").run("i-s2", 2)
+    return w
+
+
+# Which instance, and why.
+
+def test_instances_whose_tasks_fit_on_the_others_are_drained_not_only_empty_ones() -> None:
+    result = consolidate(three_hosts(), [service(desired=4, running=4)])
+    # Fewest tasks per dollar first: i-s1, then i-s2 (its 2 tasks fit beside the 2 now on i-od1);
+    # the on-demand instance is its group's minimum.
+    assert drained(result) == ["i-s1", "i-s2"]
+    reasons = [a.reason for a in result.actions if isinstance(a, Drain)]
+    assert "scale in: its 1 service task(s) fit on the other instances, room kept for 0 task(s)" in reasons[0]
+    assert "saves $0.0500/h (m5.large)" in reasons[0] and reasons[0].endswith("[scale-in]")
+    assert any("2 instance(s) drained, $0.1000/h saved" in n for n in result.notes)
+
+
+def test_max_draining_bounds_a_pass_and_the_cheapest_disruption_goes_first() -> None:
+    result = consolidate(three_hosts(), [service(desired=4, running=4)], options=Options(max_draining=1))
+    assert drained(result) == ["i-s1"]
+
+
+def test_the_dearer_instance_goes_first_for_the_same_tasks() -> None:
+    # An m5.2xlarge spot bid at $0.30 with 2 tasks (3 / 0.30 = 10 per $) before an m5.large at
+    # $0.05 with 1 task (2 / 0.05 = 40 per $).
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-x1", target=3)
+    w.host("i-od1", "i-s1").host("i-x1", instance_type="m5.2xlarge")
+    w.run("i-s1").run("i-x1", 2)
+    result = consolidate(w, [service(desired=3, running=3)], options=Options(max_draining=1))
+    assert drained(result) == ["i-x1"]
+    assert "saves $0.3000/h (m5.2xlarge)" in next(a.reason for a in result.actions if isinstance(a, Drain))
+
+
+def test_an_instance_whose_tasks_fit_nowhere_stays_and_the_pass_says_why() -> None:
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1")
+    w.host("i-od1", "i-s1").run("i-od1", 3).run("i-s1", 2)
+    result = consolidate(w, [service(desired=5, running=5)])
+    assert drained(result) == []
+    assert any("i-s1 stays: 1 of its 2 task(s) fit on no other instance" in n for n in result.notes)
+
+
+def test_the_headroom_is_kept_after_a_consolidation() -> None:
+    # i-s1's task fits on i-od1 (3 free), but then only 2 copies stay free: headroom 3 keeps it.
+    w = World(placement(headroom=3))
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1")
+    w.host("i-od1", "i-s1").run("i-od1", 1).run("i-s1", 1)
+    result = consolidate(w, [service(desired=2, running=2)])
+    assert drained(result) == []
+    assert any("i-s1 stays: its tasks fit elsewhere, but then 1 of the 3 reserved task(s) would not" in n
+               for n in result.notes)
+    assert drained(consolidate(w, [service(desired=2, running=2)], )) == [] and drained(
+        consolidate(World(placement(headroom=2), w.fleets, w.hosts, w.tasks), [service(desired=2, running=2)])
+    ) == ["i-s1"]
+
+
+def test_an_instance_with_a_standalone_task_is_never_consolidated() -> None:
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1")
+    w.host("i-od1", "i-s1").run("i-s1", service=None)
+    assert drained(consolidate(w, [])) == []
+
+
+def test_an_idle_cluster_goes_down_to_its_minimums() -> None:
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2")
+    w.host("i-od1", "i-s1", "i-s2")
+    assert sorted(drained(consolidate(w, []))) == ["i-s1", "i-s2"]
+
+
+def test_drains_at_once_never_take_a_group_below_its_minimum() -> None:
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1", "i-od2", "i-od3", min_size=2).spot(w.config)
+    w.host("i-od1", "i-od2", "i-od3")
+    result = consolidate(w, [], options=Options(max_draining=3))
+    assert len(drained(result)) == 1
+    assert any("is at its minimum once the others drained go" in n for n in result.notes)
+
+
+# Minimum healthy.
+
+def test_a_service_that_may_not_move_a_task_pins_its_instances() -> None:
+    # minimumHealthyPercent 100 and maximumPercent 100: ECS can neither stop a task first nor
+    # start its replacement first, so a drain would hang until the timeout.
+    w = three_hosts()
+    pinned = ServiceState("web", 4, 4, 0, service(desired=4, running=4).size, 100, 100)
+    result = consolidate(w, [pinned])
+    assert drained(result) == []
+    assert any("web would have 1 task(s) moving at once, more than the 0" in n for n in result.notes)
+
+
+def test_tasks_moving_at_once_stay_within_what_ecs_may_have_in_flight() -> None:
+    # minimumHealthyPercent 50, maximumPercent 100, 4 desired: 2 may be down at once; i-s1 (1) and
+    # i-s2 (2) together would move 3.
+    w = three_hosts()
+    half = ServiceState("web", 4, 4, 0, service(desired=4, running=4).size, 50, 100)
+    result = consolidate(w, [half])
+    assert drained(result) == ["i-s1"]
+    assert any("i-s2 stays: web would have 3 task(s) moving at once, more than the 2" in n for n in result.notes)
+
+
+def test_never_two_instances_holding_a_services_last_tasks_at_once() -> None:
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2")
+    w.host("i-od1", "i-s1", "i-s2").run("i-s1", service="solo").run("i-s2", service="solo")
+    result = consolidate(w, [service("solo", desired=2, running=2)])
+    assert drained(result) == ["i-s1"]
+    assert any("i-s2 stays: solo's last tasks are on 2 of these instances: one at a time" in n for n in result.notes)
+
+
+def test_tasks_already_moving_count_against_the_budget() -> None:
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2")
+    w.host("i-od1", "i-s1").host("i-s2", status="DRAINING", attributes=drained_by_ecsfleet(NOW - 30))
+    w.run("i-od1").run("i-s1").run("i-s2")
+    half = ServiceState("web", 4, 3, 0, service(desired=4, running=4).size, 75, 100)  # 1 may move
+    result = consolidate(w, [half])
+    assert drained(result) == []
+
+
+# Anti-flap.
+
+def test_no_consolidation_within_the_window_after_a_scale_out() -> None:
+    services = [service(desired=4, running=4)]
+    result = consolidate(three_hosts(), services, last_scale_out=NOW - 300)
+    assert drained(result) == []
+    assert any("consolidation waits: scaled out 5 min ago, within the 10 min window" in n for n in result.notes)
+    assert drained(consolidate(three_hosts(), services, last_scale_out=NOW - WINDOW)) == []
+    assert drained(consolidate(three_hosts(), services, last_scale_out=NOW - WINDOW - 60)) == ["i-s1", "i-s2"]
+
+
+def test_headroom_alone_does_not_undo_a_consolidation_within_the_window() -> None:
+    w = World(placement(headroom=1))
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config)
+    w.host("i-od1").run("i-od1", 4)
+    full = [service(desired=4, running=4)]
+    held = consolidate(w, full, last_scale_in=NOW - 300)
+    assert held.actions == [] and not held.scaled_out
+    assert any("the headroom waits: scaled in 5 min ago, within the 10 min window" in n for n in held.notes)
+    assert not consolidate(w, full, last_scale_in=NOW - WINDOW).scaled_out  # "within 10 minutes" includes the 10th
+    assert consolidate(w, full, last_scale_in=NOW - WINDOW - 60).scaled_out  # the window is over
+    # A task that cannot be placed scales out at once, whatever was consolidated.
+    assert consolidate(w, [service(desired=5, running=4)], last_scale_in=NOW - 60).scaled_out
+
+
+def test_before_a_window_of_load_was_watched_only_empty_instances_go() -> None:
+    services = [service(desired=4, running=4)]
+    result = consolidate(three_hosts(), services, history=steady(services, minutes=4))
+    assert drained(result) == []
+    assert any("empty instances only until 10 min of load history are seen (4 so far)" in n for n in result.notes)
+    w = three_hosts()
+    w.fleets[0].spots.clear()
+    w.fleets[0].spot(w.config, "i-s1", "i-s2", "i-s3")
+    w.host("i-s3")
+    assert drained(consolidate(w, services, history=())) == ["i-s3"]  # a fresh controller, a `--once` pass
+
+
+def test_room_is_kept_for_the_peak_of_the_last_window() -> None:
+    # Desired was 9 six minutes ago and is 4 now: room for 5 more is kept, so nothing drains
+    # (once i-s1 goes and its task moves, 4 copies stay free on the others, not 5).
+    services = [service(desired=4, running=4)]
+    history = tuple(LoadSample(NOW - 60 * m, {"web": 9 if m >= 6 else 4}) for m in range(11, -1, -1))
+    result = consolidate(three_hosts(), services, history=history)
+    assert drained(result) == []
+    assert any("reserved task(s) would not" in n for n in result.notes)
+
+
+def test_room_is_kept_for_the_rise_of_the_last_window_continued() -> None:
+    # 2 ten minutes ago, 4 now: 2 more are expected within the window; i-s1 may go (its task and
+    # those 2 fit on i-od1 and i-s2), i-s2 then may not.
+    services = [service(desired=4, running=4)]
+    history = tuple(LoadSample(NOW - 60 * m, {"web": 2 if m >= 10 else 4}) for m in range(11, -1, -1))
+    result = consolidate(three_hosts(), services, history=history)
+    assert drained(result) == ["i-s1"]
+    assert "web +2" in next(a.reason for a in result.actions if isinstance(a, Drain))
+
+
+def test_the_reserve_is_one_observed_moment_not_each_services_worst_added_up() -> None:
+    # web was 3 tasks higher six minutes ago, api three minutes ago; never both at once.
+    services = [service("web", desired=4, running=4), service("api", desired=4, running=4)]
+    history = tuple(LoadSample(NOW - 60 * m, {"web": 7 if m == 6 else 4, "api": 7 if m == 3 else 4})
+                    for m in range(11, -1, -1))
+    obs = Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
+    assert expected_rise(obs, WINDOW) in ({"web": 3}, {"api": 3})
+
+
+def test_work_in_waves_is_seen_between_two_waves() -> None:
+    # A wave of 4 more tasks came 40 minutes ago and went; the last window is calm: the room for
+    # the next wave is kept.
+    services = [service(desired=4, running=4)]
+    history = tuple(LoadSample(NOW - 60 * m, {"web": 8 if 36 <= m <= 40 else 4}) for m in range(59, -1, -1))
+    obs = Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
+    assert expected_rise(obs, WINDOW) == {"web": 4}
+    assert drained(consolidate(three_hosts(), services, history=history)) == ["i-s1"]  # 4 + its 1 fit, not more
+
+
+def test_a_consolidation_is_not_followed_by_a_scale_out_while_the_load_holds() -> None:
+    # Drain what consolidation allows, let ECS move the tasks as binpack would, and plan again:
+    # nothing waits and the headroom still fits, so no capacity comes back.
+    w = three_hosts(placement(headroom=1))
+    services = [service(desired=4, running=4)]
+    first = consolidate(w, services)
+    assert drained(first) == ["i-s1"]
+    after = World(w.config, w.fleets, [h for h in w.hosts if h.ec2 != "i-s1"], [])
+    after.host("i-s1", status="DRAINING", attributes=drained_by_ecsfleet(NOW - 60))
+    after.run("i-od1", 2).run("i-s2", 2)
+    second = consolidate(after, services)
+    assert [(a.kind, a.target) for a in second.actions] == [("remove", "i-s1")]  # emptied: removed, nothing added
+    assert not second.scaled_out
+
+
+# End to end in the sandbox.
+
+INFRA_YML = """\
+cluster:
+  name: shop
+ec2_instances:
+  scaling:
+    mode: placement
+    headroom: 0
+    consolidate_after: 2m
+  auto_scaling_groups:
+    - name: base
+      instance_type: t3.medium
+      min_size: 1
+      max_size: 1
+  spot_fleets:
+    - name: spot
+      desired_weight: 3
+      min_weight: 0
+      max_weight: 6
+      bids:
+        - instance_type: t3.medium
+          price: 0.02
+"""
+
+
+def test_a_consolidation_drains_moves_the_tasks_and_removes_the_instance_killing_none(
+        sb: Sandbox, clients: Clients) -> None:
+    infra = parse_infra("infra.yml", INFRA_YML)
+    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
+            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    ecs = sb.client("ecs")
+    ecs.register_task_definition(family="web", containerDefinitions=[{
+        "name": "web", "image": "nginx", "memory": 512, "cpu": 256,
+        "portMappings": [{"containerPort": 80, "hostPort": 0}]}])
+    # Spread: one task on each of the 4 instances, which binpack alone would never leave.
+    ecs.create_service(cluster="shop", serviceName="web", taskDefinition="web", desiredCount=4,
+                       placementStrategy=[{"type": "spread", "field": "instanceId"}],
+                       deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200})
+    sb.advance(5)
+    web = ecs.describe_tasks(cluster="shop", tasks=ecs.list_tasks(cluster="shop", serviceName="web")["taskArns"])
+    assert len({t["containerInstanceArn"] for t in web["tasks"]}) == 4
+    controller = FleetController(clients, infra, Options(max_draining=1), now=sb.now)
+    seen_running: list[int] = []
+    drains: list[str] = []
+    for _ in range(20):
+        report = controller.reconcile(dry_run=False)
+        assert report.ok, report.summary()
+        assert not any(o.kind == "scale" for o in report.outcomes)  # consolidation never scales out
+        drains += [o.target for o in report.outcomes if o.kind == "drain"]
+        sb.advance(60)
+        doc = ecs.describe_services(cluster="shop", services=["web"])["services"][0]
+        seen_running.append(doc["runningCount"])
+    world = read_world(clients, infra)
+    fleet = world.fleet("v1")
+    assert fleet is not None and world.snapshot is not None
+    # 4 tasks of 256 CPU / 512 MiB fit on one t3.medium: every spot instance drained and removed.
+    assert len(drains) == 3
+    assert fleet.spot_fleets[0].target == 0 and fleet.spot_fleets[0].instance_ids == ()
+    assert len(world.snapshot.instances) == 1
+    running = [t for t in world.snapshot.tasks if t.last_status == "RUNNING" and t.service == "web"]
+    assert len(running) == 4
+    assert min(seen_running) >= 4  # minimumHealthyPercent 100: never fewer than desired running
+    stopped = ecs.list_tasks(cluster="shop", desiredStatus="STOPPED")["taskArns"]
+    reasons = {t["stopCode"] for t in ecs.describe_tasks(cluster="shop", tasks=stopped)["tasks"]} if stopped else set()
+    assert "TerminationNotice" not in reasons  # no task was on an instance when it went away
+
+
+def test_dry_run_prints_each_decision_with_the_numbers_behind_it(sb: Sandbox, clients: Clients) -> None:
+    infra = parse_infra("infra.yml", INFRA_YML)
+    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
+            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    ecs = sb.client("ecs")
+    ecs.register_task_definition(family="web", containerDefinitions=[{
+        "name": "web", "image": "nginx", "memory": 1024, "cpu": 1024}])
+    ecs.create_service(cluster="shop", serviceName="web", taskDefinition="web", desiredCount=12)
+    sb.advance(5)
+    controller = FleetController(clients, infra, Options(max_draining=3), now=sb.now)
+    report = controller.reconcile(dry_run=True)
+    assert report.outcomes == ()
+    # Each t3.medium holds 2 of these tasks (CPU binds): what does not fit the 4 instances needs
+    # half as many new instances, from the spot fleet (the on-demand group is at its maximum).
+    (line,) = report.planned
+    found = re.search(r"scale out: (\d+) task\(s\) cannot be placed \(web (\d+)\) and 0 headroom cop\(ies\): "
+                      r"(\d+) of them need (\d+) new t3.medium \(spot bid \$0.0200/h", line)
+    assert found, line
+    waiting, _, placed, new = (int(g) for g in found.groups())
+    assert waiting == placed >= 4 and new == math.ceil(waiting / 2)
+    assert any(f"placement: {waiting} task(s) cannot be placed (web {waiting}) and 0 headroom cop(ies); 0 fit the "
+               "free room of 4 instance(s) in service and 0 booting" in n for n in report.notes)
+    ecs.update_service(cluster="shop", service="web", desiredCount=2)
+    sb.advance(5)
+    for _ in range(3):
+        report = controller.reconcile(dry_run=True)
+        sb.advance(60)
+    # ECS's binpack left two instances empty and the third's task fits on the others.
+    assert len(report.planned) == 3, report.planned
+    assert sum("scale in: no service task on it, room kept for 0 task(s)" in line for line in report.planned) == 2
+    assert sum("scale in: its 1 service task(s) fit on the other instances, room kept for 0 task(s)" in line
+               for line in report.planned) == 1
+    assert all("saves $0.0200/h (t3.medium) [scale-in]" in line for line in report.planned)
+    assert "consolidation: 3 instance(s) drained, $0.0600/h saved once removed" in report.notes

@@ -1,0 +1,232 @@
+"""`scaling: placement`, the scale-out half: exactly the instances the waiting tasks and the
+headroom need (first fit decreasing onto the free room, then onto new instances), from the offer
+that holds them for the fewest dollars, and which mode a file gets.
+
+Sizes: an m5.large holds 4 copies of the default task (512 CPU, 2048 MiB), an m5.2xlarge 16.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ecsfleet.fleet.actions import SetCapacity
+from ecsfleet.fleet.capacity import TaskSize
+from ecsfleet.fleet.packing import Room, best_fit, first_fit, new_instances
+from ecsfleet.fleet.placement import Offer, plan_scale_out
+from ecsfleet.fleet.plan import Plan
+from ecsfleet.fleet.schema import Infra, parse_infra
+from fleet_worlds import World, asg_name, service, spot_id
+
+PLACEMENT = """\
+cluster:
+  name: prod
+ec2_instances:
+  scaling:
+    mode: placement
+    headroom: {headroom}
+{prices}  auto_scaling_groups:
+    - name: ondemand
+      instance_type: m5.large
+      min_size: 1
+      desired_instances: 1
+      max_size: {asg_max}
+  spot_fleets:
+    - name: spot
+      min_weight: 0
+      max_weight: {spot_max}
+      bids:
+        - instance_type: m5.large
+          price: {large}
+        - instance_type: m5.2xlarge
+          price: {xlarge}
+          weight: 2
+"""
+
+
+def placement(*, headroom: int | str = 0, asg_max: int = 3, spot_max: int = 8, large: float = 0.05,
+              xlarge: float = 0.3, on_demand: dict[str, float] | None = None) -> Infra:
+    prices = ("    on_demand_prices:\n" + "".join(f"      {k}: {v}\n" for k, v in on_demand.items())
+              if on_demand else "")
+    return parse_infra("infra.yml", PLACEMENT.format(headroom=f"'{headroom}'" if isinstance(headroom, str)
+                                                     else headroom, asg_max=asg_max, spot_max=spot_max,
+                                                     large=large, xlarge=xlarge, prices=prices))
+
+
+def capacities(result: Plan) -> dict[str, int]:
+    return {a.group_id: a.capacity for a in result.actions if isinstance(a, SetCapacity)}
+
+
+def full_on_demand(config: Infra) -> World:
+    w = World(config)
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config)
+    w.host("i-od1").run("i-od1", 4)
+    return w
+
+
+# Packing.
+
+T = TaskSize(2048, 512)
+
+
+def test_first_fit_fills_the_first_room_that_holds_each_task_largest_first() -> None:
+    big = TaskSize(4096, 1024)
+    rooms, left = first_fit([T, big, T], [Room("a", 1024, 4096), Room("b", 2048, 8192)])
+    assert left == []
+    assert rooms == [Room("a", 0, 0), Room("b", 1024, 4096)]
+
+
+def test_best_fit_puts_a_task_where_the_least_memory_is_left_as_ecs_binpack_does() -> None:
+    rooms, left = best_fit([T], [Room("roomy", 2048, 8192), Room("tight", 2048, 2048)])
+    assert left == [] and rooms[1] == Room("tight", 1536, 0)
+
+
+def test_new_instances_counts_first_fit_bins_and_returns_what_no_instance_holds() -> None:
+    assert new_instances([T] * 9, TaskSize(8192, 2048)) == (3, [])
+    assert new_instances([T] * 9, TaskSize(8192, 2048), limit=2) == (2, [T])
+    assert new_instances([TaskSize(9000, 10)], TaskSize(8192, 2048)) == (0, [TaskSize(9000, 10)])
+
+
+# Scale out for what waits.
+
+def test_waiting_tasks_launch_exactly_what_first_fit_needs_from_the_cheapest_offer() -> None:
+    # 6 tasks wait; free room none. m5.large spot $0.05 holds 4: 2 of them ($0.10/h for 6 tasks)
+    # beat the on-demand m5.large ($0.096 each) and the m5.2xlarge bid ($0.30 for all 6).
+    w = full_on_demand(placement())
+    result = w.plan(services=[service(desired=10, running=4)])
+    assert capacities(result) == {spot_id("v1"): 2}
+    reason = next(a.reason for a in result.actions if isinstance(a, SetCapacity))
+    assert "6 task(s) cannot be placed (web 6)" in reason
+    assert "6 of them need 2 new m5.large (spot bid $0.0500/h" in reason
+    assert any("0 fit the free room of 1 instance(s) in service and 0 booting" in n for n in result.notes)
+    assert result.scaled_out
+
+
+def test_free_room_is_filled_before_anything_is_launched() -> None:
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1")
+    w.host("i-od1", "i-s1").run("i-od1", 1)
+    result = w.plan(services=[service(desired=5, running=1)])  # 4 wait; 7 copies free
+    assert capacities(result) == {}
+    assert not result.scaled_out
+
+
+def test_tasks_on_a_draining_instance_wait_for_a_place_until_replaced() -> None:
+    # ECS still counts them running, but they must move: the spot interruption's case.
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1")
+    w.host("i-od1").run("i-od1", 4)
+    w.host("i-s1", status="DRAINING").run("i-s1", 3)
+    result = w.plan(services=[service(desired=7, running=7)])
+    assert capacities(result) == {spot_id("v1"): 2}  # target 1 (the drained one) + 1 new
+    # Capacity replaced, not added for load: it starts no anti-flap window, so the spot fleet's own
+    # replacement of the interrupted instance is consolidated as soon as it joins.
+    assert not result.scaled_out
+
+
+def test_capacity_still_booting_counts_as_free_room() -> None:
+    # The spot fleet's target is 1 and its instance has not joined: its room (4 tasks) is on the way.
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1")
+    w.host("i-od1").run("i-od1", 4)
+    assert capacities(w.plan(services=[service(desired=8, running=4)])) == {}
+    # One task more than the booting instance holds: one more instance, not two.
+    assert capacities(w.plan(services=[service(desired=9, running=4)])) == {spot_id("v1"): 2}
+
+
+@pytest.mark.parametrize(("headroom", "asked"), [(0, None), (1, 1), (5, 2), ("50%", 1)])
+def test_headroom_keeps_copies_of_the_largest_task_free(headroom: int | str, asked: int | None) -> None:
+    w = full_on_demand(placement(headroom=headroom))
+    result = w.plan(services=[service(desired=4, running=4)])
+    assert capacities(result) == ({} if asked is None else {spot_id("v1"): asked})
+
+
+def test_a_dearer_bid_wins_when_it_holds_more_tasks_per_dollar() -> None:
+    # 14 tasks: 4 m5.large at $0.05 = $0.20/h, or 1 m5.2xlarge (weight 2) at $0.15/h: none has
+    # joined yet, so its registered memory is the estimate (32 GiB less 10%: 14 copies).
+    w = full_on_demand(placement(xlarge=0.15))
+    result = w.plan(services=[service(desired=18, running=4)])
+    assert capacities(result) == {spot_id("v1"): 2}
+    assert "need 1 new m5.2xlarge" in next(a.reason for a in result.actions if isinstance(a, SetCapacity))
+
+
+def test_on_demand_priced_at_zero_in_infra_yml_is_taken_first() -> None:
+    # A reserved instance already paid for: `on_demand_prices: {m5.large: 0}`.
+    w = full_on_demand(placement(on_demand={"m5.large": 0}))
+    result = w.plan(services=[service(desired=10, running=4)])
+    assert capacities(result) == {asg_name("v1"): 3}
+
+
+def test_a_group_short_of_room_takes_what_it_can_and_the_next_cheapest_the_rest() -> None:
+    w = full_on_demand(placement(spot_max=1))
+    result = w.plan(services=[service(desired=12, running=4)])  # 8 wait: 1 spot m5.large, then on-demand
+    assert capacities(result) == {spot_id("v1"): 1, asg_name("v1"): 2}
+
+
+def test_every_group_at_its_maximum_warns() -> None:
+    w = full_on_demand(placement(spot_max=0, asg_max=1))
+    result = w.plan(services=[service(desired=6, running=4)])
+    assert capacities(result) == {}
+    assert any("every active group is at its maximum: 2 task(s)" in m for m in result.warnings)
+
+
+def test_the_cheapest_offer_by_the_binding_resource() -> None:
+    # Memory-heavy tasks: two m5.large-sized offers, one on-demand priced lower than the spot bid.
+    offers = [Offer("g-cpu", "asg", "c5.large", 1, 0.04, TaskSize(3686, 2048), 5),
+              Offer("g-mem", "asg", "r5.large", 1, 0.06, TaskSize(14745, 2048), 5)]
+    heavy = [TaskSize(3000, 256)] * 8  # 1 per c5.large ($0.32/h for 8), 4 per r5.large ($0.12/h)
+    decision = plan_scale_out(heavy, [], [], offers)
+    assert [(launch.offer.group_id, launch.instances) for launch in decision.launches] == [("g-mem", 2)]
+    light = [TaskSize(512, 1024)] * 8  # CPU binds: 2 per instance of either; the c5 is cheaper
+    decision = plan_scale_out(light, [], [], offers)
+    assert [(launch.offer.group_id, launch.instances) for launch in decision.launches] == [("g-cpu", 4)]
+
+
+# Which mode a file gets.
+
+BASE = """\
+{kind}cluster:
+  name: prod
+ec2_instances:
+{scaling}  spot_fleets:
+    - name: spot
+      min_weight: 0
+      max_weight: 4
+{thresholds}      bids:
+        - instance_type: m5.large
+          price: 0.05
+"""
+
+
+@pytest.mark.parametrize(("kind", "scaling", "thresholds", "mode", "warns"), [
+    pytest.param("", "", "", "placement", None, id="new-file-placement"),
+    pytest.param("", "", "      task_threshold_out: 2\n", "thresholds", "scaling by thresholds",
+                 id="thresholds-set-keep-them"),
+    pytest.param("kind: aws-ecs-cluster-deployer\n", "", "", "thresholds", None,
+                 id="seed-file-keeps-the-seed-scaler-silently"),
+    pytest.param("kind: aws-ecs-cluster-deployer\n", "", "      task_threshold_out: 2\n", "thresholds", None,
+                 id="seed-file-with-thresholds-silently"),
+    pytest.param("kind: aws-ecs-cluster-deployer\n", "  scaling: thresholds\n", "", "thresholds", None,
+                 id="shorthand-thresholds"),
+    pytest.param("", "  scaling:\n    mode: placement\n", "      task_threshold_in: 9\n", "placement", None,
+                 id="explicit-mode-wins"),
+])
+def test_the_scaling_mode_a_file_gets(kind: str, scaling: str, thresholds: str, mode: str, warns: str | None) -> None:
+    infra = parse_infra("infra.yml", BASE.format(kind=kind, scaling=scaling, thresholds=thresholds))
+    assert infra.scaling_mode == mode
+    scaling_warnings = [w for w in infra.warnings if "scal" in w]
+    if warns is None:
+        assert scaling_warnings == []
+    else:
+        assert len(scaling_warnings) == 1 and warns in scaling_warnings[0]
+        assert scaling_warnings[0].startswith("infra.yml:")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("  scaling: fast\n", "ec2_instances.scaling.mode"),
+    ("  scaling:\n    headroom: lots\n", "a number of tasks such as 1, or a share of the capacity such as 10%"),
+    ("  scaling:\n    consolidate_after: 10\n", "ec2_instances.scaling.consolidate_after"),
+])
+def test_bad_scaling_keys_name_the_field_and_what_was_expected(value: str, expected: str) -> None:
+    with pytest.raises(Exception) as error:
+        parse_infra("infra.yml", BASE.format(kind="", scaling=value, thresholds=""))
+    assert "infra.yml:" in str(error.value) and expected in str(error.value)
