@@ -17,6 +17,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -218,11 +219,14 @@ def synthetic_snapshot(tasks: int, instances: int, services: int) -> ClusterSnap
         host(n), private_ip=f"10.{n // 250}.{n % 250}.10", public_ip=f"54.{n // 250}.{n % 250}.10",
         private_dns_name=f"ip-10-{n // 250}-{n % 250}-10.ec2.internal") for n in range(instances)]
     found = []
+    # One environment per family, shared by its tasks, as the snapshot's parser shares a task
+    # definition's environment among the tasks that override none of it.
+    envs = [MappingProxyType({f"SERVICE_PORT_{CONTAINER_PORT}": f"_svc{f}._tcp.{ZONE}",
+                              "SERVICE_FQDN_LOCAL": f"svc{f}.{ZONE}"}) for f in range(services)]
     for n in range(tasks):
         family = f"svc{n % services}"
-        env = {f"SERVICE_PORT_{CONTAINER_PORT}": f"_{family}._tcp.{ZONE}", "SERVICE_FQDN_LOCAL": f"{family}.{ZONE}"}
         found.append(task(n, hosts[n // per_host], 32768 + n % per_host, family=family, started=n,
-                          container=family, container_port=CONTAINER_PORT, env=env, service=family))
+                          container=family, container_port=CONTAINER_PORT, env=envs[n % services], service=family))
     return snapshot(hosts, found)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from types import MappingProxyType
 
 from ecsfleet.snapshot import ClusterSnapshot, Container, ContainerInstance, PortBinding, Task
@@ -23,7 +24,7 @@ def host(n: int, status: str = "ACTIVE") -> ContainerInstance:
 def task(n: int, on: ContainerInstance, port: int | None, family: str = "web", revision: int = 1,
          started: int = 0, last: str = "RUNNING", desired: str = "RUNNING", container: str = "web",
          container_port: int = 80, health: str = "UNKNOWN", checked: bool = False,
-         env: dict[str, str] | None = None, service: str | None = "web") -> Task:
+         env: Mapping[str, str] | None = None, service: str | None = "web") -> Task:
     bindings = (PortBinding(container_port, port),) if port is not None else ()
     return Task(
         arn=f"arn:aws:ecs:us-east-1:123456789012:task/c/t{n}", family=family, revision=revision,
@@ -32,7 +33,8 @@ def task(n: int, on: ContainerInstance, port: int | None, family: str = "web", r
         started_by="", container_instance_arn=on.arn, created_at=T0 + dt.timedelta(seconds=started),
         started_at=T0 + dt.timedelta(seconds=started) if last == "RUNNING" else None, health_status=health,
         has_health_check=checked, stop_timeout=30.0,
-        containers=(Container(container, last, bindings, MappingProxyType(env or {})),),
+        containers=(Container(container, last, bindings,
+                              env if isinstance(env, MappingProxyType) else MappingProxyType(dict(env or {}))),),
     )
 
 

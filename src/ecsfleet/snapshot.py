@@ -264,11 +264,15 @@ def parse_task_definition(doc: Mapping[str, Any]) -> TaskDefinition:
 
 
 def merged_environment(definition: ContainerDefinition, overrides: Mapping[str, Any]) -> Mapping[str, str]:
-    """The container's environment as ECS gives it: the task definition's, then the task's overrides."""
+    """The container's environment as ECS gives it: the task definition's, then the task's overrides.
+    Without overrides it is the definition's own mapping, shared by every task of the definition:
+    memory grows with definitions rather than tasks, and a reader can interpret a mapping once."""
+    changes = [e for override in overrides.get("containerOverrides") or [] if override.get("name") == definition.name
+               for e in override.get("environment") or []]
+    if not changes:
+        return definition.environment
     env = dict(definition.environment)
-    for override in overrides.get("containerOverrides") or []:
-        if override.get("name") == definition.name:
-            env.update({e["name"]: e.get("value", "") for e in override.get("environment") or []})
+    env.update({e["name"]: e.get("value", "") for e in changes})
     return _frozen(env)
 
 

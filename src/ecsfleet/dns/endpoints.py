@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..snapshot import ClusterSnapshot, PortBinding, Task
@@ -56,6 +56,10 @@ class _Ask:
     name: str  # normalized
     name_problem: str | None
     port: int | None  # SRV: the container port (None: the variable names no port)
+    private: bool = field(init=False)  # address == "private", read once a container
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "private", self.address == "private")
 
 
 def _ask(variable: str, raw: str, checked: Checked) -> _Ask | None:
@@ -107,20 +111,31 @@ class _Reader:
         self.warnings: list[str] = []
         checked = self.checked  # not self: a cycle would keep the pass's endpoints alive until a full collection
         self._asks: Memo[tuple[str, str], _Ask | None] = Memo(lambda item: _ask(*item, checked))
+        # What each environment mapping asks for, by identity: tasks of one task definition
+        # without overrides share their definition's mapping (snapshot.merged_environment), so a
+        # cluster's containers are interpreted once per definition. The mapping is kept with its
+        # answer, so that its id cannot be reused by another mapping during the pass.
+        self._by_env: dict[int, tuple[Mapping[str, str], tuple[_Ask, ...]]] = {}
+
+    def _asks_of(self, env: Mapping[str, str]) -> tuple[_Ask, ...]:
+        known = self._by_env.get(id(env))
+        if known is not None and known[0] is env:
+            return known[1]
+        return self._read_env(env)
+
+    def _read_env(self, env: Mapping[str, str]) -> tuple[_Ask, ...]:
+        asks = tuple(ask for item in sorted(item for item in env.items() if item[0].startswith("SERVICE_"))
+                     if (ask := self._asks[item]) is not None)
+        self._by_env[id(env)] = (env, asks)
+        return asks
 
     def container(self, label: Label, env: Mapping[str, str], binds: tuple[PortBinding, ...], place: _Place,
                   host_network: bool = False) -> None:
-        items = [item for item in env.items() if item[0].startswith("SERVICE_")]
-        if not items:
-            return
-        items.sort()
         host = place.host
-        for item in items:
-            ask = self._asks[item]
-            if ask is None:
-                continue
+        known = self._by_env.get(id(env))  # _asks_of, inline: this runs once a container
+        for ask in known[1] if known is not None and known[0] is env else self._read_env(env):
             if ask.record_type == "A":
-                value = host.public_ip if ask.address == "public" else host.private_ip
+                value = host.private_ip if ask.private else host.public_ip
             else:
                 port = ask.port
                 if port is None:
@@ -143,7 +158,8 @@ class _Reader:
                 self._warn(label, ask, f"host {host.id} has no {ask.address} IP" if ask.record_type == "A"
                            else f"port {ask.port} is not published (no host binding)")
             else:
-                self.found.append(Endpoint(ask.name, ask.record_type, value, host.id, ask.address == "private"))
+                # tuple.__new__: the named tuple's own __new__ is a Python function, a call a value
+                self.found.append(tuple.__new__(Endpoint, (ask.name, ask.record_type, value, host.id, ask.private)))
 
     def _warn(self, label: Label, ask: _Ask, why: str, with_name: bool = True) -> None:
         named = f"{ask.variable}={ask.raw_name!r}" if with_name else ask.variable
@@ -182,19 +198,16 @@ def snapshot_endpoints(snap: ClusterSnapshot) -> tuple[list[Endpoint], list[str]
     DRAINING host publish nothing: their values leave DNS while they still run. Linear in tasks:
     each host is read once, each distinct variable interpreted once."""
     reader = _Reader()
-    places: dict[str, _Place] = {}
+    # The hosts a serving task can be on (ACTIVE), each read once; the loop below is
+    # `snap.serving(task)` with the host looked up once, in the one loop a pass makes over tasks.
+    places = {i.arn: _Place.of(Host(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name), reader.checked)
+              for i in snap.instances if i.status == "ACTIVE"}
     with _collection_paused():
         for task in snap.tasks:
-            if not snap.serving(task):
+            place = places.get(task.container_instance_arn or "")
+            if (place is None or task.last_status != "RUNNING" or task.desired_status != "RUNNING"
+                    or (task.has_health_check and task.health_status != "HEALTHY")):
                 continue
-            arn = task.container_instance_arn or ""
-            place = places.get(arn)
-            if place is None:
-                instance = snap.instance(arn)
-                assert instance is not None
-                place = places[arn] = _Place.of(
-                    Host(instance.ec2_instance_id, instance.public_ip, instance.private_ip, instance.private_dns_name),
-                    reader.checked)
             for container in task.containers:
                 reader.container((task, container.name), container.environment, container.bindings, place)
     return reader.found, reader.warnings
