@@ -26,10 +26,12 @@ from faults import ATTEMPTS, Op, RetryWaits, before_first, skip_retry_waits
 from test_fleet_lifecycle import INFRA, NO_FOLLOW, deploy_active, quiet, service, stack_names, web_service
 
 # Every operation the fleet policy lets ecsfleet call itself (not what CloudFormation does for it).
-FLEET_OPS: list[Op] = sorted(
+# A set: an action two grants hold (ssm:GetParameter, for public and for the account's own
+# parameters) is one operation, armed once.
+FLEET_OPS: list[Op] = sorted({
     ({"elasticloadbalancing": "elb"}.get(action.split(":")[0], action.split(":")[0]), action.split(":")[1])
     for grant in policies.capability("fleet").grants if grant.feature != "stack-resources"
-    for action in grant.actions)
+    for action in grant.actions})
 WRITES = [op for op in FLEET_OPS if not op[1].startswith(("Describe", "List", "Get", "Receive"))]
 
 
