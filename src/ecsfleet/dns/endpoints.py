@@ -121,9 +121,6 @@ class _Reader:
         known = self._by_env.get(id(env))
         if known is not None and known[0] is env:
             return known[1]
-        return self._read_env(env)
-
-    def _read_env(self, env: Mapping[str, str]) -> tuple[_Ask, ...]:
         asks = tuple(ask for item in sorted(item for item in env.items() if item[0].startswith("SERVICE_"))
                      if (ask := self._asks[item]) is not None)
         self._by_env[id(env)] = (env, asks)
@@ -132,8 +129,7 @@ class _Reader:
     def container(self, label: Label, env: Mapping[str, str], binds: tuple[PortBinding, ...], place: _Place,
                   host_network: bool = False) -> None:
         host = place.host
-        known = self._by_env.get(id(env))  # _asks_of, inline: this runs once a container
-        for ask in known[1] if known is not None and known[0] is env else self._read_env(env):
+        for ask in self._asks_of(env):
             if ask.record_type == "A":
                 value = host.private_ip if ask.private else host.public_ip
             else:
