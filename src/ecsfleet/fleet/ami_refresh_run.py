@@ -36,7 +36,8 @@ from .ami_refresh import (
     infra_ami_source,
     plan_refresh,
 )
-from .deploy import CAPABILITIES, apply_change, plan
+from .apply import kept_update
+from .deploy import apply_change, plan
 from .network import resolve_network
 from .observe import FleetWorld
 from .rollout import (
@@ -118,10 +119,7 @@ def _mark_failed(clients: Clients, infra: Infra, step: MarkFailed, echo: Echo) -
     stack = read_stacks(clients, infra).version(step.version)
     if stack is None:
         raise RuntimeError(f"no compute stack of version {step.version}")
-    clients("cloudformation").update_stack(
-        StackName=stack.name, UsePreviousTemplate=True, Capabilities=CAPABILITIES,
-        Parameters=[{"ParameterKey": k, "UsePreviousValue": True} for k in stack.parameters],
-        Tags=[{"Key": k, "Value": v} for k, v in failure_tags(stack.tags, step.reason).items()])
+    clients("cloudformation").update_stack(**kept_update(stack, failure_tags(stack.tags, step.reason)))
     scale_to_zero(clients, infra, step.version, echo)
     return f"failed and scaled to zero: {step.reason}"
 

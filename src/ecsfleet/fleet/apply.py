@@ -205,20 +205,27 @@ def _delete_stack(clients: Clients, action: DeleteStack, cluster: str) -> None:
     cfn.delete_stack(StackName=action.stack_name)
 
 
+def kept_update(stack: Stack, tags: Mapping[str, str], values: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """UpdateStack arguments that keep a stack's template and every parameter but `values`, and
+    give it `tags` (CloudFormation replaces a stack's tags with those an update names)."""
+    values = values or {}
+    parameters: list[dict[str, Any]] = [{"ParameterKey": k, "UsePreviousValue": True}
+                                        for k in stack.parameters if k not in values]
+    parameters += [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+    return {"StackName": stack.name, "UsePreviousTemplate": True, "Parameters": parameters,
+            "Capabilities": CAPABILITIES, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+
+
 def status_update(stack: Stack, status: str, claims: str | None = None) -> dict[str, Any]:
     """UpdateStack arguments that set a compute stack's `Status`, template and other parameters
     kept, with a new status stamp (any later change of the fleet's status voids a rollout's claim
     on it), and the rollout's claim `ecsfleet:replaces` only when given (a stack set by hand, or
     set inactive, carries none)."""
-    parameters: list[dict[str, Any]] = [{"ParameterKey": k, "UsePreviousValue": True}
-                                        for k in stack.parameters if k != "Status"]
-    parameters.append({"ParameterKey": "Status", "ParameterValue": status})
     tags = {k: v for k, v in stack.tags.items() if k != REPLACES_TAG}
     tags[STATUS_STAMP_TAG] = secrets.token_hex(6)
     if claims:
         tags[REPLACES_TAG] = claims
-    return {"StackName": stack.name, "UsePreviousTemplate": True, "Parameters": parameters,
-            "Capabilities": CAPABILITIES, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    return kept_update(stack, tags, {"Status": status})
 
 
 def _set_status(clients: Clients, action: SetStatus, cluster: str) -> None:
