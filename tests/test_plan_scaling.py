@@ -13,10 +13,10 @@ import pytest
 from builders import host, snapshot, task
 from ecsfleet.agents.plan import Options, decide
 from ecsfleet.dns import names, records
-from ecsfleet.dns.endpoints import snapshot_endpoints
+from ecsfleet.dns.endpoints import snapshot_endpoints, snapshot_values
 from ecsfleet.dns.filters import NameRules, screen
-from ecsfleet.dns.plan import desired_records, pack, plan
-from ecsfleet.dns.records import Zone, registry_key, registry_record
+from ecsfleet.dns.plan import desired_records, pack, plan, screened_records
+from ecsfleet.dns.records import RecordKey, RecordSet, Zone, registry_key, registry_record
 from ecsfleet.lbsync.plan import HealthCheck, Listener, LoadBalancer
 from ecsfleet.lbsync.plan import plan as lb_plan
 from ecsfleet.lbsync.services import ServiceEntry
@@ -58,6 +58,19 @@ def dns_pass(snap: ClusterSnapshot, converged: bool = False) -> int:
     endpoints, _ = snapshot_endpoints(snap)
     kept, _ = screen(endpoints, [ZONE], NameRules())
     desired, _ = desired_records(kept, [ZONE], 10)
+    return batches(desired, converged)
+
+
+def dns_values_pass(snap: ClusterSnapshot, converged: bool = False) -> int:
+    """The same planning from the values grouped as the containers are read (`snapshot_values`)."""
+    values, _ = snapshot_values(snap)
+    desired, _, _ = screened_records(values, [ZONE], NameRules(), 10)
+    return batches(desired, converged)
+
+
+def batches(desired: dict[tuple[str, RecordKey], RecordSet], converged: bool) -> int:
+    """The change batches that make an empty zone (or, `converged`, one already holding every
+    desired record set, ours) what `desired` says."""
     existing = {}
     if converged:
         existing = dict(desired)
@@ -146,3 +159,36 @@ def test_a_dns_pass_leaves_no_reference_cycle_for_the_collector() -> None:
     dns_pass(snap, converged=True)
     assert gc.collect() == 0
     assert gc.isenabled()  # resumed after the read
+
+
+@pytest.mark.parametrize("tasks", [1_000, 2_000])
+def test_the_grouped_pass_validates_and_places_each_distinct_name_and_value_once(
+        monkeypatch: pytest.MonkeyPatch, tasks: int) -> None:
+    snap = cluster(tasks, HOSTS, scanned=True)
+    expected = dns_pass(cluster(tasks, HOSTS))
+    name_calls = counted(monkeypatch, names, "name_problem")
+    value_calls = counted(monkeypatch, names, "value_problem")
+    head_calls = counted(monkeypatch, names, "srv_head_problem")
+    target_calls = counted(monkeypatch, names, "srv_target_problem")
+    placed = counted(monkeypatch, records, "zones_for")
+    Scanned.items = 0
+    assert dns_values_pass(snap) == expected > 0
+    # As the endpoints' pass: each name where a container asks for it, as a record set's name and
+    # as its registry record's name; each host's name as an SRV target; each address and SRV
+    # 'priority weight port' once; each name placed once by the filter and once by the record sets.
+    assert sorted(set(name_calls)) == sorted(name_calls)
+    assert len(name_calls) == 2 * SERVICES + 2 * 2 * SERVICES + HOSTS
+    assert value_calls.count("A") == HOSTS
+    assert len(head_calls) == tasks // HOSTS and len(target_calls) == HOSTS
+    assert len(placed) == 2 * 2 * SERVICES
+    # Each task and instance read once.
+    assert Scanned.items == tasks + HOSTS
+
+
+def test_a_converged_grouped_pass_sends_nothing_and_leaves_no_cycle() -> None:
+    snap = cluster(1_000, HOSTS)
+    gc.collect()
+    assert dns_values_pass(snap, converged=True) == 0
+    assert dns_values_pass(snap) > 0
+    assert gc.collect() == 0
+    assert gc.isenabled()

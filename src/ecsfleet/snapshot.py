@@ -32,14 +32,14 @@ def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PortBinding:
     container_port: int
     host_port: int
     protocol: str = "tcp"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Container:
     name: str
     last_status: str
@@ -55,7 +55,7 @@ class Container:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Task:
     arn: str
     family: str
@@ -87,7 +87,7 @@ class Task:
         return next((c for c in self.containers if c.name == name), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContainerInstance:
     arn: str
     ec2_instance_id: str

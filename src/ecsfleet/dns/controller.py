@@ -10,13 +10,11 @@ from ..draining import short_stop_timeouts
 from ..errors import UserError
 from ..runner import PassReport
 from ..snapshot import SnapshotReader
-from .endpoints import snapshot_endpoints
-from .filters import NameRules, screen
-from .plan import desired_records, plan, srv_ttl_for
-from .records import owner_problem
+from .endpoints import snapshot_values
+from .filters import NameRules
+from .plan import plan, screened_records, srv_ttl_for
+from .records import DEFAULT_TTL, owner_problem
 from .route53 import apply, read_managed
-
-DEFAULT_TTL = 10
 
 
 def require_owner(owner: str) -> None:
@@ -47,12 +45,11 @@ class DnsSync:
     def reconcile(self, dry_run: bool) -> PassReport:
         reader = self.reader = self.reader or SnapshotReader(self.clients)
         snap = reader.read(self.cluster)
-        endpoints, source_warnings = snapshot_endpoints(snap)
+        values, source_warnings = snapshot_values(snap)
         route53 = self.clients("route53")
         zones, existing = read_managed(route53, self.zone_ids, self.names)
-        endpoints, refused = screen(endpoints, zones, self.names)
-        desired, placement_warnings = desired_records(endpoints, zones, self.ttl,
-                                                      srv_ttl_for(self.ttl, self.srv_ttl, self.adopt_ecsd))
+        desired, refused, placement_warnings = screened_records(
+            values, zones, self.names, self.ttl, srv_ttl_for(self.ttl, self.srv_ttl, self.adopt_ecsd))
         # ecsd ran on these hosts: its records of them that no task asks for are left-overs.
         hosts = {a for i in snap.instances for a in (i.private_ip, i.public_ip, i.private_dns_name) if a}
         result = plan(desired, existing, self.owner, self.policy, adopt=self.adopt_ecsd, ecsd_hosts=hosts)

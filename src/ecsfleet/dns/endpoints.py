@@ -44,6 +44,16 @@ class Endpoint(NamedTuple):
     private: bool  # published from a private address (SERVICE_FQDN_LOCAL, SRV)
 
 
+# One kind of record set a container can ask for: (name, record type, whether its values are
+# private addresses). A name's public and private values are kept apart: a split-horizon pair
+# of zones places them in different zones.
+Wanted = tuple[str, str, bool]
+# The values of one kind, as the keys of a dict (each None), in the order first met. A dict, not
+# a set: CPython's collector never tracks a dict of strings, so it never walks a cluster's values,
+# where it walks every element of a set at each collection while the set lives.
+Values = dict[str, None]
+
+
 @dataclass(frozen=True)
 class _Ask:
     """What one variable asks for, read from its name and value alone (so once a pass, however
@@ -56,10 +66,21 @@ class _Ask:
     name: str  # normalized
     name_problem: str | None
     port: int | None  # SRV: the container port (None: the variable names no port)
-    private: bool = field(init=False)  # address == "private", read once a container
+    # Read once here rather than once a container:
+    private: bool = field(init=False)  # address == "private"
+    srv: bool = field(init=False)  # record_type == "SRV"
+    wanted: Wanted = field(init=False)
+    # Nothing in the variable itself stops it being published (a valid name and, for SRV, a
+    # port): only the container's host and bindings can.
+    sound: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "private", self.address == "private")
+        srv = self.record_type == "SRV"
+        private = self.address == "private"
+        object.__setattr__(self, "private", private)
+        object.__setattr__(self, "srv", srv)
+        object.__setattr__(self, "wanted", (self.name, self.record_type, private))
+        object.__setattr__(self, "sound", self.name_problem is None and (self.port is not None or not srv))
 
 
 def _ask(variable: str, raw: str, checked: Checked) -> _Ask | None:
@@ -77,89 +98,115 @@ def _ask(variable: str, raw: str, checked: Checked) -> _Ask | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Place:
-    """A host with its SRV target normalized: read once per host, not once per container."""
+    """A host as its containers' values need it, read once per host rather than once per
+    container: its id, addresses, and SRV target normalized."""
 
-    host: Host
+    id: str
+    public_ip: str | None
+    private_ip: str | None
     srv_target: str | None
 
     @classmethod
-    def of(cls, host: Host, checked: Checked) -> _Place:
-        return cls(host, checked.normalized(host.hostname) if host.hostname else None)
+    def of(cls, host_id: str, public_ip: str | None, private_ip: str | None, hostname: str | None,
+           checked: Checked) -> _Place:
+        return cls(host_id, public_ip, private_ip, checked.normalized(hostname) if hostname else None)
 
 
-# A container's label for warnings: the text itself, or the task and container name it is
-# written from (only when there is something to warn about: most containers have nothing).
-Label = str | tuple[Task, str]
+def _value(ask: _Ask, binds: tuple[PortBinding, ...], place: _Place, host_network: bool) -> str | None:
+    """The value `ask` publishes for a container with these bindings on this host, or None when
+    it publishes none (`_Reader._refuse` says why)."""
+    if not ask.sound:
+        return None
+    if not ask.srv:
+        return place.private_ip if ask.private else place.public_ip
+    port = ask.port
+    host_port = None
+    for binding in binds:
+        if binding.container_port == port:
+            host_port = binding.host_port
+            break
+    else:  # no binding maps it: a port of the host's network, or a published host port (ecsd's reading)
+        if host_network or any(b.host_port == port for b in binds):
+            host_port = port
+    target = place.srv_target
+    return srv_text(SRV_PRIORITY, SRV_WEIGHT, host_port, target) if host_port and target is not None else None
 
 
-def _label(label: Label) -> str:
+def _label(label: str | Task, container: str | None) -> str:
     if isinstance(label, str):
         return label
-    task, container = label
-    return f"task {task.id} ({task.family}:{task.revision}) container {container}"
+    return f"task {label.id} ({label.family}:{label.revision}) container {container}"
 
 
 class _Reader:
-    """Reads containers' variables into endpoints, interpreting each distinct (variable, value)
-    once, so that a container costs a lookup per variable and the building of its values."""
+    """Reads containers' variables, interpreting each distinct (variable, value) once, so that a
+    container costs a lookup per variable and the building of its values. One reader a pass."""
 
     def __init__(self) -> None:
         self.checked = Checked()
-        self.found: list[Endpoint] = []
+        self.found: list[Endpoint] = []  # `container`'s endpoints, in order
         self.warnings: list[str] = []
         checked = self.checked  # not self: a cycle would keep the pass's endpoints alive until a full collection
         self._asks: Memo[tuple[str, str], _Ask | None] = Memo(lambda item: _ask(*item, checked))
-        # What each environment mapping asks for, by identity: tasks of one task definition
-        # without overrides share their definition's mapping (snapshot.merged_environment), so a
-        # cluster's containers are interpreted once per definition. The mapping is kept with its
-        # answer, so that its id cannot be reused by another mapping during the pass.
-        self._by_env: dict[int, tuple[Mapping[str, str], tuple[_Ask, ...]]] = {}
+        self.values: dict[Wanted, Values] = {}  # `gather`'s, by kind (empty where no container got one)
+        # What each environment mapping asks for (each ask with the dict its values go to), by identity:
+        # tasks of one task definition without overrides share their definition's mapping
+        # (snapshot.merged_environment), so a cluster's containers are interpreted once per
+        # definition. The mapping is kept with its answer, so that its id cannot be reused by
+        # another mapping during the pass.
+        self._by_env: dict[int, tuple[Mapping[str, str], tuple[tuple[_Ask, Values], ...]]] = {}
 
-    def _asks_of(self, env: Mapping[str, str]) -> tuple[_Ask, ...]:
+    def _asks_of(self, env: Mapping[str, str]) -> tuple[tuple[_Ask, Values], ...]:
         known = self._by_env.get(id(env))
         if known is not None and known[0] is env:
             return known[1]
-        asks = tuple(ask for item in sorted(item for item in env.items() if item[0].startswith("SERVICE_"))
+        asks = tuple((ask, self.values.setdefault(ask.wanted, {}))
+                     for item in sorted(item for item in env.items() if item[0].startswith("SERVICE_"))
                      if (ask := self._asks[item]) is not None)
         self._by_env[id(env)] = (env, asks)
         return asks
 
-    def container(self, label: Label, env: Mapping[str, str], binds: tuple[PortBinding, ...], place: _Place,
-                  host_network: bool = False) -> None:
-        host = place.host
-        for ask in self._asks_of(env):
-            if ask.record_type == "A":
-                value = host.private_ip if ask.private else host.public_ip
-            else:
-                port = ask.port
-                if port is None:
-                    self._warn(label, ask, f"{ask.variable[len(_PORT_PREFIX):]!r} is not a port number", False)
-                    continue
-                host_port = None
-                for binding in binds:
-                    if binding.container_port == port:
-                        host_port = binding.host_port
-                        break
-                if host_port is None and (host_network or any(b.host_port == port for b in binds)):
-                    host_port = port
-                if place.srv_target is None:
-                    self._warn(label, ask, f"host {host.id} has no host name for the SRV target", False)
-                    continue
-                value = srv_text(SRV_PRIORITY, SRV_WEIGHT, host_port, place.srv_target) if host_port else None
-            if ask.name_problem:
-                self._warn(label, ask, ask.name_problem)
-            elif value is None:
-                self._warn(label, ask, f"host {host.id} has no {ask.address} IP" if ask.record_type == "A"
-                           else f"port {ask.port} is not published (no host binding)")
+    def container(self, env: Mapping[str, str], binds: tuple[PortBinding, ...], place: _Place,
+                  label: str | Task, container: str | None = None, host_network: bool = False) -> None:
+        """One container's endpoints, in order. `label` names it in warnings: the text, or the
+        task whose container `container` is (written only when there is something to warn about)."""
+        for ask, _ in self._asks_of(env):
+            value = _value(ask, binds, place, host_network)
+            if value is None:
+                self._refuse(_label(label, container), ask, place)
             else:
                 # tuple.__new__: the named tuple's own __new__ is a Python function, a call a value
-                self.found.append(tuple.__new__(Endpoint, (ask.name, ask.record_type, value, host.id, ask.private)))
+                self.found.append(tuple.__new__(Endpoint, (ask.name, ask.record_type, value, place.id, ask.private)))
 
-    def _warn(self, label: Label, ask: _Ask, why: str, with_name: bool = True) -> None:
+    def gather(self, env: Mapping[str, str], binds: tuple[PortBinding, ...], place: _Place, task: Task,
+               container: str) -> None:
+        """One container's values, each added to those of its kind of record set, where
+        `container` makes an endpoint (a tuple the collector tracks) of each."""
+        for ask, values in self._asks_of(env):
+            value = _value(ask, binds, place, False)
+            if value is None:
+                self._refuse(_label(task, container), ask, place)
+            else:
+                values[value] = None
+
+    def _refuse(self, label: str, ask: _Ask, place: _Place) -> None:
+        """The warning for a variable that gives a container no value: the first reason met."""
+        if ask.srv and ask.port is None:
+            self._warn(label, ask, f"{ask.variable[len(_PORT_PREFIX):]!r} is not a port number", False)
+        elif ask.srv and place.srv_target is None:
+            self._warn(label, ask, f"host {place.id} has no host name for the SRV target", False)
+        elif ask.name_problem:
+            self._warn(label, ask, ask.name_problem)
+        elif ask.srv:
+            self._warn(label, ask, f"port {ask.port} is not published (no host binding)")
+        else:
+            self._warn(label, ask, f"host {place.id} has no {ask.address} IP")
+
+    def _warn(self, label: str, ask: _Ask, why: str, with_name: bool = True) -> None:
         named = f"{ask.variable}={ask.raw_name!r}" if with_name else ask.variable
-        self.warnings.append(f"{_label(label)}: {named}: {why}")
+        self.warnings.append(f"{label}: {named}: {why}")
 
 
 def container_endpoints(
@@ -169,17 +216,19 @@ def container_endpoints(
     (naming the container and the variable; nothing else is held back). A container on the
     host's network (`--net=host`) has no bindings: its ports are the host's, as ecsd took them."""
     reader = _Reader()
-    reader.container(label, env, tuple(bindings), _Place.of(host, reader.checked), host_network)
+    place = _Place.of(host.id, host.public_ip, host.private_ip, host.hostname, reader.checked)
+    reader.container(env, tuple(bindings), place, label, host_network=host_network)
     return reader.found, reader.warnings
 
 
 @contextmanager
 def _collection_paused() -> Iterator[None]:
-    """No automatic cyclic garbage collection inside. Reading a cluster allocates two endpoints a
-    task that all live until the pass has built its record sets, and no reference cycle: a
-    collection during the read would find nothing to free, yet enough new objects would make
-    CPython sweep its whole heap (the snapshot with it) about once a pass in a large cluster,
-    costing more than the read. Collection resumes as it was (another thread may have paused it)."""
+    """No automatic cyclic garbage collection inside. Reading a cluster allocates an object per
+    host, and, into endpoints, two a task, that live until the pass has built its record sets, and
+    no reference cycle: a collection during the read would find nothing to free, yet enough new
+    objects would make CPython sweep its whole heap (the snapshot with it) about once a pass in a
+    large cluster, costing more than the read. Collection resumes as it was (another thread may
+    have paused it)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -189,22 +238,39 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def snapshot_endpoints(snap: ClusterSnapshot) -> tuple[list[Endpoint], list[str]]:
-    """Every endpoint the cluster's serving tasks ask for. Tasks that are stopping or on a
-    DRAINING host publish nothing: their values leave DNS while they still run. Linear in tasks:
-    each host is read once, each distinct variable interpreted once."""
-    reader = _Reader()
-    # The hosts a serving task can be on (ACTIVE), each read once; the loop below is
-    # `snap.serving(task)` with the host looked up once, in the one loop a pass makes over tasks.
-    places = {i.arn: _Place.of(Host(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name), reader.checked)
+def _serving(snap: ClusterSnapshot, reader: _Reader) -> Iterator[tuple[Task, _Place]]:
+    """The tasks that publish, each with its host: `snap.serving(task)`, with each host read
+    once. Tasks that are stopping or on a DRAINING host publish nothing: their values leave DNS
+    while they still run."""
+    places = {i.arn: _Place.of(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name, reader.checked)
               for i in snap.instances if i.status == "ACTIVE"}
+    for task in snap.tasks:
+        place = places.get(task.container_instance_arn or "")
+        if (place is not None and task.last_status == "RUNNING" and task.desired_status == "RUNNING"
+                and (not task.has_health_check or task.health_status == "HEALTHY")):
+            yield task, place
+
+
+def snapshot_endpoints(snap: ClusterSnapshot) -> tuple[list[Endpoint], list[str]]:
+    """Every endpoint the cluster's serving tasks ask for, container by container. Linear in
+    tasks: each host is read once, each distinct variable interpreted once."""
+    reader = _Reader()
     with _collection_paused():
-        for task in snap.tasks:
-            place = places.get(task.container_instance_arn or "")
-            if (place is None or task.last_status != "RUNNING" or task.desired_status != "RUNNING"
-                    or (task.has_health_check and task.health_status != "HEALTHY")):
-                continue
+        for task, place in _serving(snap, reader):
             for container in task.containers:
-                reader.container((task, container.name), container.environment, container.bindings, place)
+                reader.container(container.environment, container.bindings, place, task, container.name)
     return reader.found, reader.warnings
 
+
+def snapshot_values(snap: ClusterSnapshot) -> tuple[dict[Wanted, Values], list[str]]:
+    """What the cluster's serving tasks ask to publish, as record sets hold it: the distinct
+    values of each (name, record type, kind of address); and the warnings `snapshot_endpoints`
+    gives. The same values as its endpoints', without building
+    an endpoint (a tuple) for each container and name only to group them again: a value costs a
+    dict insertion, and a pass no object a task that the collector would walk."""
+    reader = _Reader()
+    with _collection_paused():
+        for task, place in _serving(snap, reader):
+            for container in task.containers:
+                reader.gather(container.environment, container.bindings, place, task, container.name)
+    return {wanted: values for wanted, values in reader.values.items() if values}, reader.warnings

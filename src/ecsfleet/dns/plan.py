@@ -17,10 +17,11 @@ touching someone else's sets is left alone with a warning rather than sent to be
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from .endpoints import Endpoint
+from .endpoints import Endpoint, Wanted
+from .filters import NameRules, screen
 from .names import Checked, ttl_problem
 from .records import (
     Placement,
@@ -77,26 +78,37 @@ def desired_records(
 ) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str]]:
     """One record set per (zone, name, type) with every live value (SRV sets at `srv_ttl` when
     given)."""
-    values: dict[tuple[str, RecordKey], set[str]] = defaultdict(set)
-    warnings: list[str] = []
-    unplaced: set[str] = set()
-    placement = Placement(zones)
-    # Where each (name, type, kind of address) goes, placed once: endpoints share a few names.
-    keys: dict[tuple[str, str, bool], list[set[str]]] = {}
+    grouped: dict[Wanted, set[str]] = {}
     for name, record_type, value, _, private in endpoints:
         where = (name, record_type, private)
-        sets = keys.get(where)
-        if sets is None:
-            targets = placement(name, private)
-            if not targets:
-                unplaced.add(name)
-            sets = keys[where] = [values[(zone.id, RecordKey(name, record_type))] for zone in targets]
-        for found in sets:
-            found.add(value)
-    warnings += [f"{name} is in no managed hosted zone: not published" for name in sorted(unplaced)]
+        found = grouped.get(where)
+        if found is None:
+            found = grouped[where] = set()
+        found.add(value)
+    return record_sets(grouped, zones, ttl, srv_ttl)
+
+
+def record_sets(grouped: Mapping[Wanted, Collection[str]], zones: Sequence[Zone], ttl: int, srv_ttl: int | None = None
+                ) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str]]:
+    """`desired_records` of values already grouped by name, type and kind of address
+    (`endpoints.snapshot_values`): each kind placed in its zones once, its values merged there
+    with those of the other kind of address where both land in one zone."""
+    placement = Placement(zones)
+    values: dict[tuple[str, RecordKey], Collection[str]] = {}
+    unplaced: set[str] = set()
+    for (name, record_type, private), found in grouped.items():
+        targets = placement(name, private)
+        if not targets:
+            unplaced.add(name)
+        for zone in targets:
+            where = (zone.id, RecordKey(name, record_type))
+            merged = values.get(where)
+            values[where] = found if merged is None else {*merged, *found}
+    warnings = [f"{name} is in no managed hosted zone: not published" for name in sorted(unplaced)]
     desired = {}
-    for (zone_id, key), found in sorted(values.items()):
-        ordered = tuple(sorted(found))
+    for where in sorted(values, key=_zone_and_key):
+        key = where[1]
+        ordered = tuple(sorted(values[where]))
         kept = _fitting(ordered)
         if len(kept) < len(ordered):
             warnings.append(
@@ -104,8 +116,31 @@ def desired_records(
                 f"record set (and {MAX_SET_CHARS} characters, so that an UPSERT of it fits one batch), so "
                 f"{len(ordered) - len(kept)} are left out"
             )
-        desired[(zone_id, key)] = RecordSet(key.name, key.record_type, _ttl(key.record_type, ttl, srv_ttl), kept)
+        desired[where] = RecordSet(key.name, key.record_type, _ttl(key.record_type, ttl, srv_ttl), kept)
     return desired, warnings
+
+
+def _zone_and_key(where: tuple[str, RecordKey]) -> tuple[str, str, str, str]:
+    """The order of (zone id, record key) pairs as a tuple of strings, compared in C (a record
+    key's own dataclass ordering is a Python call a comparison)."""
+    zone_id, key = where
+    return zone_id, key.name, key.record_type, key.set_identifier or ""
+
+
+def screened_records(
+    grouped: Mapping[Wanted, Collection[str]], zones: Sequence[Zone], rules: NameRules, ttl: int,
+    srv_ttl: int | None = None,
+) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str], list[str]]:
+    """What `screen` then `desired_records` make of a cluster's endpoints, from its values grouped
+    (`endpoints.snapshot_values`): the record sets, the names refused, the names in no managed
+    zone. `screen` judges an endpoint by its name and kind of address alone, so one endpoint of
+    each group stands for all its values."""
+    standing = [Endpoint(name, record_type, next(iter(values)), "", private)
+                for (name, record_type, private), values in grouped.items() if values]
+    kept, refused = screen(standing, zones, rules)
+    desired, unplaced = record_sets({(e.name, e.record_type, e.private): grouped[(e.name, e.record_type, e.private)]
+                                     for e in kept}, zones, ttl, srv_ttl)
+    return desired, refused, unplaced
 
 
 def _fitting(values: tuple[str, ...]) -> tuple[str, ...]:
