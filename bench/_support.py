@@ -197,6 +197,13 @@ class ServedTime:
             total.setdefault(call, []).append(seconds)
         return {call: 1000 * sum(times) / len(times) for call, times in total.items()}
 
+    def slowest(self) -> tuple[float, str]:
+        """The slowest call since the last reset: milliseconds and its operation."""
+        if not self._seconds:
+            return 0.0, ""
+        seconds, (_, operation) = max(zip(self._seconds, self._sb.call_sequence(), strict=True))
+        return 1000 * seconds, operation
+
 
 def is_read(operation: str) -> bool:
     return operation.startswith(("List", "Describe", "Get"))

@@ -49,6 +49,7 @@ class World:
     tasks: int
     families: tuple[str, ...]
     zone_id: str
+    other_record_sets: int = 0  # in the zone beside SOA, NS and dns-sync's own
 
     @property
     def services(self) -> list[ServiceEntry]:
@@ -74,7 +75,7 @@ class World:
     def dns_floor(self) -> Counter[tuple[str, str]]:
         """Tasks, the hosts' addresses, the zone and its record sets: SOA and NS, and per service
         an SRV and an A name, each with its TXT ownership record."""
-        record_sets = 2 + 4 * len(self.families)
+        record_sets = 2 + 4 * len(self.families) + self.other_record_sets
         return self.ecs_floor() + Counter({
             ("ec2", "DescribeInstances"): batches(self.instances, EC2_FILTER_VALUES),
             ("route53", "ListHostedZones"): pages(1, R53_ZONES_PAGE),
@@ -154,6 +155,32 @@ def test_dns_sync_converged_pass_reads_its_floor(sb: Sandbox, clients: Clients, 
     controller = DnsSync(clients, CLUSTER, "floor", (world.zone_id,))
     counted_pass(sb, controller)
     assert counted_pass(sb, controller) == world.dns_floor()
+
+
+def test_dns_sync_reads_no_page_past_an_exactly_full_one(sb: Sandbox, clients: Clients) -> None:
+    """Every list ends on a full page and every describe on a full batch: 200 container
+    instances (two pages, two batches, one EC2 call of 200 ids), 300 tasks (three pages and
+    batches), a zone of exactly 300 record sets (one page). A reader that asked for one more page
+    after a full one would read a call more per list, as a cluster of 50,000 tasks (500 full
+    pages) would show."""
+    seeded = seed_cluster(sb, CLUSTER, instances=200, tasks=300, services=1)
+    route53 = sb.client("route53")
+    zone_id = route53.create_hosted_zone(Name=DEMO_ZONE, CallerReference="full-pages")["HostedZone"]["Id"]
+    # SOA, NS, the service's SRV and A names with their TXT registry records: 294 others make 300.
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": {"Name": f"legacy{n}.{DEMO_ZONE}", "Type": "A", "TTL": 60,
+                                                   "ResourceRecords": [{"Value": "192.0.2.1"}]}}
+        for n in range(294)]})
+    world = World(200, 300, seeded.services, zone_id.rsplit("/", 1)[-1], other_record_sets=294)
+    controller = DnsSync(clients, CLUSTER, "floor", (world.zone_id,))
+    counted_pass(sb, controller)  # converges
+
+    pages_of_records = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=world.zone_id)
+    assert sum(len(page["ResourceRecordSets"]) for page in pages_of_records) == 300
+    assert counted_pass(sb, controller) == world.dns_floor() == Counter({
+        ("ecs", "ListContainerInstances"): 2, ("ecs", "DescribeContainerInstances"): 2, ("ecs", "ListTasks"): 3,
+        ("ecs", "DescribeTasks"): 3, ("ec2", "DescribeInstances"): 1, ("route53", "ListHostedZones"): 1,
+        ("route53", "ListResourceRecordSets"): 1})
 
 
 def test_agents_converged_pass_reads_its_floor(sb: Sandbox, clients: Clients, world: World) -> None:

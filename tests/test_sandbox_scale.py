@@ -115,3 +115,31 @@ def test_scheduler_reconciles_once_per_service_and_instant(sb: Sandbox, monkeypa
     # The update places 10 tasks, which turn RUNNING together; then the clock step's pass.
     assert reconciled == Counter({"svc0": 3, "svc1": 1, "svc2": 1, "svc3": 1})
     assert ecs.describe_services(cluster=CLUSTER, services=["svc0"])["services"][0]["runningCount"] == 260
+
+
+def test_elb_instance_rules_read_ec2_once_per_call(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registering hosts with a Classic ELB reads moto's EC2 instances as often for 100 hosts as
+    for one: the rules look each named host up in one read of them. A read per host named made
+    registering 200 of 5,000 hosts outlast the client's read timeout."""
+    from moto.ec2.models import EC2Backend
+
+    seeded = seed_cluster(sb, CLUSTER, instances=100, tasks=0)
+    elb = sb.client("elb")
+    listener = {"Protocol": "HTTP", "LoadBalancerPort": 80, "InstanceProtocol": "HTTP", "InstancePort": 8080}
+    for name in ("one", "many"):
+        elb.create_load_balancer(LoadBalancerName=name, Subnets=[seeded.subnet_id], Listeners=[listener])
+    reads: Counter[str] = Counter()
+    original = EC2Backend.all_instances
+
+    def counting(self: EC2Backend, filters: Any = None) -> Any:
+        reads[current] += 1
+        return original(self, filters)
+
+    monkeypatch.setattr(EC2Backend, "all_instances", counting)
+    for current, hosts in (("one", seeded.instance_ids[:1]), ("many", seeded.instance_ids)):
+        elb.register_instances_with_load_balancer(LoadBalancerName=current,
+                                                  Instances=[{"InstanceId": i} for i in hosts])
+
+    assert reads["many"] == reads["one"] <= 2  # once per rule that checks the hosts
+    described = elb.describe_load_balancers(LoadBalancerNames=["many"])["LoadBalancerDescriptions"][0]
+    assert sorted(i["InstanceId"] for i in described["Instances"]) == sorted(seeded.instance_ids)
