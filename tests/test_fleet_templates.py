@@ -13,9 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecsfleet.cfn import lint
+from ecsfleet.cfn import lint, to_yaml
 from ecsfleet.fleet.cli import SEED_DEFAULT_REGION as SEED_REGION
-from ecsfleet.fleet.cli import to_yaml
 from ecsfleet.fleet.deploy import desired_stacks
 from ecsfleet.fleet.schema import InfraError, load_infra, parse_infra
 from ecsfleet.fleet.templates import compute_template, user_data

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 try:  # Ctrl-C (SIGINT) during the imports ends the command quietly, as later on
     import enum
-    import inspect
     import sys
     from dataclasses import dataclass
     from typing import TYPE_CHECKING, Annotated
@@ -14,13 +13,13 @@ try:  # Ctrl-C (SIGINT) during the imports ends the command quietly, as later on
 
     # typer bundles its own click: a usage error is one of these types, never one of click's
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-    from typer.models import DefaultPlaceholder
 
     from . import __version__, console
     from .aws import aws_errors, error_code, explain_connection_error
+    from .command_summaries import SUMMARIES
     from .console import Output
     from .errors import UserError
-    from .lazy_group import Lazy, LazyGroup
+    from .lazy_group import Lazy, LazyGroup, summary
     from .options import cluster_option, output_option, seconds
 
     if TYPE_CHECKING:
@@ -28,40 +27,23 @@ try:  # Ctrl-C (SIGINT) during the imports ends the command quietly, as later on
 except KeyboardInterrupt:
     raise SystemExit(130) from None
 
+__all__ = ["Root", "app", "main", "status", "summary"]  # summary: what a command list shows of a help text
+
 
 class Root(LazyGroup):
     """`ecsfleet`: each capability's module is imported when its command runs or its help is
     asked for, so `--version`, `--help` and one command's `--help` import only what they show."""
 
-    lazy = {
-        "lb-sync": Lazy("ecsfleet.lbsync.cli", "lb_sync", help="HELP", summary=(
-            "Keep Classic ELB listeners and health checks on the dynamic host ports of ECS tasks, and register the "
-            "hosts that run them.")),
-        "dns-sync": Lazy("ecsfleet.dns.cli", "dns_sync", help="HELP", summary=(
-            "Publish Route53 A and SRV records from containers' SERVICE_FQDN, SERVICE_FQDN_LOCAL and "
-            "SERVICE_PORT_<port> environment (ecsd's conventions).")),
-        "iam-policy": Lazy("ecsfleet.iam.cli", "iam_policy", help="HELP", summary=(
-            "Print the IAM policy document a capability needs: only the actions it calls, each statement named "
-            "(Sid) after what it is for. Options that need more (an events queue, a lease table, files on S3) add "
-            "their statements when given; scope flags narrow the resources.")),
-        "status": Lazy("ecsfleet.cli", "status", summary=(
-            "Show a cluster's container instances and tasks, from one snapshot.")),
-        "sandbox": Lazy("ecsfleet.sandbox.cli", "app", summary=(
-            "An emulated AWS on one local endpoint (moto plus an ECS scheduler and agents), for trying ecsfleet "
-            "before giving it credentials.")),
-        "agents": Lazy("ecsfleet.agents.cli", "app", summary=(
-            "ECS container agents: a fleet version report, and safe rolling updates (one instance at a time per "
-            "healthy cluster).")),
-        "bootstrap": Lazy("ecsfleet.bootstrap.cli", "app", summary=(
-            "Deploy the cluster-wide controllers (lb-sync, dns-sync, agents, fleet) as scheduled AWS Lambda "
-            "functions, each with a role holding only its own policy.")),
-        "fleet": Lazy("ecsfleet.fleet.cli", "app", summary=(
-            "Compute fleets from infra.yml (ecs-cluster-deployer's format): validate, render CloudFormation, plan "
-            "and deploy versioned stacks, and show their state.")),
-    }
-
-    def prepare(self, parent: typer.Typer) -> None:
-        one_line_summaries(parent)
+    lazy = {name: Lazy(module, attribute, SUMMARIES[name], help_text) for name, module, attribute, help_text in (
+        ("lb-sync", "ecsfleet.lbsync.cli", "lb_sync", "HELP"),
+        ("dns-sync", "ecsfleet.dns.cli", "dns_sync", "HELP"),
+        ("iam-policy", "ecsfleet.iam.cli", "iam_policy", "HELP"),
+        ("status", "ecsfleet.cli", "status", None),
+        ("sandbox", "ecsfleet.sandbox.cli", "app", None),
+        ("agents", "ecsfleet.agents.cli", "app", None),
+        ("bootstrap", "ecsfleet.bootstrap.cli", "app", None),
+        ("fleet", "ecsfleet.fleet.cli", "app", None),
+    )}
 
 
 app = typer.Typer(
@@ -133,7 +115,7 @@ def status(
         "Warn about services publishing DNS (SERVICE_* env) whose stopTimeout is shorter than this many "
         "seconds: the records' TTL (dns-sync's default is 10).")] = 10.0,
 ) -> None:
-    """Show a cluster's container instances and tasks, from one snapshot."""
+    # its help is its summary (command_summaries.SUMMARIES["status"])
     import json
 
     from rich.markup import escape
@@ -150,31 +132,6 @@ def status(
         console.out().print(status_tables(snap))
         for warning in warnings:
             console.err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-
-
-def summary(text: str) -> str:
-    """A help text's first paragraph on one line: what a command list shows of it."""
-    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
-
-
-def one_line_summaries(typer_app: typer.Typer) -> None:
-    """typer's rich help keeps a docstring's line breaks in command lists, so a summary wrapped at
-    the source's width breaks mid-line there: give every command and group its first paragraph,
-    joined, as short help (tests/test_cli_convention.py checks each is whole sentences)."""
-    def given(value: object) -> str | None:
-        return None if isinstance(value, DefaultPlaceholder) else value  # type: ignore[return-value]
-
-    for command in typer_app.registered_commands:
-        text = given(command.help) or (command.callback.__doc__ if command.callback else None)
-        if text and not given(command.short_help):
-            command.short_help = summary(text)
-    for group in typer_app.registered_groups:
-        if group.typer_instance is None:
-            continue
-        text = given(group.help) or given(group.typer_instance.info.help)
-        if text and not given(group.short_help):
-            group.short_help = summary(text)
-        one_line_summaries(group.typer_instance)
 
 
 def main(argv: list[str] | None = None) -> int:

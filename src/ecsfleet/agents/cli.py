@@ -7,19 +7,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer._click.core import ParameterSource  # typer bundles its own click
 
-from ..amis import RECOMMENDED_AMI_PARAMETER, recommended_ami
+from ..amis import RECOMMENDED_AMI_PARAMETER
+from ..command_summaries import SUMMARIES
 from ..console import Output
 from ..errors import UserError
 from ..options import cluster_option, count, dry_run_option, output_option
-from ..runner import drive
-from .plan import Options
-from .window import Window, WindowError
 
 if TYPE_CHECKING:  # the rest is imported by the command that runs: `agents --help` needs none of it
+    from .plan import Options
     from .rollout import AgentUpdates
+    from .window import Window
 
-app = typer.Typer(help="ECS container agents: a fleet version report, and safe rolling updates (one instance "
-                       "at a time per healthy cluster).", no_args_is_help=True)
+app = typer.Typer(help=SUMMARIES["agents"], no_args_is_help=True)
 
 
 def _tags(values: list[str] | None, flag: str) -> dict[str, str]:
@@ -47,6 +46,7 @@ def status(
     """Every container instance's agent and Docker versions, connection, update state and AMI."""
     import json
 
+    from ..amis import recommended_ami
     from ..console import out
     from ..snapshot import SnapshotReader
     from .report import status_document, status_tables
@@ -87,6 +87,10 @@ def update(
 
     Exit code: 0 when every cluster was handled, 1 when one was skipped (an agent disconnected, an
     update FAILED) or an update failed, 2 for bad input."""
+    from ..runner import drive
+    from .plan import Options
+    from .window import Window, WindowError
+
     if all_clusters and ctx.get_parameter_source("cluster") is ParameterSource.ENVIRONMENT:
         cluster = None  # --all says every cluster, whatever the shell exported
     if bool(cluster) == all_clusters:

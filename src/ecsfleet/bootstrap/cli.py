@@ -8,14 +8,13 @@ from typing import Annotated
 
 import typer
 
-from ..cfn import to_yaml
+from ..command_summaries import SUMMARIES
 from ..console import TemplateFormat as Format
 from ..errors import UserError
 from ..options import chosen_output, cluster_option, count, legacy_format_option, output_option
-from .template import CONTROLLERS, Options, render
+from .template import CONTROLLERS, Options
 
-app = typer.Typer(help="Deploy the cluster-wide controllers (lb-sync, dns-sync, agents, fleet) as scheduled AWS "
-                       "Lambda functions, each with a role holding only its own policy.", no_args_is_help=True)
+app = typer.Typer(help=SUMMARIES["bootstrap"], no_args_is_help=True)
 
 
 @app.command("render")
@@ -60,6 +59,9 @@ def render_command(
     putting the cluster's ECS state changes on an SQS queue that triggers them (fleet's also spot
     interruption warnings and its groups' termination lifecycle actions); agents gets a DynamoDB lease
     table."""
+    from ..cfn import to_yaml
+    from .template import render
+
     options = Options(
         controllers=tuple(c.strip() for c in controllers.split(",") if c.strip()),
         cluster=cluster, schedule=schedule, code_bucket=code_bucket, code_key=code_key, services=services,

@@ -18,7 +18,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from ..errors import UserError
     from ..runner import lambda_pass
     from .cli import default_owner, ecsd_zone, name_rules
-    from .controller import DEFAULT_TTL, DnsSync
+    from .controller import DnsSync
+    from .records import DEFAULT_TTL
 
     cluster = os.environ.get("ECSFLEET_CLUSTER")
     if not cluster:

@@ -9,19 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..aws import Clients
+from ..command_summaries import SUMMARIES
 from ..errors import UserError
 from ..options import Interval, MetricsPort, Once, cluster_option, dry_run_option, run_mode, seconds
-from ..runner import drive
-from .controller import DEFAULT_TTL, DnsSync, require_owner
-from .filters import NameRules, domain_problem
-from .names import ttl_problem
+from .records import DEFAULT_TTL
 
-if TYPE_CHECKING:  # the ECS source (the Lambda function's) never needs the Docker one
+if TYPE_CHECKING:  # the rest is imported by the command that runs: `dns-sync --help` needs none of it
+    from ..aws import Clients
     from .docker_source import DockerDnsSync
+    from .filters import NameRules
 
-HELP = """Publish Route53 A and SRV records from containers' SERVICE_FQDN, SERVICE_FQDN_LOCAL and
-SERVICE_PORT_<port> environment (ecsd's conventions).
+HELP = f"""{SUMMARIES["dns-sync"]}
 
 --source ecs: one controller for a whole cluster, from the ECS API; one record set per name
 holding every value. --source docker: one agent per host, as ecsd, from the local Docker
@@ -95,6 +93,10 @@ def dns_sync(
         "--allow-wildcard", help="Let containers publish wildcard names such as *.example.com (refused by "
                                  "default).")] = False,
 ) -> None:
+    from ..runner import drive
+    from .controller import DnsSync, require_owner
+    from .names import ttl_problem
+
     interval = run_mode(once, interval)
     for flag, value in (("--ttl", ttl), ("--srv-ttl", srv_ttl)):
         problem = ttl_problem(value) if value is not None else None
@@ -137,6 +139,8 @@ def ecsd_zone(environ: Mapping[str, str] = os.environ) -> tuple[str, ...]:
 
 
 def name_rules(domains: Iterable[str], allow_apex: bool, allow_wildcard: bool) -> NameRules:
+    from .filters import NameRules, domain_problem
+
     for domain in domains:
         problem = domain_problem(domain)
         if problem:

@@ -10,6 +10,9 @@ from typing import Any
 
 from .names import Memo, is_under, normalize
 
+# Seconds a record set lives in resolvers' caches unless --ttl says otherwise (ecsd's own default).
+DEFAULT_TTL = 10
+
 HERITAGE = "ecsfleet"
 # Record set fields beside the ones RecordSet models.
 UNMODELLED = ("Region", "Failover", "GeoLocation", "GeoProximityLocation", "HealthCheckId", "CidrRoutingConfig",

@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# The environment's form of `fleet --allow-outside-files` (read by schema.outside_allowed; here, so
+# the option's help names it without building the infra.yml schema).
+ALLOW_OUTSIDE_ENV = "ECSFLEET_ALLOW_OUTSIDE_FILES"
+
 
 def _event_bodies(event: dict[str, Any]) -> list[str]:
     """An SQS batch (Records with bodies) or one EventBridge event delivered directly."""

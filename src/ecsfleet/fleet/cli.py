@@ -8,15 +8,15 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..aws import AwsTarget, Clients
-from ..cfn import to_yaml
-from ..console import Output, out
+from ..command_summaries import SUMMARIES
+from ..console import Output
 from ..console import TemplateFormat as Format
 from ..errors import UserError
+from ..lazy_group import Lazy, LazyGroup
 from ..options import (
     Interval,
     MetricsPort,
@@ -29,26 +29,26 @@ from ..options import (
     run_mode,
     seconds,
 )
-from ..runner import drive, read_queue
-from .adopt import adopt as adopt_cluster
-from .ami_refresh_run import observe_drift
-from .controller import FleetController
-from .delivery_cli import delivery_app
-from .deploy import DeployError, DesiredStack, deploy, desired_stacks, plan
-from .network import resolve_network
-from .observe import read_world
-from .plan import Options
-from .report import status_document, status_tables
-from .rollout import RolloutSettings, rollout, set_status
-from .schema import ALLOW_OUTSIDE_ENV, Infra, load_infra
-from .templates import UserDataError, safe_version
+from . import ALLOW_OUTSIDE_ENV
+
+if TYPE_CHECKING:  # the rest is imported by the command that runs: `fleet ... --help` needs none of it
+    from ..aws import Clients
+    from .deploy import DesiredStack
+    from .rollout import RolloutSettings
+    from .schema import Infra
 
 SEED_DEFAULT_REGION = "us-west-2"
 
-app = typer.Typer(help="Compute fleets from infra.yml (ecs-cluster-deployer's format): validate, render "
-                       "CloudFormation, plan and deploy versioned stacks, and show their state.",
-                  no_args_is_help=True)
-app.add_typer(delivery_app)  # fleet init, fleet pipeline render|deploy
+
+class FleetCommands(LazyGroup):
+    """`fleet init` and `fleet pipeline` (ecsfleet.fleet.delivery_cli) load when used, after the
+    commands below: the other commands' help needs neither them nor the templates they render."""
+
+    lazy = {"init": Lazy("ecsfleet.fleet.delivery_cli", "init", SUMMARIES["fleet init"]),
+            "pipeline": Lazy("ecsfleet.fleet.delivery_cli", "pipeline_app", SUMMARIES["fleet pipeline"])}
+
+
+app = typer.Typer(cls=FleetCommands, help=SUMMARIES["fleet"], no_args_is_help=True)
 
 InfraArg = Annotated[str | None, typer.Argument(
     metavar="[INFRA_YML]", help="infra.yml to read (default: $VALUES_FILE, then ./infra.yml).", show_default=False)]
@@ -63,6 +63,8 @@ Poll = Annotated[float, seconds("Seconds between progress polls.", 0.1, 600.0)]
 
 def resolve_version(version: str | None) -> str:
     """--version, then $VERSION, then the git commit (the seed's default); safe for stack names."""
+    from .templates import safe_version
+
     chosen = version or os.environ.get("VERSION")
     if not chosen:
         try:
@@ -80,6 +82,8 @@ def resolve_version(version: str | None) -> str:
 
 def fleet_clients(ctx: typer.Context) -> Clients:
     """Region as every command resolves it, with the seed's default (us-west-2) as the last resort."""
+    from ..aws import AwsTarget, Clients
+
     obj = ctx.obj
     try:
         return Clients(AwsTarget.resolve(obj.region, obj.endpoint_url, obj.profile))
@@ -103,6 +107,9 @@ AllowOutside = Annotated[bool | None, typer.Option(
 
 
 def _checked_stacks(infra: Infra, version: str) -> list[DesiredStack]:
+    from .deploy import desired_stacks
+    from .templates import UserDataError
+
     try:
         return desired_stacks(infra, version, {})
     except UserDataError as error:
@@ -113,6 +120,8 @@ def _checked_stacks(infra: Infra, version: str) -> list[DesiredStack]:
 def validate(infra_yml: InfraArg = None, allow_outside_files: AllowOutside = None) -> None:
     """Check infra.yml against the whole schema; every problem is listed with its line and key.
     The files it names are read and its user_data template rendered."""
+    from .schema import load_infra
+
     path, infra = load_infra(infra_yml, allow_outside_files)
     _checked_stacks(infra, "validate")  # load_infra logged the keys whose meaning differs from the original's
     groups, fleets = infra.ec2_instances.auto_scaling_groups, infra.ec2_instances.spot_fleets
@@ -133,6 +142,9 @@ def render(
     allow_outside_files: AllowOutside = None,
 ) -> None:
     """Render the cluster stack and this version's compute stack as CloudFormation templates."""
+    from ..cfn import to_yaml
+    from .schema import load_infra
+
     fmt = chosen_output(ctx, output, legacy_format)
     _, infra = load_infra(infra_yml, allow_outside_files)
     stacks = _checked_stacks(infra, resolve_version(version))
@@ -165,6 +177,10 @@ def plan_command(
     version: VersionOption = None,
 ) -> None:
     """What a deploy would change: stacks to create or update, and the resources and parameters of each."""
+    from .deploy import plan
+    from .network import resolve_network
+    from .schema import load_infra
+
     _, infra = load_infra(infra_yml)
     clients = fleet_clients(ctx)
     _, changes = plan(clients, infra, resolve_version(version), resolve_network(clients, infra))
@@ -185,6 +201,10 @@ def deploy_command(
 ) -> None:
     """Create or update the cluster stack, then create this version's compute stack as `inactive`.
     Deploying a version that is already deployed changes nothing."""
+    from .deploy import DeployError, deploy, desired_stacks
+    from .network import resolve_network
+    from .schema import load_infra
+
     _, infra = load_infra(infra_yml)
     chosen = resolve_version(version)
     clients = fleet_clients(ctx)
@@ -209,9 +229,15 @@ def status(
 ) -> None:
     """The cluster's versions: Status, stack state, AMI, EC2 and container instances, running tasks;
     and the active version's AMI drift from the AMI infra.yml's source names now."""
+    from ..console import out
+    from .ami_refresh_run import observe_drift
+    from .observe import read_world
+    from .report import status_document, status_tables
+    from .schema import load_infra
+
     _, infra = load_infra(infra_yml)
     clients = fleet_clients(ctx)
-    world = read_world(clients, infra)
+    world = read_world(clients, infra, spot_prices=False)
     _, drift = observe_drift(clients, infra, world)
     if output is Output.json:
         typer.echo(json.dumps(status_document(world, drift), indent=2))
@@ -231,6 +257,10 @@ def adopt(
     instance kept; the original's scheduled scaler rules disabled). From then on `fleet status`
     shows the old fleets and the next `fleet rollout` drains and deletes them. Stacks of another
     shape or owner are refused, each with the reason."""
+    from .adopt import adopt as adopt_cluster
+    from .deploy import DeployError
+    from .schema import load_infra
+
     _, infra = load_infra(infra_yml)
     try:
         adopt_cluster(fleet_clients(ctx), infra, typer.echo, dry_run=dry_run, poll=poll)
@@ -241,6 +271,8 @@ def adopt(
 
 def _settings(smoke_timeout: float, join_timeout: float, follow: bool, follow_timeout: float, poll: float,
               smoke_task_definition: str | None) -> RolloutSettings:
+    from .rollout import RolloutSettings
+
     return RolloutSettings(smoke_timeout, join_timeout, follow, follow_timeout, poll, smoke_task_definition)
 
 
@@ -263,6 +295,12 @@ def rollout_command(
     """Deploy this version, smoke-test its fleet, make it the only active fleet, then deflate the
     older ones. A failed smoke test scales the new fleet to zero, leaves it inactive and the old one
     serving, and fails the command with the reason."""
+    from .deploy import DeployError
+    from .network import resolve_network
+    from .plan import Options
+    from .rollout import rollout
+    from .schema import load_infra
+
     _, infra = load_infra(infra_yml)
     chosen = resolve_version(version)
     clients = fleet_clients(ctx)
@@ -277,6 +315,10 @@ def rollout_command(
 
 
 def _switch(ctx: typer.Context, infra_yml: str | None, version: str | None, status: str) -> None:
+    from .deploy import DeployError
+    from .rollout import set_status
+    from .schema import load_infra
+
     _, infra = load_infra(infra_yml)
     if not version:
         raise UserError("pass --version")
@@ -328,6 +370,11 @@ def reconcile(
     """One controller pass (or a daemon): scale active fleets, drain before every removal, complete
     Auto Scaling lifecycle hooks, deflate inactive fleets and delete their stacks when empty; report
     AMI drift, or refresh the AMI one version at a time (`--ami-refresh auto`)."""
+    from ..runner import drive, read_queue
+    from .controller import FleetController
+    from .plan import Options
+    from .schema import load_infra
+
     interval = run_mode(once, interval)
     _, infra = load_infra(infra_yml)
     clients = fleet_clients(ctx)

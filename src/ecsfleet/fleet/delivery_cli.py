@@ -10,17 +10,17 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from ..aws import AwsTarget, Clients, error_code
-from ..cfn import lint, to_yaml
+from ..command_summaries import SUMMARIES
 from ..console import TemplateFormat as Format
 from ..errors import UserError
-from ..iam import policies
 from ..options import cluster_option, dry_run_option, output_option, seconds
-from .deploy import DeployError, DesiredStack, apply_change, failed_earlier, plan_stack
+
+# the options' defaults and choices (SOURCES, DEFAULT_INSTANCE_TYPES, ...) are shown by --help: these two
+# modules, and the schema and templates they import, load with this one; the rest loads when a command runs
 from .pipeline import (
     SEED_TOKEN_SECRET,
     SOURCES,
@@ -35,15 +35,17 @@ from .pipeline import (
 )
 from .scaffold import DEFAULT_INSTANCE_TYPES, DEFAULT_SPOT_PRICE, Answers, conflicts, scaffold
 from .schema import NAME, Infra, load_infra
-from .stacks import Stack, parse_stack, template_body
 from .templates import CLUSTER_TAG
+
+if TYPE_CHECKING:
+    from ..aws import Clients
+    from .stacks import Stack
 
 SEED_DEFAULT_REGION = "us-west-2"
 GITHUB_REMOTE = re.compile(r"github\.com[:/](?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(\.git)?/?$")
 
-delivery_app = typer.Typer()  # its commands join `ecsfleet fleet`
-pipeline_app = typer.Typer(help="The AWS CodePipeline (or GitHub Actions workflow) that rolls out every push: "
-                                "ecs-cluster-deployer's put-pipeline.", no_args_is_help=True)
+# `init` and `pipeline_app` join `ecsfleet fleet` (FleetCommands in ecsfleet.fleet.cli)
+pipeline_app = typer.Typer(help=SUMMARIES["fleet pipeline"], no_args_is_help=True)
 
 InfraArg = Annotated[str | None, typer.Argument(
     metavar="[INFRA_YML]", help="infra.yml to read (default: $VALUES_FILE, then ./infra.yml).", show_default=False)]
@@ -86,7 +88,6 @@ def _ask(interactive: bool, question: str, default: str) -> str:
     return str(typer.prompt(question, default=default)) if interactive else default
 
 
-@delivery_app.command("init")
 def init(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(metavar="[DIR]", help="Where to write the cluster repository.")]
@@ -114,9 +115,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
     dry_run: Annotated[bool, dry_run_option("List the files it would write; write nothing.")] = False,
 ) -> None:
-    """Scaffold a cluster repository: infra.yml (with comments), a Makefile with the handful of
-    commands, a GitHub Actions workflow rolling out every push, and a .gitignore. Never overwrites
-    a file without --force."""
+    # its help is its summary (command_summaries.SUMMARIES["fleet init"])
     interactive = not yes and _terminal()
     folder_name = directory.resolve().name
     chosen_cluster = cluster or _ask(interactive, "Cluster name", folder_name)
@@ -228,6 +227,8 @@ def _options(source: str, repository: str | None, branch: str, connection_arn: s
 
 
 def _linted(name: str, template: dict[str, Any], regions: list[str]) -> dict[str, Any]:
+    from ..cfn import lint
+
     problems = lint(template, regions)
     if problems:
         raise UserError(f"the {name} template fails cfn-lint:\n" + "\n".join(problems))
@@ -235,6 +236,8 @@ def _linted(name: str, template: dict[str, Any], regions: list[str]) -> dict[str
 
 
 def _dump(template: dict[str, Any], fmt: Format) -> str:
+    from ..cfn import to_yaml
+
     return json.dumps(template, indent=2) + "\n" if fmt is Format.json else to_yaml(template)
 
 
@@ -265,6 +268,8 @@ def render(
 ) -> None:
     """Print the delivery stack's CloudFormation template (CodePipeline, one CodeBuild rollout per
     environment, their least-privilege roles), or the GitHub Actions workflow and its OIDC role."""
+    from ..iam import policies
+
     path, infra = load_infra(infra_yml)
     if deployer_policy:
         features = ["github-token"] if source == "github-token" else []
@@ -299,6 +304,9 @@ def render(
 
 
 def _deployed(clients: Clients, name: str) -> Stack | None:
+    from ..aws import error_code
+    from .stacks import parse_stack, template_body
+
     cfn = clients("cloudformation")
     try:
         doc = cfn.describe_stacks(StackName=name)["Stacks"][0]
@@ -328,6 +336,9 @@ def deploy(
     """Create or update the delivery stack `<cluster>-cluster-codepipeline` in each region (what
     ecs-cluster-deployer's `make put-pipeline` did); from then on every push rolls out a new
     version. Running it again changes nothing when nothing changed."""
+    from ..aws import AwsTarget, Clients
+    from .deploy import DeployError, DesiredStack, apply_change, failed_earlier, plan_stack
+
     path, infra = load_infra(infra_yml)
     stages = resolve_stages(path, infra)
     options = _options(source, repository, branch, connection_arn, token_secret, image)
@@ -373,6 +384,3 @@ def _show_outputs(clients: Clients, name: str, region: str) -> None:
             typer.echo(f"{region}: approve the connection once: console, Developer Tools > Settings > Connections "
                        f"(it stays PENDING, and the pipeline's Source fails, until then)")
 
-
-
-delivery_app.add_typer(pipeline_app, name="pipeline")

@@ -5,20 +5,18 @@ from __future__ import annotations
 import enum
 import json
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from ..console import err, out
+from ..command_summaries import SUMMARIES
 from ..errors import UserError
 from ..options import cluster_option, output_option
-from . import policies
-from .policies import On, Scope
 
-HELP = """Print the IAM policy document a capability needs: only the actions it calls,
-each statement named (Sid) after what it is for. Options that need more (an events queue, a
-lease table, files on S3) add their statements when given; scope flags narrow the resources.
+if TYPE_CHECKING:  # the rest is imported by the command that runs: `iam-policy --help` needs none of it
+    from rich.table import Table
+
+HELP = f"""{SUMMARIES["iam-policy"]}
 
 ecsfleet iam-policy lb-sync --cluster prod --load-balancer web-lb --s3-object s3://ops/svc.json
 
@@ -90,6 +88,10 @@ def iam_policy(
                                                                    "statement and why) or markdown.")]
     = Output.json,
 ) -> None:
+    from ..console import err, out
+    from . import policies
+    from .policies import On, Scope
+
     cap = policies.capability(capability.value)
     if cluster is not None and not CLUSTER.fullmatch(cluster):
         raise UserError(f"--cluster {cluster!r}: expected a cluster name (letters, digits, - and _, up to "
@@ -147,6 +149,10 @@ def iam_policy(
 
 
 def _table(name: str, doc: dict[str, object]) -> Table:
+    from rich.table import Table
+
+    from . import policies
+
     why = {g.sid: g.why for g in policies.capability(name).grants}
     table = Table(title=f"IAM policy of {name}", show_lines=True)
     for column in ("Sid", "Actions", "Resource", "Why"):

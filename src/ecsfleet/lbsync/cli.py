@@ -6,15 +6,11 @@ from typing import Annotated
 
 import typer
 
-from ..config import Reloading, env_first, fetch
+from ..command_summaries import SUMMARIES
 from ..errors import UserError
 from ..options import Interval, MetricsPort, Once, cluster_option, dry_run_option, run_mode
-from ..runner import drive
-from .controller import LbSync
-from .services import parse_config, parse_services
 
-HELP = """Keep Classic ELB listeners and health checks on the dynamic host ports of ECS tasks, and
-register the hosts that run them.
+HELP = f"""{SUMMARIES["lb-sync"]}
 
 statika users change nothing: with no flags, CONFIGURATION_URL (cluster, sleepTimeSeconds),
 SERVICES_URL and AWS_REGION are read as statika reads them, and it runs per host (this EC2
@@ -40,7 +36,12 @@ def lb_sync(
         help="SQS queue URL receiving ECS events: a pass runs as soon as one arrives.")] = None,
     metrics_port: MetricsPort = None,
 ) -> None:
-    from ..metadata import instance_id as metadata_instance_id  # botocore's metadata client: not for --help
+    # imported here, not with the module: `lb-sync --help` needs none of them (botocore, the controller)
+    from ..config import Reloading, env_first, fetch
+    from ..metadata import instance_id as metadata_instance_id
+    from ..runner import drive
+    from .controller import LbSync
+    from .services import parse_config, parse_services
 
     clients = ctx.obj.clients()
     config_url = config or env_first("ECSFLEET_LBSYNC_CONFIG", "CONFIGURATION_URL")
