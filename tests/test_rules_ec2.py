@@ -260,3 +260,16 @@ def test_launch_template_name_unique(sb: Sandbox) -> None:
             LaunchTemplateName="nodes", LaunchTemplateData={**data, "InstanceType": "t3.large"})
     (template,) = ec2.describe_launch_templates(LaunchTemplateNames=["nodes"])["LaunchTemplates"]
     assert template["LatestVersionNumber"] == 1
+
+
+# ---- spot prices -------------------------------------------------------------------------------
+
+
+def test_spot_price_history_zone_or_zone_id(sb: Sandbox) -> None:
+    ec2 = sb.client("ec2")
+    error = refused(ec2.describe_spot_price_history, "InvalidParameterCombination", InstanceTypes=["m5.large"],
+                    AvailabilityZone="us-east-1a", AvailabilityZoneId="use1-az6")
+    assert "availabilityZoneId" in error["Message"]
+    by_name = ec2.describe_spot_price_history(InstanceTypes=["m5.large"], AvailabilityZone="us-east-1a")
+    by_id = ec2.describe_spot_price_history(InstanceTypes=["m5.large"], AvailabilityZoneId="use1-az6")
+    assert by_name["SpotPriceHistory"] == by_id["SpotPriceHistory"] and len(by_id["SpotPriceHistory"]) == 1

@@ -4,22 +4,28 @@ container instance and tasks.
 
 Reads: DescribeStacks (paginated), ListStackResources per compute stack, one
 DescribeAutoScalingGroups per 100 groups, one DescribeSpotFleetRequests per cluster, one
-DescribeSpotFleetInstances per spot fleet, and the cluster snapshot.
+DescribeSpotFleetInstances per spot fleet, the cluster snapshot, and, only for `scaling:
+placement` with a spot fleet active, one DescribeSpotPriceHistory (the prices in effect now).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from ..aws import Clients, describe_in_batches, paginate
+from ..aws import Clients, aws_errors, describe_in_batches, error_code, paginate
 from ..errors import NotFound
 from ..snapshot import ClusterSnapshot, ContainerInstance, SnapshotReader, Task
-from .schema import Infra
+from .prices import PoolPrice, launch_prices
+from .schema import LOWEST_PRICE_STRATEGIES, Infra
 from .stacks import FleetStacks, Stack, read_stacks, stack_resources
+from .templates import spot_fleet_logical_id
 
 VERSION_ATTRIBUTE = "asg_version"
+ZONE_ATTRIBUTE = "ecs.availability-zone"  # the ECS agent's attribute of every container instance
 ASG_DESCRIBE_MAX = 100
+SPOT_PRODUCT = "Linux/UNIX"  # the ECS-optimized AMIs' platform
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,11 @@ class FleetWorld:
     stacks: FleetStacks
     fleets: tuple[Fleet, ...]
     snapshot: ClusterSnapshot | None
+    # `scaling: placement` with a spot fleet active: per instance type of its bids, the $/hour a
+    # launch would pay now under the fleet's allocation strategy, never above the bid (prices.py);
+    # empty otherwise, or when the price history could not be read (the bids stand in).
+    spot_prices: Mapping[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what the pass should report: a price history that could not be read
 
     def fleet(self, version: str) -> Fleet | None:
         return next((f for f in self.fleets if f.version == version), None)
@@ -147,11 +158,61 @@ def read_fleets(clients: Clients, stacks: Sequence[Stack]) -> tuple[Fleet, ...]:
     ) for stack in stacks)
 
 
-def read_world(clients: Clients, infra: Infra, reader: SnapshotReader | None = None) -> FleetWorld:
+def _fleet_zones(infra: Infra, world: FleetWorld, active: Sequence[Fleet]) -> set[str]:
+    """The zones the active spot fleets launch in: infra.yml's availability_zones, else those
+    their instances run in (empty: unknown, every zone the history answers counts)."""
+    if infra.cluster.availability_zones:
+        return set(infra.cluster.availability_zones)
+    return {zone for fleet in active for ci in world.members(fleet) if (zone := ci.attributes.get(ZONE_ATTRIBUTE))}
+
+
+def read_spot_prices(clients: Clients, infra: Infra, world: FleetWorld) -> FleetWorld:
+    """The world with `spot_prices` for `scaling: placement` with a spot fleet active: one
+    DescribeSpotPriceHistory of the bids' instance types at StartTime now (AWS answers the price
+    in effect then, per pool, and any change since, newest first). A read that fails is a
+    warning: the bids stand in, and the pass goes on."""
+    if infra.scaling_mode != "placement" or not infra.ec2_instances.autoscaling:
+        return world
+    configs = {spot_fleet_logical_id(f): f for f in infra.ec2_instances.spot_fleets}
+    active = [f for f in world.fleets if f.active and any(s.logical_id in configs for s in f.spot_fleets)]
+    chosen = [configs[s.logical_id] for f in active for s in f.spot_fleets if s.logical_id in configs]
+    if not chosen:
+        return world
+    bids: dict[str, float] = {}
+    lowest: dict[str, bool] = {}
+    for config in chosen:
+        for bid in config.bids:
+            bids[bid.instance_type] = max(bid.price, bids.get(bid.instance_type, 0.0))
+            lowest.setdefault(bid.instance_type, config.allocation_strategy in LOWEST_PRICE_STRATEGIES)
+    try:
+        entries = paginate(clients("ec2"), "describe_spot_price_history", "SpotPriceHistory",
+                           InstanceTypes=sorted(bids), ProductDescriptions=[SPOT_PRODUCT],
+                           StartTime=datetime.now(UTC))
+    except aws_errors() as error:
+        why = error_code(error) or str(error)
+        warning = (f"spot prices: DescribeSpotPriceHistory failed ({why}): spot bids are priced at their bid "
+                   "this pass (ec2:DescribeSpotPriceHistory is in `ecsfleet iam-policy fleet`)")
+        return FleetWorld(world.cluster, world.stacks, world.fleets, world.snapshot, {}, (*world.warnings, warning))
+    zones = _fleet_zones(infra, world, active)
+    newest: dict[tuple[str, str], tuple[datetime, float]] = {}
+    for entry in entries:
+        pool = (str(entry.get("InstanceType")), str(entry.get("AvailabilityZone")))
+        stamp, price = entry.get("Timestamp"), float(entry.get("SpotPrice") or 0)
+        if (not zones or pool[1] in zones) and price > 0 and (pool not in newest or stamp > newest[pool][0]):
+            newest[pool] = (stamp, price)
+    prices = launch_prices([PoolPrice(t, z, p) for (t, z), (_, p) in newest.items()], lowest, bids)
+    return FleetWorld(world.cluster, world.stacks, world.fleets, world.snapshot, prices, world.warnings)
+
+
+def read_world(clients: Clients, infra: Infra, reader: SnapshotReader | None = None, *,
+               spot_prices: bool = True) -> FleetWorld:
+    """Everything a fleet pass observes. `spot_prices=False` leaves the price read out, for a
+    caller that does not scale (a rollout waiting for instances, `fleet status`)."""
     stacks = read_stacks(clients, infra)
     fleets = read_fleets(clients, stacks.compute)
     try:
         snapshot: ClusterSnapshot | None = (reader or SnapshotReader(clients)).read(infra.cluster.name)
     except NotFound:
         snapshot = None
-    return FleetWorld(infra.cluster.name, stacks, fleets, snapshot)
+    world = FleetWorld(infra.cluster.name, stacks, fleets, snapshot)
+    return read_spot_prices(clients, infra, world) if spot_prices else world

@@ -6,7 +6,14 @@ per cent and mostly in proportion, which keeps the order of the types; a user wh
 price (another region, reserved instances, a savings plan) writes it in infra.yml
 (`ec2_instances.scaling.on_demand_prices`, 0 for capacity already paid for).
 
-Spot prices: the fleet's bid for the type (`bids[].price`), an upper bound of what AWS charges.
+Spot prices: what a launch would pay now, from the EC2 spot price history (read once a pass by
+the placement scaler, fleet/observe.py): per instance type, over the fleet's availability zones,
+the cheapest zone's price for the lowest-price allocation strategies (lowestPrice,
+priceCapacityOptimized), the mean of the zones for diversified, which spreads over them all, and
+for capacityOptimized, which chooses by spare capacity whatever the price. Zones priced above the
+bid are left out (AWS launches nothing there), and the price is never above the bid. Without a
+price read (a failed call, a type AWS does not price), the bid (`bids[].price`) stands in: an
+upper bound of what AWS charges.
 
 Sizes: vCPU and GiB from the EC2 instance types page (https://aws.amazon.com/ec2/instance-types/).
 An instance registers all its CPU (1,024 units a vCPU) and a little less memory than it has (the
@@ -18,7 +25,8 @@ type errs on the side of one instance too many, never too few.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from .capacity import TaskSize
 
@@ -61,3 +69,41 @@ def shape(instance_type: str, observed: Mapping[str, TaskSize]) -> TaskSize | No
     vcpu, gib = SHAPES[instance_type]
     memory = gib * 1024
     return TaskSize(memory - max(128, math.ceil(memory * 0.10)), vcpu * 1024)
+
+
+@dataclass(frozen=True)
+class PoolPrice:
+    """The spot price of one pool (an instance type in an availability zone) now, $/hour."""
+
+    instance_type: str
+    zone: str
+    price: float
+
+
+def launch_prices(pools: Iterable[PoolPrice], lowest_price: Mapping[str, bool],
+                  bids: Mapping[str, float]) -> dict[str, float]:
+    """Per instance type, what a launch would pay under its fleet's allocation strategy: among
+    its pools priced within the bid, the cheapest (`lowest_price[type]`) or their mean
+    (diversified spreads over them all); the bid when every pool is above it. Types without a
+    bid or without a priced pool are left out (`spot_price` then takes the bid)."""
+    by_type: dict[str, list[float]] = {}
+    for pool in pools:
+        if pool.instance_type in bids:
+            by_type.setdefault(pool.instance_type, []).append(pool.price)
+    found: dict[str, float] = {}
+    for instance_type, prices in by_type.items():
+        bid = bids[instance_type]
+        within = [p for p in prices if p <= bid]
+        if not within:
+            found[instance_type] = bid
+        else:
+            found[instance_type] = min(within) if lowest_price.get(instance_type) else sum(within) / len(within)
+    return found
+
+
+def spot_price(instance_type: str, bid: float, market: Mapping[str, float]) -> float:
+    """$/hour an instance of a spot bid costs: the market's price for the type (`FleetWorld.
+    spot_prices`) capped by the bid, as AWS never charges above it; the bid when the market is
+    unknown."""
+    price = market.get(instance_type)
+    return bid if price is None else min(price, bid)

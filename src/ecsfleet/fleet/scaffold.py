@@ -19,6 +19,7 @@ from .schema import Infra, parse_infra
 DEFAULT_INSTANCE_TYPES = ("t3.medium", "t3a.medium")
 # A spot bid is the most paid per instance-hour; spot prices of these types sit far below it.
 DEFAULT_SPOT_PRICE = 0.05
+SCAFFOLD_ALLOCATION_STRATEGY = "priceCapacityOptimized"
 WORKFLOW_PATH = ".github/workflows/deploy.yml"
 
 
@@ -47,14 +48,17 @@ def _compute(answers: Answers) -> str:
     if answers.spot:
         bids = "".join(f"        - instance_type: {t}\n          price: {answers.spot_price}\n"
                        for t in answers.instance_types)
-        return ("  # Spot capacity: every bid in every subnet, allocation diversified. A bid's price is the\n"
-                "  # most paid per instance-hour; weight (default 1) is what one instance counts for.\n"
+        return ("  # Spot capacity: every bid in every subnet. A bid's price is the most paid per\n"
+                "  # instance-hour; weight (default 1) is what one instance counts for.\n"
                 "  spot_fleets:\n"
                 "    - name: main\n"
                 "      timeout: 2m            # ECS_CONTAINER_STOP_TIMEOUT of the nodes\n"
                 "      desired_weight: 2\n"
                 "      min_weight: 1\n"
                 "      max_weight: 8\n"
+                "      # AWS's recommendation: launch from the cheapest of the pools (type and zone) least\n"
+                "      # likely to be interrupted. diversified (the default) spreads over every pool instead.\n"
+                f"      allocation_strategy: {SCAFFOLD_ALLOCATION_STRATEGY}\n"
                 "      bids:\n" + bids)
     return ("  # On-demand capacity: one Auto Scaling group (add groups for more instance types).\n"
             "  auto_scaling_groups:\n"

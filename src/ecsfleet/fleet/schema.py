@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from ..errors import UserError
+from . import ALLOW_OUTSIDE_ENV
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,16 @@ def _raise_all(problems: list[str]) -> None:
         raise ValueError("; ".join(problems))
 
 
+# How AWS chooses the pools (instance type and zone) a spot fleet launches from, in AWS's
+# spellings: diversified (the seed's: every pool in turn), lowestPrice, capacityOptimized,
+# priceCapacityOptimized (AWS's recommendation: the cheapest of the pools least likely to be
+# interrupted).
+AllocationStrategy = Literal["diversified", "lowestPrice", "capacityOptimized", "priceCapacityOptimized"]
+# The strategies that launch from the cheapest pool they may (capacityOptimized picks by spare
+# capacity, whatever the price).
+LOWEST_PRICE_STRATEGIES = ("lowestPrice", "priceCapacityOptimized")
+
+
 class SpotFleet(Strict):
     name: Annotated[str, Field(pattern=LOGICAL)]
     timeout: Annotated[str, Field(pattern=MINUTES)] = "2m"
@@ -153,6 +164,7 @@ class SpotFleet(Strict):
     task_threshold_out: Annotated[int, Field(ge=0)] = 3
     task_threshold_in: Annotated[int, Field(ge=0)] = 10
     bids: Annotated[list[Bid], Field(min_length=1)]
+    allocation_strategy: AllocationStrategy = "diversified"
 
     @pydantic.model_validator(mode="after")
     def _ranges(self) -> SpotFleet:
@@ -619,9 +631,6 @@ def _boot_warnings(infra_path: str, template: str | None) -> list[str]:
                              "(set ECS_INSTANCE_ATTRIBUTES with asg_version, as the original's template did)"}
     return [f"{infra_path}: ec2_instances.user_data sets no {key}: {why}" for key, why in wanted.items()
             if key not in template]
-
-
-ALLOW_OUTSIDE_ENV = "ECSFLEET_ALLOW_OUTSIDE_FILES"
 
 
 def outside_allowed() -> bool:

@@ -340,8 +340,9 @@ def compute_template(infra: Infra, version: str, extra_user_data: str = "") -> d
         resources[spot_fleet_logical_id(fleet)] = {"Type": "AWS::EC2::SpotFleet", "Properties": {
             "SpotFleetRequestConfigData": {
                 "IamFleetRole": _export(infra, "SpotFleetRoleArn"),
-                # The original's: spread over every bid's pool, so one price spike takes few nodes.
-                "AllocationStrategy": "diversified",
+                # diversified by default (the original's: spread over every bid's pool, so one price
+                # spike takes few nodes); `allocation_strategy` chooses another of AWS's strategies.
+                "AllocationStrategy": fleet.allocation_strategy,
                 "TargetCapacity": min(max(fleet.desired_weight, fleet.min_weight), fleet.max_weight),
                 "Type": "maintain",
                 "ReplaceUnhealthyInstances": True,

@@ -14,16 +14,13 @@ from typing import Annotated, Any
 import typer
 
 from ..amis import RECOMMENDED_AMI_PARAMETER
+from ..command_summaries import SUMMARIES
 from ..console import Output
 from ..errors import UserError
 from ..options import output_option
 from .emulator import MAX_ADVANCE, MAX_SPEED  # already loaded: the package imports the emulator
 
-app = typer.Typer(
-    help="An emulated AWS on one local endpoint (moto plus an ECS scheduler and agents), for trying "
-    "ecsfleet before giving it credentials.",
-    no_args_is_help=True,
-)
+app = typer.Typer(help=SUMMARIES["sandbox"], no_args_is_help=True)
 
 DEFAULT_PORT = 4566
 CONTROL_TIMEOUT = 10  # seconds a control call waits for the sandbox to answer
@@ -137,6 +134,19 @@ def publish_ami(
     answer = _control(endpoint_url, "ami/publish", {"name": name, "parameter": parameter or None,
                                                     "owner": owner.value})
     typer.echo(answer["imageId"])
+
+
+@app.command("spot-price")
+def spot_price(
+    instance_type: Annotated[str, typer.Argument(help="The instance type, such as m5.large.")],
+    price: Annotated[float, typer.Argument(help="Its spot price from now on, $ an hour.", min=0.0001, max=1000)],
+    az: Annotated[str | None, typer.Option(help="Only in this availability zone (default: every zone of the "
+                                                "region).")] = None,
+    endpoint_url: EndpointOption = f"http://127.0.0.1:{DEFAULT_PORT}",
+) -> None:
+    """Change a spot price in a running sandbox, at its clock's time: DescribeSpotPriceHistory
+    shows the change, and spot fleets choose their pools by it (docs/sandbox.md, "The spot market")."""
+    _control(endpoint_url, "spot/price", {"instance_type": instance_type, "price": price, "az": az})
 
 
 @app.command()

@@ -31,8 +31,16 @@ from .moto_route53 import (
     route_route53,
     unroute_route53,
 )
-from .moto_spot import MODIFYING_SECONDS, interrupt, patch_moto_spot, running_instance, set_modifying_seconds
+from .moto_spot import (
+    MODIFYING_SECONDS,
+    interrupt,
+    patch_moto_spot,
+    region_market,
+    running_instance,
+    set_modifying_seconds,
+)
 from .server import CallLog, Control, FaultBook, SandboxApp
+from .spot_market import reset_markets
 from .world import SandboxWorld
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
@@ -102,6 +110,7 @@ class Sandbox:
         # One line per request drowns everything else; `sandbox up --verbose` turns it back on.
         logging.getLogger("werkzeug").setLevel(logging.INFO if self.verbose else logging.WARNING)
         moto_bridge.reset_moto()
+        reset_markets()
         moto_bridge.route_ecs_clusters(self._hook)
         patch_moto_fleets()
         patch_moto_cloudformation()  # after moto_fleets: it rolls back the creates fail_stack fails
@@ -320,6 +329,24 @@ class Sandbox:
         with self.lock:
             return publish_image(self.region, self.clock.now(), name, parameter, owner)
 
+    def set_spot_price(self, instance_type: str, price: float, az: str | None = None) -> None:
+        """The spot price of `instance_type` in zone `az` (every zone of the region when None)
+        is `price` $/hour from now on (sandbox clock): DescribeSpotPriceHistory shows the change,
+        and spot fleets choose their pools by it. ValueError for a price that is not positive or
+        a zone the region does not have."""
+        from moto.ec2.models import ec2_backends
+
+        with self.lock:
+            region_market(ec2_backends[ACCOUNT_ID][self.region]).set(instance_type, float(price), az,
+                                                                     self.clock.now())
+
+    def spot_price(self, instance_type: str, az: str) -> float | None:
+        """The current spot price of `instance_type` in zone `az` (None: the market has none)."""
+        from moto.ec2.models import ec2_backends
+
+        with self.lock:
+            return region_market(ec2_backends[ACCOUNT_ID][self.region]).price(instance_type, az)
+
     def fail_stack(self, stack_name: str, logical_id: str, reason: str = "Resource creation failed") -> None:
         """The next create or update of this CloudFormation stack fails on `logical_id`."""
         with self.lock:
@@ -330,6 +357,7 @@ class Sandbox:
         with self.lock:
             clear_stack_failures()
             moto_bridge.reset_moto()
+            reset_markets()
             self._regions.clear()
             # Timers of the old world must not fire into the new one.
             self.clock = SandboxClock(start=self.clock.now())
@@ -404,6 +432,7 @@ class Sandbox:
             "ami/publish": lambda a: {"imageId": self.publish_ami(
                 a.get("name"), a.get("parameter", RECOMMENDED_AMI_PARAMETER), a.get("owner", "amazon"))},
             "stack/fail": lambda a: self.fail_stack(a["stack"], a["resource"], a.get("reason", "Resource failed")),
+            "spot/price": lambda a: self.set_spot_price(a["instance_type"], float(a["price"]), a.get("az")),
             "reset": lambda _: self.reset(),
         }
 

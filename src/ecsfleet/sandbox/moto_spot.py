@@ -13,14 +13,18 @@ Where moto's spot fleet API is wrong rather than lenient, it is fixed here too:
 - CancelSpotFleetRequests of an unknown id crashed moto; AWS lists it under
   UnsuccessfulFleetRequests. moto also answered `cancelled_terminating` for a cancel that keeps
   the instances running (`cancelled_running` on AWS).
+- Which pools a fleet launches from follows its allocation strategy against the sandbox's spot
+  market, and DescribeSpotPriceHistory answers from that market (spot_market.py).
 Called with the sandbox lock held.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from .ecs_model import ACCOUNT_ID
+from .spot_market import HISTORY_MAX_RESULTS, HistoryQuery, Pool, SpotMarket, history, launches, market
 
 _PATCHED = "_ecsfleet_sandbox_spot"
 _TYPE = "_ecsfleet_sandbox_fleet_type"
@@ -117,7 +121,44 @@ def patch_moto_spot() -> None:
         return fleet_state(self, sandbox_now())
 
     SpotFleetRequest.spot_fleet_request_state = property(state_now)  # type: ignore[method-assign,assignment]
+    SpotFleetRequest.get_launch_spec_counts = _launch_spec_counts  # type: ignore[method-assign]
     setattr(SpotFleetRequest, _PATCHED, True)
+
+
+def region_market(ec2: Any) -> SpotMarket:
+    """The spot market of an EC2 backend's region."""
+    from .moto_lifecycle import sandbox_now
+
+    return market(ec2.region_name, lambda: {z.name: z.zone_id for z in ec2.describe_availability_zones()},
+                  sandbox_now())
+
+
+def _zone(ec2: Any, subnet_id: str | None) -> str:
+    """The zone a launch specification launches in: its subnet's (moto keeps subnets by zone);
+    without one (or a subnet deleted since), moto's first zone of the region."""
+    for zone, subnets in ec2.subnets.items():
+        if subnet_id in subnets:
+            return str(zone)
+    return f"{ec2.region_name}a"
+
+
+def _launch_spec_counts(self: Any, weight_to_add: float) -> tuple[dict[Any, int], float]:
+    """moto's hook for what a raise launches: the pools the allocation strategy chooses."""
+    ec2 = self.ec2_backend
+    prices = region_market(ec2)
+    pools = [Pool(spec, spec.instance_type, _zone(ec2, spec.subnet_id), spec.weighted_capacity,
+                  float(spec.spot_price) if spec.spot_price else None) for spec in self.launch_specs]
+    by_pool = {(p.instance_type, p.key.subnet_id): p.key for p in pools}
+    running: dict[Any, int] = {}
+    for request in self.spot_requests:
+        instance = request.instance
+        if instance is not None and instance._state.name in ("pending", "running"):
+            spec = by_pool.get((instance.instance_type, instance.subnet_id))
+            if spec is not None:
+                running[spec] = running.get(spec, 0) + 1
+    counts = launches(self.allocation_strategy or DEFAULT_ALLOCATION_STRATEGY, pools, running, weight_to_add,
+                      prices.price)
+    return counts, sum(spec.weighted_capacity * n for spec, n in counts.items())
 
 
 def _patch_responses() -> None:
@@ -167,7 +208,34 @@ def _patch_responses() -> None:
                 for i in ids if i not in known],
         })
 
+    def describe_spot_price_history(self: Any) -> Any:
+        query = HistoryQuery(
+            instance_types=self._get_param("InstanceTypes", []), products=self._get_param("ProductDescriptions", []),
+            zone=self._get_param("AvailabilityZone"), zone_id=self._get_param("AvailabilityZoneId"),
+            start=_epoch(self._get_param("StartTime")), end=_epoch(self._get_param("EndTime")),
+            filters=self._filters_from_querystring())
+        found = history(region_market(self.ec2_backend), query, sandbox_now())
+        start = int(self._get_param("NextToken") or 0)
+        size = int(self._get_param("MaxResults") or HISTORY_MAX_RESULTS)
+        page: dict[str, Any] = {"SpotPriceHistory": found[start:start + size]}
+        if start + size < len(found):
+            page["NextToken"] = str(start + size)
+        return ActionResult(page)
+
     # moto dispatches an EC2 action to the response method named after it in snake case.
     response.request_spot_fleet = request_spot_fleet
     response.modify_spot_fleet_request = modify_and_hold
     response.cancel_spot_fleet_requests = cancel
+    response.describe_spot_price_history = describe_spot_price_history
+
+
+def _epoch(value: Any) -> float | None:
+    """A timestamp parameter (ISO 8601, as botocore sends it; or epoch seconds) as epoch seconds."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    try:
+        return float(text)
+    except ValueError:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()

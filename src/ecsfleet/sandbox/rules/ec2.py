@@ -25,6 +25,7 @@ _IMAGES = _API + "API_DescribeImages.html"
 _CREATE_GROUP = _API + "API_CreateSecurityGroup.html"
 _INGRESS = _API + "API_AuthorizeSecurityGroupIngress.html"
 _TEMPLATE = _API + "API_CreateLaunchTemplate.html"
+_PRICE_HISTORY = _API + "API_DescribeSpotPriceHistory.html"
 
 # EC2 resource ids: a prefix, a dash, then 8 or 17 lower-case hex digits.
 _INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
@@ -145,6 +146,16 @@ def _max_results(call: Call, low: int, high: int) -> Refusal | None:
       "MaxResults is 1 to 1000.", _DESCRIBE_FLEETS)
 def _fleet_max_results(call: Call) -> Refusal | None:
     return _max_results(call, 1, FLEET_MAX_RESULTS)
+
+
+@rule("spot_price_history_zone_or_zone_id", "ec2", "DescribeSpotPriceHistory",
+      "AvailabilityZone or AvailabilityZoneId may be given, not both (InvalidParameterCombination).",
+      _PRICE_HISTORY)
+def _zone_or_zone_id(call: Call) -> Refusal | None:
+    if param(call, "AvailabilityZone") is not None and param(call, "AvailabilityZoneId") is not None:
+        return Refusal("InvalidParameterCombination",
+                       "The parameter availabilityZone cannot be used with the parameter availabilityZoneId")
+    return None
 
 
 # ---- instances ---------------------------------------------------------------------------------
@@ -349,7 +360,7 @@ RULES: tuple[Rule, ...] = (
     _specs_or_templates, _allocation_strategy, _fleet_max_results, _instance_id_format, _instance_exists,
     _instances_max_results, _run_counts, _run_image, _run_subnet, _vpcs_exist, _subnets_exist, _images_exist,
     _group_unique, _ingress_group_exists, _ingress_not_duplicate, _template_unique, _DESCRIBE_UNKNOWN_FLEET,
-    _CANCEL_UNKNOWN_FLEET,
+    _CANCEL_UNKNOWN_FLEET, _zone_or_zone_id,
 )
 
 # What the sandbox deliberately does not emulate for this service, and why (docs/sandbox-fidelity.md).
@@ -357,8 +368,13 @@ GAPS: tuple[str, ...] = (
     "A spot fleet is `modifying` for a fixed, configurable time after an API modify "
     "(`Sandbox(spot_modifying_seconds=5)`, sandbox clock); a CloudFormation update of its TargetCapacity changes "
     "it at once without the `modifying` window.",
-    "Spot capacity is always available and never priced: a spot fleet is fulfilled in the call that asks, "
-    "except after an interruption (`Sandbox.interrupt_spot`).",
+    "Spot capacity is always available: a spot fleet is fulfilled in the call that asks (from the pools its "
+    "allocation strategy chooses, among those whose price is within the bid), except after an interruption "
+    "(`Sandbox.interrupt_spot`). capacityOptimized and capacityOptimizedPrioritized, which choose by spare "
+    "capacity on AWS, choose as priceCapacityOptimized (the cheapest pool per unit of weight).",
+    "Spot prices change only when set (`Sandbox.set_spot_price`, `ecsfleet sandbox spot-price`); until then a "
+    "pool costs 35% of the type's on-demand price in ecsfleet's table, a few per cent apart by zone. They are "
+    "Linux/UNIX prices: DescribeSpotPriceHistory answers nothing for other products.",
     "EC2 quotas (vCPU limits per instance family, security groups per VPC, rules per group) are not emulated.",
     "Messages of refusals whose wording AWS does not document (InvalidParameterValue on counts and enumerations, "
     "FleetNotInModifiableState for a fleet in another state than active) follow EC2's usual sentence shape; the "
