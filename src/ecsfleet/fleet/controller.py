@@ -10,16 +10,18 @@ from dataclasses import dataclass, field
 from ..aws import Clients, describe_in_batches, paginate
 from ..runner import PassReport
 from ..snapshot import SnapshotReader
-from .actions import describe
+from .actions import Drain, describe
 from .apply import apply
 from .capacity import TaskSize
 from .events import Inbox
 from .observe import FleetWorld, read_world
 from .plan import LoadSample, Observation, Options, Plan, ServiceState, plan
 from .scaling import RISE_LOOKBACK
+from .scaling_memory import Memory, MemoryStore, compact, latest, resume
 from .schema import Infra
 
 DESCRIBE_SERVICES_MAX = 10
+SCALE_IN = "[scale-in]"  # how a drain's reason ends when it scales in (plan.py's `drain`)
 
 
 def read_services(clients: Clients, cluster: str, reader: SnapshotReader) -> tuple[ServiceState, ...]:
@@ -51,10 +53,13 @@ class FleetController:
     reader: SnapshotReader | None = None
     capability: str = "fleet"
     last_world: FleetWorld | None = None
-    # The load trend and the last scale-out, for `scaling: placement`'s anti-flap rule.
+    # The load trend and the last scale-out, for `scaling: placement`'s anti-flap rule; kept
+    # across processes in the cluster's scaling memory parameter (scaling_memory.py).
     history: deque[LoadSample] = field(default_factory=deque)
     last_scale_out: float | None = None
     last_scale_in: float | None = None
+    memory: MemoryStore | None = None
+    _memory_notes: list[str] = field(default_factory=list, init=False, repr=False)
     ami_refresh: str | None = None  # report | auto: overrides infra.yml's ec2_instances.ami_refresh
 
     def observe(self) -> Observation:
@@ -62,9 +67,44 @@ class FleetController:
         world = self.last_world = read_world(self.clients, self.infra, reader)
         services = read_services(self.clients, self.infra.cluster.name, reader) if world.snapshot else ()
         now = self.now()
-        self._remember(LoadSample(now, {s.name: s.desired for s in services}))
+        sample = LoadSample(now, {s.name: s.desired for s in services})
+        if self._keeps_memory():
+            self._resume(sample)
+        self._remember(sample)
         return Observation(world, self.infra, services, self.inbox.pending(), now, tuple(self.history),
                            self.last_scale_out, self.last_scale_in)
+
+    def _keeps_memory(self) -> bool:
+        """Only the placement scaler reads the load history and the scale times."""
+        return self.options.autoscaling and self.infra.scaling_mode == "placement"
+
+    def _resume(self, sample: LoadSample) -> None:
+        """Read the stored memory once (until a read succeeds) and continue from it: a fresh
+        process (a restart, a `--once` pass, a Lambda invocation) then judges by what the passes
+        before it saw; a daemon's own memory stays the truth."""
+        store = self.memory = self.memory or MemoryStore(self.clients, self.infra.cluster.name)
+        if store.loaded:
+            return
+        stored = store.load()
+        if stored is None:
+            return
+        self.history = deque(resume(stored, tuple(self.history), sample))
+        self.last_scale_out = latest(self.last_scale_out, stored.last_scale_out)
+        self.last_scale_in = latest(self.last_scale_in, stored.last_scale_in)
+        since = f", since {(sample.time - stored.samples[0].time) / 60:.0f} min ago" if stored.samples else ""
+        self._memory_notes.append(f"scaling memory: continued from {store.name}: {len(stored.samples)} load "
+                                  f"sample(s){since}")
+
+    def _save_memory(self, observation: Observation, result: Plan) -> None:
+        """Written before the actions, with the times this plan's scale-out or scale-in will
+        have: a pass cut short after the write leaves a scale time that may be a little early,
+        never one that is lost (the window then only waits longer)."""
+        if self.memory is None:
+            return
+        scale_in = any(isinstance(a, Drain) and a.reason.endswith(SCALE_IN) for a in result.actions)
+        self.memory.save(Memory(observation.now if result.scaled_out else self.last_scale_out,
+                                observation.now if scale_in else self.last_scale_in,
+                                tuple(compact(self.history))))
 
     def _remember(self, sample: LoadSample) -> None:
         """Keep the samples the anti-flap rule reads (RISE_LOOKBACK, at least a window), and the one
@@ -80,6 +120,8 @@ class FleetController:
 
     def reconcile(self, dry_run: bool) -> PassReport:
         observation, result = self.plan()
+        if not dry_run:
+            self._save_memory(observation, result)
         outcomes = () if dry_run else tuple(apply(self.clients, self.infra.cluster.name, result.actions,
                                                   self.now))
         if not dry_run:
@@ -90,15 +132,17 @@ class FleetController:
             self.inbox.done(drained | gone)
             if result.scaled_out and any(o.kind == "scale" and o.ok for o in outcomes):
                 self.last_scale_out = observation.now
-            if any(o.kind == "drain" and o.ok and o.detail.endswith("[scale-in]") for o in outcomes):
+            if any(o.kind == "drain" and o.ok and o.detail.endswith(SCALE_IN) for o in outcomes):
                 self.last_scale_in = observation.now
+        notes, self._memory_notes = self._memory_notes, []
         report = PassReport(
             capability=self.capability,
             dry_run=dry_run,
             planned=tuple(describe(a) for a in result.actions),
             outcomes=outcomes,
-            warnings=tuple(result.warnings),
-            notes=tuple(result.notes),
+            warnings=(*observation.world.warnings, *result.warnings,
+                      *(self.memory.take_warnings() if self.memory else [])),
+            notes=tuple(notes + result.notes),
             gauges=dict(result.gauges),
         )
         # Imported here: the refresh reuses the rollout's steps, and rollout imports this module.

@@ -44,6 +44,7 @@ class On(enum.Enum):
     ACCOUNT_PARAMETERS = "account-parameters"
     STACKS = "stacks"
     NODE_ROLES = "node-roles"
+    SCALING_MEMORY = "scaling-memory"
 
 
 ON_TEXT = {
@@ -59,6 +60,7 @@ ON_TEXT = {
     On.ACCOUNT_PARAMETERS: "the account's SSM parameters",
     On.STACKS: "the cluster's stacks",
     On.NODE_ROLES: "the roles of the cluster's stacks",
+    On.SCALING_MEMORY: "the cluster's `/ecsfleet/<cluster>/scaling-memory` parameter",
 }
 
 
@@ -226,6 +228,9 @@ FLEET = Capability(
             "ec2:DescribeSpotFleetRequests", "ec2:DescribeSpotFleetInstances", "ec2:ModifySpotFleetRequest",
             "ec2:TerminateInstances",
         ), "scaling, removing drained instances, completing lifecycle hooks after draining"),
+        Grant("SpotPrices", ("ec2:DescribeSpotPriceHistory",),
+              "the spot prices in effect, once a pass: the placement scaler's price of each bid (the bid itself "
+              "without them)", feature="spot-prices"),
         Grant("PassNodeRoles", ("iam:PassRole",),
               "CloudFormation hands the node role and the spot fleet role to EC2 and Spot Fleet for the caller",
               On.NODE_ROLES, feature="stack-resources"),
@@ -245,13 +250,21 @@ FLEET = Capability(
         ), "what the stacks create and delete: CloudFormation acts with the caller's permissions",
             feature="stack-resources"),
         EVENTS_QUEUE_GRANT,
+        Grant("ScalingMemory", ("ssm:GetParameter", "ssm:ListTagsForResource", "ssm:PutParameter",
+                                "ssm:AddTagsToResource"),
+              "the placement scaler's load history and scale times, kept across processes: read once per "
+              "controller and its tag checked; created with its tag (a PutParameter with tags needs "
+              "ssm:AddTagsToResource too), overwritten only while it carries the tag",
+              On.SCALING_MEMORY, feature="scaling-memory"),
     ),
     features=(
         Feature("stack-resources", "deploy, rollout and clean-up: what CloudFormation does for the caller"),
         Feature("events-queue", "only with `--events-queue` (spot interruption warnings)"),
         Feature("ami-parameter", "only with `ec2_instances.ami_parameter` naming a parameter of the account"),
+        Feature("scaling-memory", "only with `scaling: placement`, the default for new files"),
+        Feature("spot-prices", "only with `scaling: placement` and a spot fleet"),
     ),
-    default_features=frozenset({"stack-resources"}),
+    default_features=frozenset({"stack-resources", "scaling-memory", "spot-prices"}),
 )
 
 CAPABILITIES: dict[str, Capability] = {c.name: c for c in (LB_SYNC, DNS_SYNC, AGENTS, FLEET)}
@@ -315,6 +328,9 @@ def _resources(on: On, scope: Scope) -> tuple[list[Arn], dict[str, Any] | None]:
             return [f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}::parameter{ECS_AMI_PARAMETERS}"], None
         case On.ACCOUNT_PARAMETERS:
             return ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/*"], None
+        case On.SCALING_MEMORY:
+            return [f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/ecsfleet/"
+                    f"{scope.cluster or '*'}/scaling-memory"], None
         case On.STACKS if scope.cluster:
             return [f"arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:"
                     f"stack/{scope.cluster}-*/*"], None
