@@ -952,6 +952,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trace", type=Path, help="write a CSV per day and scaler, one row a minute, into this folder")
     parser.add_argument("--charts", type=Path, help="write a chart per day, scaling-<day>.png, into this folder")
     parser.add_argument("--infra", choices=DAYS, help="print this day's infra.yml and exit")
+    parser.add_argument("--scaler", action="append", metavar="TEXT",
+                        help="replay only the scalers whose row names TEXT (repeatable; the capacity provider, "
+                             "the ratios' reference, always runs)")
     args = parser.parse_args(argv)
     # The days write the seed's thresholds and name the mode only in the replays' own copies.
     logging.getLogger("ecsfleet.fleet.schema").setLevel(logging.ERROR)
@@ -961,7 +964,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     days = [DAYS[d] for d in dict.fromkeys(args.day)] if args.day else list(DAYS.values())
     minutes = round(args.hours * 60)
     started = time.perf_counter()
-    runs = [(day, contender) for day in days for contender in contenders(day)]
+    runs = [(day, contender) for day in days for contender in contenders(day)
+            if not args.scaler or contender.scaler.startswith("capacity provider")
+            or any(text in contender.label for text in args.scaler)]
     with pool(max(1, args.jobs)) as executor:
         futures = [executor.submit(replay, day.name, contender, minutes, args.step, args.boot)
                    for day, contender in runs]

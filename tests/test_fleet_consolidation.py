@@ -18,7 +18,7 @@ from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.observe import read_world
 from ecsfleet.fleet.plan import LoadSample, Observation, Options, Plan, ServiceState, plan
 from ecsfleet.fleet.rollout import RolloutSettings, rollout
-from ecsfleet.fleet.scaling import expected_rise
+from ecsfleet.fleet.scaling import RISE_FLOOR, expected_rise
 from ecsfleet.fleet.schema import Infra, parse_infra
 from ecsfleet.sandbox import Sandbox
 from fleet_worlds import NOW, World, drained_by_ecsfleet, service
@@ -181,18 +181,19 @@ def test_no_consolidation_within_the_window_after_a_scale_out() -> None:
     assert drained(consolidate(three_hosts(), services, last_scale_out=NOW - WINDOW - 60)) == ["i-s1", "i-s2"]
 
 
-def test_headroom_alone_does_not_undo_a_consolidation_within_the_window() -> None:
+def test_the_headroom_alone_launches_nothing_and_a_waiting_task_always_does() -> None:
     w = World(placement(headroom=1))
     w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config)
     w.host("i-od1").run("i-od1", 4)
     full = [service(desired=4, running=4)]
-    held = consolidate(w, full, last_scale_in=NOW - 300)
-    assert held.actions == [] and not held.scaled_out
-    assert any("the headroom waits: scaled in 5 min ago, within the 10 min window" in n for n in held.notes)
-    assert not consolidate(w, full, last_scale_in=NOW - WINDOW).scaled_out  # "within 10 minutes" includes the 10th
-    assert consolidate(w, full, last_scale_in=NOW - WINDOW - 60).scaled_out  # the window is over
-    # A task that cannot be placed scales out at once, whatever was consolidated.
-    assert consolidate(w, [service(desired=5, running=4)], last_scale_in=NOW - 60).scaled_out
+    for since_in in (None, NOW - 300, NOW - 3 * WINDOW):
+        held = consolidate(w, full, last_scale_in=since_in)
+        assert held.actions == [] and not held.scaled_out
+        assert "placement: no task waits; the room for 1 headroom cop(ies) comes with the next scale-out" in held.notes
+    # A task that cannot be placed scales out at once, whatever was consolidated, with the headroom.
+    result = consolidate(w, [service(desired=5, running=4)], last_scale_in=NOW - 60)
+    assert result.scaled_out
+    assert "1 task(s) cannot be placed (web 1) and 1 headroom cop(ies)" in result.actions[0].reason  # type: ignore[union-attr]
 
 
 def test_before_a_window_of_load_was_watched_only_empty_instances_go() -> None:
@@ -237,13 +238,26 @@ def test_the_reserve_is_one_observed_moment_not_each_services_worst_added_up() -
 
 
 def test_work_in_waves_is_seen_between_two_waves() -> None:
-    # A wave of 4 more tasks came 40 minutes ago and went; the last window is calm: the room for
-    # the next wave is kept.
+    # A wave of 4 more tasks came 40 minutes ago and went; the last window is calm: room for the
+    # next wave is kept, three quarters of it this long after (RISE_FLOOR).
     services = [service(desired=4, running=4)]
     history = tuple(LoadSample(NOW - 60 * m, {"web": 8 if 36 <= m <= 40 else 4}) for m in range(59, -1, -1))
     obs = Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
-    assert expected_rise(obs, WINDOW) == {"web": 4}
-    assert drained(consolidate(three_hosts(), services, history=history)) == ["i-s1"]  # 4 + its 1 fit, not more
+    assert expected_rise(obs, WINDOW) == {"web": 3}
+    assert drained(consolidate(three_hosts(), services, history=history)) == ["i-s1"]  # 3 + its 1 fit, not more
+
+
+def test_a_rise_fades_with_its_age_to_a_floor() -> None:
+    # A rise of 8 tasks for a minute, 5, 20, 35 and 59 minutes ago: in full within the window, then
+    # less by equal steps (1 - (age - W) / (hour - W)), never below RISE_FLOOR of it within the hour.
+    services = [service(desired=4, running=4)]
+    kept = []
+    for minutes in (5, 20, 35, 59):
+        history = tuple(LoadSample(NOW - 60 * m, {"web": 12 if m == minutes else 4}) for m in range(60, -1, -1))
+        obs = Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
+        kept.append(expected_rise(obs, WINDOW).get("web", 0))
+    assert kept[0] == 8 and kept[1] == math.ceil(8 * (1 - 10 / 50)) == 7 and kept[2] == 6 and kept[3] == 6
+    assert RISE_FLOOR == 0.75
 
 
 def test_a_consolidation_is_not_followed_by_a_scale_out_while_the_load_holds() -> None:
@@ -337,6 +351,7 @@ def test_dry_run_prints_each_decision_with_the_numbers_behind_it(sb: Sandbox, cl
     ecs.register_task_definition(family="web", containerDefinitions=[{
         "name": "web", "image": "nginx", "memory": 1024, "cpu": 1024}])
     ecs.create_service(cluster="shop", serviceName="web", taskDefinition="web", desiredCount=12)
+    sb.set_spot_price("t3.medium", 0.0125)  # the market, under the bid of $0.02
     sb.advance(5)
     controller = FleetController(clients, infra, Options(max_draining=3), now=sb.now)
     report = controller.reconcile(dry_run=True)
@@ -345,7 +360,7 @@ def test_dry_run_prints_each_decision_with_the_numbers_behind_it(sb: Sandbox, cl
     # half as many new instances, from the spot fleet (the on-demand group is at its maximum).
     (line,) = report.planned
     found = re.search(r"scale out: (\d+) task\(s\) cannot be placed \(web (\d+)\) and 0 headroom cop\(ies\): "
-                      r"(\d+) of them need (\d+) new t3.medium \(spot bid \$0.0200/h", line)
+                      r"(\d+) of them need (\d+) new t3.medium \(spot \$0.0125/h", line)
     assert found, line
     waiting, _, placed, new = (int(g) for g in found.groups())
     assert waiting == placed >= 4 and new == math.ceil(waiting / 2)
@@ -361,5 +376,5 @@ def test_dry_run_prints_each_decision_with_the_numbers_behind_it(sb: Sandbox, cl
     assert sum("scale in: no service task on it, room kept for 0 task(s)" in line for line in report.planned) == 2
     assert sum("scale in: its 1 service task(s) fit on the other instances, room kept for 0 task(s)" in line
                for line in report.planned) == 1
-    assert all("saves $0.0200/h (t3.medium) [scale-in]" in line for line in report.planned)
-    assert "consolidation: 3 instance(s) drained, $0.0600/h saved once removed" in report.notes
+    assert all("saves $0.0125/h (t3.medium) [scale-in]" in line for line in report.planned)
+    assert "consolidation: 3 instance(s) drained, $0.0375/h saved once removed" in report.notes

@@ -96,7 +96,7 @@ def test_waiting_tasks_launch_exactly_what_first_fit_needs_from_the_cheapest_off
     assert capacities(result) == {spot_id("v1"): 2}
     reason = next(a.reason for a in result.actions if isinstance(a, SetCapacity))
     assert "6 task(s) cannot be placed (web 6)" in reason
-    assert "6 of them need 2 new m5.large (spot bid $0.0500/h" in reason
+    assert "6 of them need 2 new m5.large (spot $0.0500/h" in reason
     assert any("0 fit the free room of 1 instance(s) in service and 0 booting" in n for n in result.notes)
     assert result.scaled_out
 
@@ -133,11 +133,13 @@ def test_capacity_still_booting_counts_as_free_room() -> None:
     assert capacities(w.plan(services=[service(desired=9, running=4)])) == {spot_id("v1"): 2}
 
 
-@pytest.mark.parametrize(("headroom", "asked"), [(0, None), (1, 1), (5, 2), ("50%", 1)])
-def test_headroom_keeps_copies_of_the_largest_task_free(headroom: int | str, asked: int | None) -> None:
+@pytest.mark.parametrize(("headroom", "asked"), [(0, 1), (3, 1), (4, 2), ("50%", 1), ("100%", 2)])
+def test_a_scale_out_makes_room_for_the_headroom_too(headroom: int | str, asked: int) -> None:
+    # One task waits beside a full m5.large; a new m5.large holds 4 copies: the waiting task and up
+    # to 3 of headroom need one, 4 need two. "50%" of the 4 copies the fleet holds is 2.
     w = full_on_demand(placement(headroom=headroom))
-    result = w.plan(services=[service(desired=4, running=4)])
-    assert capacities(result) == ({} if asked is None else {spot_id("v1"): asked})
+    assert capacities(w.plan(services=[service(desired=5, running=4)])) == {spot_id("v1"): asked}
+    assert capacities(w.plan(services=[service(desired=4, running=4)])) == {}  # nothing waits: nothing launched
 
 
 def test_a_dearer_bid_wins_when_it_holds_more_tasks_per_dollar() -> None:

@@ -13,9 +13,12 @@ The rule, for a set of instances drained at once:
   the instances that stay in service, it holds them on one instance only (never two instances of a
   service's last tasks at once).
 
-Candidates are tried in order of disruption per dollar saved, (service tasks + 1) / $ an hour (an
-empty, dear instance first; a free one, such as a reserved instance priced 0, last), and taken
-greedily while the set passes and fewer than `limit` drain: the largest set the order allows.
+Candidates are tried dearest first (what saves most), and among instances of one price those with
+the fewest service tasks first (what disrupts least; an empty one before all); a free one, such as
+a reserved instance priced 0, comes last. They are taken greedily while the set passes and fewer
+than `limit` drain: the largest set the order allows. Dearest first also finishes a replacement
+(replacement.py): the cheap instance launched for a dear one's tasks joins empty, and must not be
+the one that goes.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ class Host:
     weight: int = 1  # of its group's capacity
 
     @property
-    def disruption(self) -> float:
-        return (len(self.tasks) + 1) / self.price if self.price > 0 else math.inf
+    def order(self) -> tuple[float, int, str]:
+        """Consolidation's order: dearest first, then fewest service tasks."""
+        return -self.price, len(self.tasks), self.ec2_id
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def consolidate(hosts: Sequence[Host], reserve: Sequence[TaskSize], budgets: Map
     it may still lose and stay at its minimum (None: no bound)."""
     result = Consolidation()
     left = dict(spare) if spare is not None else None
-    candidates = sorted((h for h in hosts if h.removable), key=lambda h: (h.disruption, h.ec2_id))
+    candidates = sorted((h for h in hosts if h.removable), key=lambda h: h.order)
     for host in candidates:
         if len(result.chosen) >= limit:
             break

@@ -4,10 +4,11 @@ cannot place need, plus the headroom, choosing the cheapest offer that holds the
 The tasks waiting (and the headroom copies) are first fitted, largest first, into the free room
 of the instances in the cluster and of those asked for and still booting; what is left goes onto
 new instances. Each offer (an Auto Scaling group's type at its on-demand price, a spot fleet's
-bid at its bid price and weight) is priced by packing the leftover tasks onto new instances of
-its shape alone: the offer whose instances hold them for the fewest dollars an hour wins. That is
-the price per unit of whichever resource binds (a memory-heavy mix fills a c5 by memory and an
-r5 by CPU; the packing counts what really fits). A group short of room takes what it can and the
+bid at its weight and its spot price: the market's, from the EC2 spot price history, capped by
+the bid) is priced by packing the leftover tasks onto new instances of its shape alone: the offer
+whose instances hold them for the fewest dollars an hour wins. That is the price per unit of
+whichever resource binds (a memory-heavy mix fills a c5 by memory and an r5 by CPU; the packing
+counts what really fits). A group short of room takes what it can and the
 next cheapest offer takes the rest.
 
 A spot fleet is asked for weight, not for a type: which of its bids AWS launches is the fleet's
@@ -38,7 +39,7 @@ class Offer:
     room: int  # capacity units the group may still grow by (its maximum minus its capacity)
 
     def describe(self) -> str:
-        market = "spot bid" if self.kind == "spot" else "on-demand"
+        market = "spot" if self.kind == "spot" else "on-demand"
         return f"{self.instance_type} ({market} ${self.price:.4f}/h, {self.group_id})"
 
 

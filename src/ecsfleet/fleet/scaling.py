@@ -4,21 +4,25 @@ Each pass, in this order:
 1. Waiting tasks: per service, desired minus its tasks on ACTIVE instances that are not draining
    (tasks ECS has not placed, tasks in PROVISIONING, and tasks on draining instances still to be
    replaced), plus the tasks of deflating fleets that cannot move yet.
-2. Scale out (placement.py) when the waiting tasks and the headroom do not all fit, by first fit,
-   into the free room of the instances in service and of those asked for and still booting.
+2. Scale out (placement.py) when waiting tasks do not all fit, by first fit, into the free room
+   of the instances in service and of those asked for and still booting; the scale-out makes
+   room for the headroom too. The headroom alone launches nothing.
 3. Otherwise consolidate (consolidation.py): drain the instances whose tasks fit on the others,
    with room kept for the reserve. The anti-flap rule, so that no decision is undone within the
    window W (`scaling.consolidate_after`, 10 minutes by default):
-   - no consolidation within W of a scale-out, and no scale-out for the headroom alone within W of
-     a consolidation (tasks that cannot be placed always scale out); a controller that has not watched the load for W
-     (a restart, a `--once` pass) drains only instances with no service task;
+   - no consolidation within W of a scale-out; a controller whose passes (its own, and those
+     before it in the scaling memory, scaling_memory.py) have not watched the load for W drains
+     only instances with no service task;
    - none while capacity asked for has not joined, or a spot fleet is modifying;
    - the reserve a consolidation keeps: the headroom, plus the tasks the services may need back
      within W, taken from one observed moment of the load (services rise and fall apart: their
      own worst moments are not added up): the larger, in memory, of the sample of the last W whose
      load exceeds today's most, and the steepest rise of the whole load over any W-long span of
-     the last hour. A scale-out that undoes a consolidation within W needs waiting tasks (not the
-     headroom) beyond what the last hour has shown.
+     the last hour, older rises fading to RISE_FLOOR of themselves. A scale-out that undoes a
+     consolidation within W needs waiting tasks beyond what the last hour has shown.
+4. When consolidation looked and found nothing to drain: replace (replacement.py) a dear
+   instance whose tasks fit on no other by cheaper capacity, launched first; not within W of a
+   consolidation.
 Removal follows the drain, as for every drain (plan.py, step 3): never a task killed.
 """
 
@@ -36,17 +40,24 @@ from .consolidation import Budget, Host, consolidate
 from .observe import Fleet, FleetWorld
 from .packing import Room
 from .placement import Offer, ScaleOut, plan_scale_out
-from .prices import on_demand_price, shape
+from .prices import on_demand_price, shape, spot_price
+from .replacement import plan_replacement
 from .schema import AutoScalingGroup, SpotFleet
 
 if TYPE_CHECKING:
     from .plan import Group, Observation, Options, Plan
 
 Drainer = Callable[[ContainerInstance, str, str], None]
-# How far back the anti-flap rule looks for the load's steepest rise over a window: an hour holds
-# several windows, so work that comes in waves (batch jobs every 20 minutes) is seen between
-# two waves, when the last window alone looks calm.
+# How far back the anti-flap rule looks for the load's rises, and how it weighs them. An hour holds
+# several windows, so work that comes in waves (batch jobs every 20 minutes, an hourly job) is
+# still seen between two waves, when the last window alone looks calm. A rise of the last window
+# counts in full; an older one fades in equal steps to RISE_FLOOR of it at RISE_LOOKBACK, so a
+# one-off burst gives back a quarter of its room within the hour. Measured on the benchmark's four
+# days (bench/scaling_cost.py) with no fading, fading to 0.75, 0.5 and to nothing: 0.75 is the
+# lowest that kept every day's pending tasks below the capacity provider's; lower ones saved
+# more on bursty days and left batch waves waiting.
 RISE_LOOKBACK = 3600.0
+RISE_FLOOR = 0.75
 
 
 def _live(task: Task) -> bool:
@@ -84,12 +95,20 @@ def _vector(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
     return {name: count - a.get(name, 0) for name, count in b.items() if count > a.get(name, 0)}
 
 
+def _faded(rise: Mapping[str, int], age: float, window: float) -> dict[str, int]:
+    """A rise of the load seen `age` seconds ago, as the room still kept for it (RISE_FLOOR)."""
+    if age <= window or window >= RISE_LOOKBACK:
+        return dict(rise)
+    share = max(RISE_FLOOR, 1 - (age - window) / (RISE_LOOKBACK - window))
+    return {name: math.ceil(count * share) for name, count in rise.items()}
+
+
 def expected_rise(obs: Observation, window: float) -> dict[str, int]:
     """Per service, the tasks the services may need back within the window, as one observed
     moment of the load (services rise and fall apart, so their own worst moments are not added
     up): the larger, in memory, of (a) the sample of the last window whose load exceeds today's
-    most, and (b) today's counts plus the steepest rise of the whole load over any window-long
-    span of the last max(window, RISE_LOOKBACK)."""
+    most, and (b) the steepest rise of the whole load over any window-long span of the last
+    max(window, RISE_LOOKBACK), faded with its age (RISE_FLOOR)."""
     size = {s.name: s.size for s in obs.services}
     now = {s.name: s.desired for s in obs.services}
 
@@ -102,20 +121,22 @@ def expected_rise(obs: Observation, window: float) -> dict[str, int]:
         for later in lookback[i + 1:]:
             if later.time - start.time > window:
                 break
-            candidates.append(_vector(start.desired, later.desired))
+            candidates.append(_faded(_vector(start.desired, later.desired), obs.now - later.time, window))
     return max(candidates, key=memory, default={})
 
 
-def _price(group: Group, instance_type: str, overrides: Mapping[str, float]) -> float | None:
+def _price(obs: Observation, group: Group, instance_type: str) -> float | None:
+    """$/hour of an instance of the group: a spot bid's market price (capped by the bid), an
+    on-demand type's price."""
     if isinstance(group.config, SpotFleet):
-        return next((b.price for b in group.config.bids if b.instance_type == instance_type), None)
-    return on_demand_price(instance_type, overrides)
+        bid = next((b.price for b in group.config.bids if b.instance_type == instance_type), None)
+        return None if bid is None else spot_price(instance_type, bid, obs.world.spot_prices)
+    return on_demand_price(instance_type, obs.infra.ec2_instances.scaling.on_demand_prices)
 
 
 def offers(obs: Observation, groups: Sequence[Group],
            observed: Mapping[str, TaskSize]) -> tuple[list[Offer], list[str]]:
     """What each active group can add, priced; and the types left out (no price or no size known)."""
-    overrides = obs.infra.ec2_instances.scaling.on_demand_prices
     found: list[Offer] = []
     unknown: list[str] = []
     for group in groups:
@@ -128,7 +149,7 @@ def offers(obs: Observation, groups: Sequence[Group],
         else:
             continue
         for instance_type, weight in choices:
-            price, size = _price(group, instance_type, overrides), shape(instance_type, observed)
+            price, size = _price(obs, group, instance_type), shape(instance_type, observed)
             if size is None:
                 unknown.append(f"{instance_type} ({group.group_id}): its size is not known until one has "
                                "joined the cluster: left out")
@@ -195,7 +216,6 @@ def _hosts(obs: Observation, groups: Sequence[Group], members: Sequence[Containe
     still lose (once the instances draining now are removed) and stay at its minimum."""
     snap = obs.world.snapshot
     assert snap is not None
-    overrides = obs.infra.ec2_instances.scaling.on_demand_prices
     group_of = {ec2: g for g in groups for ec2 in g.instance_ids}
     after: dict[str, int] = {}  # capacity once the instances draining now are removed
     for group in groups:
@@ -206,7 +226,7 @@ def _hosts(obs: Observation, groups: Sequence[Group], members: Sequence[Containe
     for ci in members:
         tasks = [t for t in snap.tasks_on(ci.arn) if _live(t)]
         owner = group_of.get(ci.ec2_instance_id)
-        price = _price(owner, ci.instance_type or "", overrides) if owner else None
+        price = _price(obs, owner, ci.instance_type or "") if owner else None
         removable = (owner is not None and owner.config is not None
                      and after[owner.group_id] - owner.weight(ci) >= owner.min_capacity
                      and all(t.service for t in tasks))  # a standalone task would stop with it
@@ -219,14 +239,16 @@ def _hosts(obs: Observation, groups: Sequence[Group], members: Sequence[Containe
 
 def _consolidate(obs: Observation, options: Options, result: Plan, groups: Sequence[Group],
                  members: Sequence[ContainerInstance], draining: set[str], reserve: list[TaskSize],
-                 drain: Drainer) -> None:
+                 drain: Drainer) -> bool:
+    """Drain what consolidation allows; whether it looked (outside the anti-flap window, under
+    --max-draining) and found nothing to drain."""
     snap = obs.world.snapshot
     assert snap is not None
     window = obs.infra.ec2_instances.scaling.window_seconds
     if obs.last_scale_out is not None and obs.now - obs.last_scale_out <= window:
         result.notes.append(f"consolidation waits: scaled out {(obs.now - obs.last_scale_out) / 60:.0f} min ago, "
                             f"within the {window / 60:.0f} min window")
-        return
+        return False
     watched = obs.now - obs.history[0].time if obs.history else 0.0
     empty_only = watched < window
     if empty_only:
@@ -245,7 +267,7 @@ def _consolidate(obs: Observation, options: Options, result: Plan, groups: Seque
                        and ci.ec2_instance_id in ours}
     limit = options.max_draining - len(busy)
     if limit <= 0:
-        return
+        return False
     rise = expected_rise(obs, window)
     sizes = {s.name: s.size for s in obs.services}
     reserve = reserve + [sizes[name] for name, count in rise.items() for _ in range(count)]
@@ -266,6 +288,33 @@ def _consolidate(obs: Observation, options: Options, result: Plan, groups: Seque
                             "saved once removed")
     for host, why in decision.kept[:3]:
         result.notes.append(f"consolidation: {host.ec2_id} stays: {why}")
+    return not decision.chosen and not empty_only
+
+
+def _launches_as_offered(offer: Offer, groups: Sequence[Group]) -> bool:
+    """Whether capacity asked of the offer's group comes as the offer's type: an Auto Scaling
+    group's one type, or a spot fleet bidding on that type alone (with several bids, which one AWS
+    launches is the fleet's allocation strategy's choice, and a replacement could come dearer)."""
+    group = next(g for g in groups if g.group_id == offer.group_id)
+    return not isinstance(group.config, SpotFleet) or {b.instance_type for b in group.config.bids} == {
+        offer.instance_type}
+
+
+def _replace(obs: Observation, result: Plan, groups: list[Group], members: Sequence[ContainerInstance],
+             draining: set[str], priced: Sequence[Offer]) -> None:
+    """Launch the cheaper capacity a dear instance's tasks fit on (replacement.py). Not within the
+    anti-flap window of a scale-in: a launch then would be a scale-out that undoes it."""
+    window = obs.infra.ec2_instances.scaling.window_seconds
+    if obs.last_scale_in is not None and obs.now - obs.last_scale_in <= window:
+        return
+    hosts, _ = _hosts(obs, groups, members, draining)
+    choice = plan_replacement(hosts, [o for o in priced if _launches_as_offered(o, groups)])
+    if choice is None:
+        return
+    group = next(g for g in groups if g.group_id == choice.offer.group_id)
+    group.capacity += choice.instances * choice.offer.weight
+    result.actions.append(SetCapacity(group.kind, group.group_id, group.capacity, choice.describe()))
+    result.notes.append(f"replacement: {choice.describe()}")
 
 
 def serving_members(world: FleetWorld, active_fleets: Sequence[Fleet], draining: set[str]) -> list[ContainerInstance]:
@@ -297,13 +346,11 @@ def scale_by_placement(obs: Observation, options: Options, result: Plan, groups:
     headroom = headroom_tasks(obs, members)
     free = [Room(ci.ec2_instance_id, ci.remaining_cpu, ci.remaining_memory) for ci in members]
     decision = plan_scale_out([s for _, s in waiting], headroom, free + booting, priced)
-    window = obs.infra.ec2_instances.scaling.window_seconds
-    since_in = obs.now - obs.last_scale_in if obs.last_scale_in is not None else math.inf
-    if decision.needed and not waiting and since_in <= window:
-        # Headroom alone does not undo a consolidation within the window; a task that cannot be
-        # placed always does.
-        result.notes.append(f"placement: the headroom waits: scaled in {since_in / 60:.0f} min ago, within the "
-                            f"{window / 60:.0f} min window, and no task waits")
+    if not waiting and (decision.needed or decision.unfit):
+        # The headroom alone launches nothing: a load jittering around its edge would launch and
+        # drain a whole instance for one task's room, again and again.
+        result.notes.append(f"placement: no task waits; the room for {decision.headroom} headroom cop(ies) comes "
+                            "with the next scale-out")
         return
     if decision.needed or decision.unfit:
         replacing = bool(waiting) and not must_move and not any(s.unplaced for s in obs.services)
@@ -314,4 +361,5 @@ def scale_by_placement(obs: Observation, options: Options, result: Plan, groups:
         result.notes.append(f"consolidation waits: {len(booting)} instance(s) asked for have not joined"
                             + (f", {', '.join(modifying)} still modifying" if modifying else ""))
         return
-    _consolidate(obs, options, result, active_groups, members, draining, [s for _, s in waiting] + headroom, drain)
+    if _consolidate(obs, options, result, active_groups, members, draining, [s for _, s in waiting] + headroom, drain):
+        _replace(obs, result, active_groups, members, draining, priced)
