@@ -8,14 +8,20 @@ Sizes: an m5.large holds 4 copies of the default task (512 CPU, 2048 MiB).
 
 from __future__ import annotations
 
+from ecsfleet.aws import Clients
 from ecsfleet.fleet.actions import SetCapacity
 from ecsfleet.fleet.capacity import TaskSize
 from ecsfleet.fleet.consolidation import Host
+from ecsfleet.fleet.controller import FleetController
+from ecsfleet.fleet.network import resolve_network
+from ecsfleet.fleet.observe import read_world
 from ecsfleet.fleet.packing import Room
 from ecsfleet.fleet.placement import Offer
-from ecsfleet.fleet.plan import Plan
+from ecsfleet.fleet.plan import Options, Plan
 from ecsfleet.fleet.replacement import plan_replacement
+from ecsfleet.fleet.rollout import RolloutSettings, rollout
 from ecsfleet.fleet.schema import Infra, parse_infra
+from ecsfleet.sandbox import Sandbox
 from fleet_worlds import NOW, World, service, spot_id
 from test_fleet_consolidation import WINDOW, consolidate, drained
 
@@ -129,3 +135,70 @@ def test_an_offer_without_room_or_too_small_is_no_replacement() -> None:
     assert plan_replacement(hosts, [small]) is None
     # The same type in the same group is the instance itself, not a replacement.
     assert plan_replacement(hosts, [offer(0.04, group="g-od")]) is None
+
+
+# End to end in the sandbox.
+
+SANDBOX_INFRA = """\
+cluster:
+  name: shop
+ec2_instances:
+  scaling:
+    mode: placement
+    headroom: 0
+    consolidate_after: 2m
+  auto_scaling_groups:
+    - name: ondemand
+      instance_type: t3.medium
+      min_size: 0
+      desired_instances: 1
+      max_size: 2
+  spot_fleets:
+    - name: spot
+      desired_weight: 0
+      min_weight: 0
+      max_weight: 3
+      bids:
+        - instance_type: t3.medium
+          price: 0.02
+"""
+
+
+def test_an_on_demand_instance_is_replaced_by_spot_capacity_killing_nothing(sb: Sandbox, clients: Clients) -> None:
+    infra = parse_infra("infra.yml", SANDBOX_INFRA)
+    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
+            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    sb.set_spot_price("t3.medium", 0.0125)  # against $0.0416 on demand
+    ecs = sb.client("ecs")
+    ecs.register_task_definition(family="web", containerDefinitions=[{
+        "name": "web", "image": "nginx", "memory": 512, "cpu": 256}])
+    ecs.create_service(cluster="shop", serviceName="web", taskDefinition="web", desiredCount=2,
+                       deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200})
+    sb.advance(5)
+    (on_demand,) = read_world(clients, infra).fleet("v1").asgs[0].instances  # type: ignore[union-attr]
+    controller = FleetController(clients, infra, Options(max_draining=1), now=sb.now)
+    kinds: list[tuple[str, str, str]] = []
+    seen_running: list[int] = []
+    for _ in range(12):
+        report = controller.reconcile(dry_run=False)
+        assert report.ok, report.summary()
+        kinds += [(o.kind, o.target, o.detail) for o in report.outcomes]
+        sb.advance(60)
+        seen_running.append(ecs.describe_services(cluster="shop", services=["web"])["services"][0]["runningCount"])
+    # Launched first (a replacement, not a scale-out for load), then the dear one drained and removed.
+    scales = [detail for kind, _, detail in kinds if kind == "scale"]
+    assert len(scales) == 1, kinds  # one launch: the replacement is not asked for again while it boots
+    assert any(f"replace {on_demand.instance_id} (t3.medium, $0.0416/h, 2 service task(s)) by 1 t3.medium (spot "
+               "$0.0125/h" in detail for detail in scales), scales
+    drains = [(target, detail) for kind, target, detail in kinds if kind == "drain"]
+    assert [target for target, _ in drains] == [on_demand.instance_id], drains
+    assert "its 2 service task(s) fit on the other instances" in drains[0][1]
+    world = read_world(clients, infra)
+    fleet = world.fleet("v1")
+    assert fleet is not None and world.snapshot is not None
+    assert fleet.asgs[0].desired == 0 and fleet.spot_fleets[0].target == 1
+    assert [ci.ec2_instance_id for ci in world.snapshot.instances] == list(fleet.spot_fleets[0].instance_ids)
+    assert min(seen_running) >= 2  # minimumHealthyPercent 100: never fewer than desired running
+    stopped = ecs.list_tasks(cluster="shop", desiredStatus="STOPPED")["taskArns"]
+    reasons = {t["stopCode"] for t in ecs.describe_tasks(cluster="shop", tasks=stopped)["tasks"]} if stopped else set()
+    assert "TerminationNotice" not in reasons  # no task was on the instance when it went away
