@@ -18,7 +18,7 @@ from ..command_summaries import SUMMARIES
 from ..console import Output
 from ..errors import UserError
 from ..options import output_option
-from .emulator import MAX_ADVANCE, MAX_SPEED  # already loaded: the package imports the emulator
+from .clock import MAX_ADVANCE, MAX_SPEED
 
 app = typer.Typer(help=SUMMARIES["sandbox"], no_args_is_help=True)
 

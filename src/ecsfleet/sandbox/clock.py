@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+MAX_SPEED = 10_000.0  # sandbox seconds per real second
+MAX_ADVANCE = 30 * 86_400.0  # one call's clock step: beyond this the scheduler's timers are meaningless
+
 
 @dataclass(order=True)
 class _Timer:

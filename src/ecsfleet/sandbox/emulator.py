@@ -15,7 +15,7 @@ from typing import Any
 from ..amis import RECOMMENDED_AMI_PARAMETER
 from . import moto_bridge
 from .amis import publish_image
-from .clock import SandboxClock
+from .clock import MAX_ADVANCE, MAX_SPEED, SandboxClock
 from .ecs import EcsRegion, EcsTimings
 from .ecs_api import EcsApi, iso_times, render_instance, render_task
 from .ecs_model import ACCOUNT_ID, ContainerInstance
@@ -437,8 +437,6 @@ class Sandbox:
         }
 
 
-MAX_SPEED = 10_000.0  # sandbox seconds per real second
-MAX_ADVANCE = 30 * 86_400.0  # one call's clock step: beyond this the scheduler's timers are meaningless
 
 
 def advance_seconds(value: Any) -> float:
