@@ -56,7 +56,9 @@ What every replay rests on (read these before quoting a number):
   load runs before the measured 24 hours.
 - Measured: instance-hours (EC2 instances pending or running, booting and draining ones
   included) and dollars (the same samples, each instance at its type's price: on-demand for the
-  Auto Scaling group's, spot for the spot fleet's; PRICES in bench/_days.py, with their source);
+  Auto Scaling group's, spot for the spot fleet's; PRICES in bench/_days.py, with their source;
+  the sandbox's spot market is set to the same spot prices, so what ecsfleet's placement mode
+  reads with DescribeSpotPriceHistory is what the replay bills);
   peak pending tasks and task-seconds pending, where pending = sum over services of
   max(0, desired - running - pending), what ECS reports as not placed (a task still running on a
   draining host counts as running, as ECS counts it); scale actions: a raise of any group's
@@ -132,7 +134,7 @@ import yaml
 from botocore.exceptions import ClientError
 from moto.moto_api._internal import mock_random
 
-from _days import DAYS, Day, hourly_price, resources
+from _days import DAYS, PRICES, Day, hourly_price, resources
 from ecsfleet.aws import AwsTarget, Clients
 from ecsfleet.fleet import schema
 from ecsfleet.fleet.controller import FleetController
@@ -780,6 +782,8 @@ def replay(day_name: str, contender: Contender, minutes: int, step: int, boot_se
         # moto draws every id from one seedable generator: the same ids make every run the same
         # (ecsfleet breaks ties between instances by id).
         mock_random.seed(SEED)
+        for instance_type, (_, spot) in PRICES.items():
+            sb.set_spot_price(instance_type, spot)
         world = build_world(sb, day, with_mode(day.infra_yml, scaling_key(), contender.mode), boot_seconds)
         scaler = SCALERS[contender.scaler](world)
         meter = Meter(world)
