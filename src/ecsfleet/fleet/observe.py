@@ -11,7 +11,7 @@ placement` with a spot fleet active, one DescribeSpotPriceHistory (the prices in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ..aws import Clients, aws_errors, describe_in_batches, error_code, paginate
@@ -192,7 +192,7 @@ def read_spot_prices(clients: Clients, infra: Infra, world: FleetWorld) -> Fleet
         why = error_code(error) or str(error)
         warning = (f"spot prices: DescribeSpotPriceHistory failed ({why}): spot bids are priced at their bid "
                    "this pass (ec2:DescribeSpotPriceHistory is in `ecsfleet iam-policy fleet`)")
-        return FleetWorld(world.cluster, world.stacks, world.fleets, world.snapshot, {}, (*world.warnings, warning))
+        return replace(world, spot_prices={}, warnings=(*world.warnings, warning))
     zones = _fleet_zones(infra, world, active)
     newest: dict[tuple[str, str], tuple[datetime, float]] = {}
     for entry in entries:
@@ -201,7 +201,7 @@ def read_spot_prices(clients: Clients, infra: Infra, world: FleetWorld) -> Fleet
         if (not zones or pool[1] in zones) and price > 0 and (pool not in newest or stamp > newest[pool][0]):
             newest[pool] = (stamp, price)
     prices = launch_prices([PoolPrice(t, z, p) for (t, z), (_, p) in newest.items()], lowest, bids)
-    return FleetWorld(world.cluster, world.stacks, world.fleets, world.snapshot, prices, world.warnings)
+    return replace(world, spot_prices=prices)
 
 
 def read_world(clients: Clients, infra: Infra, reader: SnapshotReader | None = None, *,
