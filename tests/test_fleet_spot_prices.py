@@ -183,7 +183,9 @@ def test_a_failed_read_is_a_warning_and_the_bids_stand_in(sb: Sandbox, clients: 
     assert "DescribeSpotPriceHistory failed (RequestLimitExceeded)" in warning and "at their bid" in warning
     assert history_reads(sb) == ATTEMPTS
     sb.throttle("ec2", "DescribeSpotPriceHistory", times=ATTEMPTS)
-    assert FleetController(clients, infra, now=sb.now).reconcile(dry_run=False).ok  # the pass goes on
+    report = FleetController(clients, infra, now=sb.now).reconcile(dry_run=False)
+    assert report.ok  # the pass goes on, and says why its spot prices are the bids
+    assert any("DescribeSpotPriceHistory failed (RequestLimitExceeded)" in w for w in report.warnings), report.warnings
 
 
 def test_the_default_fleet_policy_grants_the_read() -> None:
