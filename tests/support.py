@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ecsfleet.sandbox import Sandbox
 from ecsfleet.sandbox.seed import launch_instances, network
+
+
+def in_fresh_interpreter(code: str) -> str:
+    """The standard output of `code` run in an interpreter of its own, with the tests folder on
+    its path: for what the threads of other tests in this process (a sandbox's server, a daemon)
+    would disturb, such as what the garbage collector finds or which objects appear."""
+    prelude = f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+    done = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
 
 
 def fresh(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
