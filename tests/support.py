@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+from ecsfleet.aws import Clients
+from ecsfleet.fleet.network import resolve_network
+from ecsfleet.fleet.rollout import RolloutSettings, rollout
+from ecsfleet.fleet.schema import Infra
 from ecsfleet.sandbox import Sandbox
 from ecsfleet.sandbox.seed import launch_instances, network
 
@@ -22,6 +26,21 @@ def in_fresh_interpreter(code: str) -> str:
     done = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def rolled_out(sb: Sandbox, clients: Clients, infra: Infra) -> Infra:
+    """`infra` rolled out as v1 in the sandbox (not followed: there is no older fleet to deflate)."""
+    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
+            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    return infra
+
+
+def stop_codes(sb: Sandbox, cluster: str) -> set[str]:
+    """The stop codes of the cluster's stopped tasks (TerminationNotice: a task was still on an
+    instance when it went away)."""
+    ecs = sb.client("ecs")
+    stopped = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"]
+    return {t["stopCode"] for t in ecs.describe_tasks(cluster=cluster, tasks=stopped)["tasks"]} if stopped else set()
 
 
 def fresh(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:

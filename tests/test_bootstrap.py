@@ -18,13 +18,11 @@ from ecsfleet.aws import Clients
 from ecsfleet.bootstrap import Options, render
 from ecsfleet.cfn import lint
 from ecsfleet.cli import main
-from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.observe import read_world
-from ecsfleet.fleet.rollout import RolloutSettings, rollout
 from ecsfleet.fleet.schema import load_infra
 from ecsfleet.iam import policies
 from ecsfleet.sandbox import Sandbox
-from support import cluster_with_instances, task_definition
+from support import cluster_with_instances, rolled_out, task_definition
 
 EVERYTHING = ["--cluster", "test", "--services", "s3://ops/services.json", "--zone-id", "Z0123",
               "--load-balancer", "web-lb", "--window", "Mon-Fri 02:00-05:00 UTC", "--max-in-flight", "2",
@@ -276,8 +274,7 @@ def test_fleet_deploys_in_the_sandbox_and_gets_spot_warnings_and_lifecycle_actio
 
     # A fleet of infra-sandbox.yml (cluster shop): one Auto Scaling group, one spot fleet.
     _, infra = load_infra(str(INFRA))
-    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
-            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    rolled_out(sb, clients, infra)
     world = read_world(clients, infra)
     fleet = world.fleet("v1")
     assert fleet is not None

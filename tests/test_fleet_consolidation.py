@@ -14,14 +14,13 @@ from collections.abc import Iterable
 from ecsfleet.aws import Clients
 from ecsfleet.fleet.actions import Drain
 from ecsfleet.fleet.controller import FleetController
-from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.observe import read_world
 from ecsfleet.fleet.plan import LoadSample, Observation, Options, Plan, ServiceState, plan
-from ecsfleet.fleet.rollout import RolloutSettings, rollout
 from ecsfleet.fleet.scaling import RISE_FLOOR, expected_rise
 from ecsfleet.fleet.schema import Infra, parse_infra
 from ecsfleet.sandbox import Sandbox
 from fleet_worlds import NOW, World, drained_by_ecsfleet, service
+from support import rolled_out, stop_codes
 from test_fleet_scaling_plan import placement
 
 WINDOW = 600.0
@@ -304,8 +303,7 @@ ec2_instances:
 def test_a_consolidation_drains_moves_the_tasks_and_removes_the_instance_killing_none(
         sb: Sandbox, clients: Clients) -> None:
     infra = parse_infra("infra.yml", INFRA_YML)
-    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
-            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    rolled_out(sb, clients, infra)
     ecs = sb.client("ecs")
     ecs.register_task_definition(family="web", containerDefinitions=[{
         "name": "web", "image": "nginx", "memory": 512, "cpu": 256,
@@ -338,15 +336,12 @@ def test_a_consolidation_drains_moves_the_tasks_and_removes_the_instance_killing
     running = [t for t in world.snapshot.tasks if t.last_status == "RUNNING" and t.service == "web"]
     assert len(running) == 4
     assert min(seen_running) >= 4  # minimumHealthyPercent 100: never fewer than desired running
-    stopped = ecs.list_tasks(cluster="shop", desiredStatus="STOPPED")["taskArns"]
-    reasons = {t["stopCode"] for t in ecs.describe_tasks(cluster="shop", tasks=stopped)["tasks"]} if stopped else set()
-    assert "TerminationNotice" not in reasons  # no task was on an instance when it went away
+    assert "TerminationNotice" not in stop_codes(sb, "shop")  # no task was on an instance when it went away
 
 
 def test_dry_run_prints_each_decision_with_the_numbers_behind_it(sb: Sandbox, clients: Clients) -> None:
     infra = parse_infra("infra.yml", INFRA_YML)
-    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
-            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    rolled_out(sb, clients, infra)
     ecs = sb.client("ecs")
     ecs.register_task_definition(family="web", containerDefinitions=[{
         "name": "web", "image": "nginx", "memory": 1024, "cpu": 1024}])

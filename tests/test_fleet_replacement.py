@@ -13,16 +13,15 @@ from ecsfleet.fleet.actions import SetCapacity
 from ecsfleet.fleet.capacity import TaskSize
 from ecsfleet.fleet.consolidation import Host
 from ecsfleet.fleet.controller import FleetController
-from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.observe import read_world
 from ecsfleet.fleet.packing import Room
 from ecsfleet.fleet.placement import Offer
 from ecsfleet.fleet.plan import Options, Plan
 from ecsfleet.fleet.replacement import plan_replacement
-from ecsfleet.fleet.rollout import RolloutSettings, rollout
 from ecsfleet.fleet.schema import Infra, parse_infra
 from ecsfleet.sandbox import Sandbox
 from fleet_worlds import NOW, World, service, spot_id
+from support import rolled_out, stop_codes
 from test_fleet_consolidation import WINDOW, consolidate, drained
 
 INFRA = """\
@@ -166,8 +165,7 @@ ec2_instances:
 
 def test_an_on_demand_instance_is_replaced_by_spot_capacity_killing_nothing(sb: Sandbox, clients: Clients) -> None:
     infra = parse_infra("infra.yml", SANDBOX_INFRA)
-    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
-            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    rolled_out(sb, clients, infra)
     sb.set_spot_price("t3.medium", 0.0125)  # against $0.0416 on demand
     ecs = sb.client("ecs")
     ecs.register_task_definition(family="web", containerDefinitions=[{
@@ -199,6 +197,4 @@ def test_an_on_demand_instance_is_replaced_by_spot_capacity_killing_nothing(sb: 
     assert fleet.asgs[0].desired == 0 and fleet.spot_fleets[0].target == 1
     assert [ci.ec2_instance_id for ci in world.snapshot.instances] == list(fleet.spot_fleets[0].instance_ids)
     assert min(seen_running) >= 2  # minimumHealthyPercent 100: never fewer than desired running
-    stopped = ecs.list_tasks(cluster="shop", desiredStatus="STOPPED")["taskArns"]
-    reasons = {t["stopCode"] for t in ecs.describe_tasks(cluster="shop", tasks=stopped)["tasks"]} if stopped else set()
-    assert "TerminationNotice" not in reasons  # no task was on the instance when it went away
+    assert "TerminationNotice" not in stop_codes(sb, "shop")  # no task was on the instance when it went away

@@ -21,9 +21,7 @@ from hypothesis import strategies as st
 from ecsfleet.aws import Clients
 from ecsfleet.cli import main
 from ecsfleet.fleet.controller import FleetController
-from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.plan import LoadSample, Observation, Options
-from ecsfleet.fleet.rollout import RolloutSettings, rollout
 from ecsfleet.fleet.scaling import expected_rise
 from ecsfleet.fleet.scaling_memory import (
     STANDARD_VALUE_MAX,
@@ -40,6 +38,7 @@ from ecsfleet.sandbox import Sandbox
 from faults import ATTEMPTS, RetryWaits, before_first, skip_retry_waits
 from fleet_worlds import NOW, World, service
 from rules_support import refused
+from support import rolled_out
 from test_fleet_consolidation import INFRA_YML
 from test_fleet_scaling_plan import placement
 
@@ -146,8 +145,7 @@ def infra() -> Infra:
 
 def spread_service(sb: Sandbox, clients: Clients, infra: Infra, desired: int) -> None:
     """v1 active (one on-demand and three spot t3.medium), and `web` spread over them."""
-    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
-            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    rolled_out(sb, clients, infra)
     ecs = sb.client("ecs")
     ecs.register_task_definition(family="web", containerDefinitions=[{
         "name": "web", "image": "nginx", "memory": 512, "cpu": 256}])

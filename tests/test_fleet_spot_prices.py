@@ -13,15 +13,14 @@ import pytest
 from ecsfleet.aws import Clients
 from ecsfleet.cfn import lint
 from ecsfleet.fleet.controller import FleetController
-from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.observe import read_world
 from ecsfleet.fleet.prices import PoolPrice, launch_prices, spot_price
-from ecsfleet.fleet.rollout import RolloutSettings, rollout
 from ecsfleet.fleet.schema import Infra, InfraError, load_infra, parse_infra
 from ecsfleet.fleet.templates import compute_template
 from ecsfleet.iam import policies
 from ecsfleet.sandbox import Sandbox
 from faults import ATTEMPTS, RetryWaits, skip_retry_waits
+from support import rolled_out
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = FIXTURES / "infra-seed.yml"
@@ -101,8 +100,7 @@ def test_an_unknown_strategy_names_the_field_and_the_choices() -> None:
 
 def deployed(sb: Sandbox, clients: Clients, text: str) -> Infra:
     infra = parse_infra("infra.yml", text)
-    rollout(clients, infra, "v1", resolve_network(clients, infra), lambda _: None,
-            RolloutSettings(follow=False, poll=5), sleep=sb.advance)
+    rolled_out(sb, clients, infra)
     sb.reset_calls()
     return infra
 
