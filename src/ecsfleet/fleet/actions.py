@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 GroupKind = Literal["asg", "spot"]
+# Why a drain scales in: a drain's reason ends with its why in brackets (plan.py), which the
+# controller reads back to time the anti-flap window.
+SCALE_IN = "scale-in"
 
 
 @dataclass(frozen=True)

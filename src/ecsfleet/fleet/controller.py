@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ..aws import Clients, describe_in_batches, paginate
 from ..runner import PassReport
 from ..snapshot import SnapshotReader
-from .actions import Drain, describe
+from .actions import SCALE_IN, Drain, describe
 from .apply import apply
 from .capacity import TaskSize
 from .events import Inbox
@@ -21,7 +21,7 @@ from .scaling_memory import Memory, MemoryStore, compact, latest, resume
 from .schema import Infra
 
 DESCRIBE_SERVICES_MAX = 10
-SCALE_IN = "[scale-in]"  # how a drain's reason ends when it scales in (plan.py's `drain`)
+SCALE_IN_MARK = f"[{SCALE_IN}]"  # how a drain's reason ends when it scales in
 
 
 def read_services(clients: Clients, cluster: str, reader: SnapshotReader) -> tuple[ServiceState, ...]:
@@ -101,7 +101,7 @@ class FleetController:
         never one that is lost (the window then only waits longer)."""
         if self.memory is None:
             return
-        scale_in = any(isinstance(a, Drain) and a.reason.endswith(SCALE_IN) for a in result.actions)
+        scale_in = any(isinstance(a, Drain) and a.reason.endswith(SCALE_IN_MARK) for a in result.actions)
         self.memory.save(Memory(observation.now if result.scaled_out else self.last_scale_out,
                                 observation.now if scale_in else self.last_scale_in,
                                 tuple(compact(self.history))))
@@ -132,7 +132,7 @@ class FleetController:
             self.inbox.done(drained | gone)
             if result.scaled_out and any(o.kind == "scale" and o.ok for o in outcomes):
                 self.last_scale_out = observation.now
-            if any(o.kind == "drain" and o.ok and o.detail.endswith(SCALE_IN) for o in outcomes):
+            if any(o.kind == "drain" and o.ok and o.detail.endswith(SCALE_IN_MARK) for o in outcomes):
                 self.last_scale_in = observation.now
         notes, self._memory_notes = self._memory_notes, []
         report = PassReport(

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from ..snapshot import ClusterSnapshot, ContainerInstance, Task
 from .actions import (
+    SCALE_IN,
     Action,
     ClearDrainMark,
     CompleteLifecycle,
@@ -464,11 +465,11 @@ def _scale_thresholds(obs: Observation, options: Options, result: Plan, groups: 
                                       pair[1].ec2_instance_id))
     for _, ci in candidates:
         if idle:
-            drain(ci, "scale-in", "scale in: the cluster runs no tasks")
+            drain(ci, SCALE_IN, "scale in: the cluster runs no tasks")
             return
         assert size is not None
         left = free - full_copies(ci, size)
         if left >= threshold_out:
-            drain(ci, "scale-in", f"scale in: {free} copies of the largest task fit, above task_threshold_in "
+            drain(ci, SCALE_IN, f"scale in: {free} copies of the largest task fit, above task_threshold_in "
                                   f"{threshold_in}; {left} without this instance")
             return

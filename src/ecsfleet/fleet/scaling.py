@@ -34,7 +34,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..snapshot import ContainerInstance, Task
-from .actions import SetCapacity
+from .actions import SCALE_IN, SetCapacity
 from .capacity import TaskSize, full_copies, largest, schedulable
 from .consolidation import Budget, Host, consolidate
 from .observe import Fleet, FleetWorld
@@ -239,16 +239,17 @@ def _hosts(obs: Observation, groups: Sequence[Group], members: Sequence[Containe
 
 def _consolidate(obs: Observation, options: Options, result: Plan, groups: Sequence[Group],
                  members: Sequence[ContainerInstance], draining: set[str], reserve: list[TaskSize],
-                 drain: Drainer) -> bool:
-    """Drain what consolidation allows; whether it looked (outside the anti-flap window, under
-    --max-draining) and found nothing to drain."""
+                 drain: Drainer) -> list[Host] | None:
+    """Drain what consolidation allows. Returns the instances it judged when it looked (outside
+    the anti-flap window, under --max-draining, with a window of load watched) and found nothing
+    to drain; None otherwise."""
     snap = obs.world.snapshot
     assert snap is not None
     window = obs.infra.ec2_instances.scaling.window_seconds
     if obs.last_scale_out is not None and obs.now - obs.last_scale_out <= window:
         result.notes.append(f"consolidation waits: scaled out {(obs.now - obs.last_scale_out) / 60:.0f} min ago, "
                             f"within the {window / 60:.0f} min window")
-        return False
+        return None
     watched = obs.now - obs.history[0].time if obs.history else 0.0
     empty_only = watched < window
     if empty_only:
@@ -267,7 +268,7 @@ def _consolidate(obs: Observation, options: Options, result: Plan, groups: Seque
                        and ci.ec2_instance_id in ours}
     limit = options.max_draining - len(busy)
     if limit <= 0:
-        return False
+        return None
     rise = expected_rise(obs, window)
     sizes = {s.name: s.size for s in obs.services}
     reserve = reserve + [sizes[name] for name, count in rise.items() for _ in range(count)]
@@ -281,14 +282,14 @@ def _consolidate(obs: Observation, options: Options, result: Plan, groups: Seque
         ci = next(m for m in members if m.ec2_instance_id == choice.host.ec2_id)
         moved = (f"its {choice.moved} service task(s) fit on the other instances" if choice.moved
                  else "no service task on it")
-        drain(ci, "scale-in", f"scale in: {moved}, {kept_room}; saves ${choice.saving:.4f}/h "
+        drain(ci, SCALE_IN, f"scale in: {moved}, {kept_room}; saves ${choice.saving:.4f}/h "
                               f"({choice.host.instance_type})")
     if decision.chosen:
         result.notes.append(f"consolidation: {len(decision.chosen)} instance(s) drained, ${decision.saving:.4f}/h "
                             "saved once removed")
     for host, why in decision.kept[:3]:
         result.notes.append(f"consolidation: {host.ec2_id} stays: {why}")
-    return not decision.chosen and not empty_only
+    return None if decision.chosen or empty_only else hosts
 
 
 def _launches_as_offered(offer: Offer, groups: Sequence[Group]) -> bool:
@@ -300,14 +301,13 @@ def _launches_as_offered(offer: Offer, groups: Sequence[Group]) -> bool:
         offer.instance_type}
 
 
-def _replace(obs: Observation, result: Plan, groups: list[Group], members: Sequence[ContainerInstance],
-             draining: set[str], priced: Sequence[Offer]) -> None:
+def _replace(obs: Observation, result: Plan, groups: list[Group], hosts: Sequence[Host],
+             priced: Sequence[Offer]) -> None:
     """Launch the cheaper capacity a dear instance's tasks fit on (replacement.py). Not within the
     anti-flap window of a scale-in: a launch then would be a scale-out that undoes it."""
     window = obs.infra.ec2_instances.scaling.window_seconds
     if obs.last_scale_in is not None and obs.now - obs.last_scale_in <= window:
         return
-    hosts, _ = _hosts(obs, groups, members, draining)
     choice = plan_replacement(hosts, [o for o in priced if _launches_as_offered(o, groups)])
     if choice is None:
         return
@@ -361,5 +361,7 @@ def scale_by_placement(obs: Observation, options: Options, result: Plan, groups:
         result.notes.append(f"consolidation waits: {len(booting)} instance(s) asked for have not joined"
                             + (f", {', '.join(modifying)} still modifying" if modifying else ""))
         return
-    if _consolidate(obs, options, result, active_groups, members, draining, [s for _, s in waiting] + headroom, drain):
-        _replace(obs, result, active_groups, members, draining, priced)
+    judged = _consolidate(obs, options, result, active_groups, members, draining,
+                          [s for _, s in waiting] + headroom, drain)
+    if judged is not None:
+        _replace(obs, result, active_groups, judged, priced)
