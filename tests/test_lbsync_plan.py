@@ -16,6 +16,7 @@ from ecsfleet.lbsync.plan import (
 )
 from ecsfleet.lbsync.refusals import RefusedInstances, without_registrations
 from ecsfleet.lbsync.services import ServiceEntry
+from ecsfleet.snapshot import ContainerInstance, Task
 
 WEB = ServiceEntry(serviceName="web", family="web", exposedContainerName="web", loadBalancerName="web-lb")
 CHECK = HealthCheck("HTTP:8080/health", 10, 5, 2, 3)
@@ -128,3 +129,30 @@ def test_held_back_registrations_leave_the_other_actions() -> None:
     memory.record({("web-lb", "i-0002"): "InvalidInstance: gone"})
     memory.hold_back(actions[1:])
     assert memory.hold_back(actions) == (actions, ())
+
+
+def test_services_whose_tasks_are_interleaved_each_get_their_own_newest_task_and_hosts() -> None:
+    """One pass over the tasks serves every entry: each entry's newest task, hosts and warnings
+    are its own, whatever the order of the tasks."""
+    h1, h2, h3 = host(1), host(2), host(3)
+    api = ServiceEntry(serviceName="api", family="api", exposedContainerName="api", loadBalancerName="api-lb")
+    def of_api(n: int, on: ContainerInstance, port: int, started: int) -> Task:
+        return task(n, on, port, family="api", container="api", service="api", started=started)
+
+    tasks = [task(1, h1, 32768, started=10), of_api(2, h2, 40000, started=5),
+             task(3, h2, 32768, started=0), of_api(4, h3, 40001, started=50),
+             task(5, h3, 32768, container="other", started=99)]
+    empty = {name: LoadBalancer(name, (Listener("HTTP", 80, "HTTP", 8080),), None, frozenset())
+             for name in ("web-lb", "api-lb")}
+    result = plan(snapshot([h1, h2, h3], tasks), [WEB, api], empty, {"i-0001", "i-0002", "i-0003"})
+    assert result.actions == (
+        Register("web-lb", ("i-0001", "i-0002")),
+        MoveListener("web-lb", Listener("HTTP", 80, "HTTP", 8080), 32768),
+        Register("api-lb", ("i-0003",)),
+        MoveListener("api-lb", Listener("HTTP", 80, "HTTP", 8080), 40001),
+    )
+    assert result.warnings == (
+        "web: task t5 has no container 'web'",
+        "api: i-0002 run it only on other host ports than 40001; a Classic ELB has one instance port, so they "
+        "are not registered with api-lb",
+    )

@@ -131,18 +131,8 @@ class ClusterSnapshot:
         return next((i for i in self.instances if i.ec2_instance_id == ec2_instance_id), None)
 
     def serving(self, task: Task) -> bool:
-        """Running, staying, on an ACTIVE host, and healthy where the task definition checks health.
-
-        A task whose desiredStatus is STOPPED, or on a DRAINING host, is leaving: ECS has announced
-        its stop, so it gets no new traffic from that moment, while it still runs."""
-        host = self.instance(task.container_instance_arn)
-        return (
-            host is not None
-            and host.status == "ACTIVE"
-            and task.last_status == "RUNNING"
-            and task.desired_status == "RUNNING"
-            and (not task.has_health_check or task.health_status == "HEALTHY")
-        )
+        """`serves(task, its host)`."""
+        return serves(task, self.instance(task.container_instance_arn))
 
     def tasks_on(self, instance_arn: str) -> tuple[Task, ...]:
         return self._index("_by_host", lambda t: t.container_instance_arn or "").get(instance_arn, ())
@@ -172,6 +162,20 @@ class ClusterSnapshot:
             cached = {i.arn: i for i in self.instances}
             object.__setattr__(self, "_by_arn", cached)
         return cached
+
+
+def serves(task: Task, host: ContainerInstance | None) -> bool:
+    """Running, staying, on an ACTIVE host, and healthy where the task definition checks health.
+
+    A task whose desiredStatus is STOPPED, or on a DRAINING host, is leaving: ECS has announced
+    its stop, so it gets no new traffic from that moment, while it still runs."""
+    return (
+        host is not None
+        and host.status == "ACTIVE"
+        and task.last_status == "RUNNING"
+        and task.desired_status == "RUNNING"
+        and (not task.has_health_check or task.health_status == "HEALTHY")
+    )
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ..collection import collection_paused
 from ..snapshot import ClusterSnapshot, PortBinding, Task
 from .names import Checked, Memo, srv_text
 
@@ -221,23 +220,6 @@ def container_endpoints(
     return reader.found, reader.warnings
 
 
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """No automatic cyclic garbage collection inside. Reading a cluster allocates an object per
-    host, and, into endpoints, two a task, that live until the pass has built its record sets, and
-    no reference cycle: a collection during the read would find nothing to free, yet enough new
-    objects would make CPython sweep its whole heap (the snapshot with it) about once a pass in a
-    large cluster, costing more than the read. Collection resumes as it was (another thread may
-    have paused it)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _serving(snap: ClusterSnapshot, reader: _Reader) -> Iterator[tuple[Task, _Place]]:
     """The tasks that publish, each with its host: `snap.serving(task)`, with each host read
     once. Tasks that are stopping or on a DRAINING host publish nothing: their values leave DNS
@@ -255,7 +237,7 @@ def snapshot_endpoints(snap: ClusterSnapshot) -> tuple[list[Endpoint], list[str]
     """Every endpoint the cluster's serving tasks ask for, container by container. Linear in
     tasks: each host is read once, each distinct variable interpreted once."""
     reader = _Reader()
-    with _collection_paused():
+    with collection_paused():
         for task, place in _serving(snap, reader):
             for container in task.containers:
                 reader.container(container.environment, container.bindings, place, task, container.name)
@@ -269,7 +251,7 @@ def snapshot_values(snap: ClusterSnapshot) -> tuple[dict[Wanted, Values], list[s
     an endpoint (a tuple) for each container and name only to group them again: a value costs a
     dict insertion, and a pass no object a task that the collector would walk."""
     reader = _Reader()
-    with _collection_paused():
+    with collection_paused():
         for task, place in _serving(snap, reader):
             for container in task.containers:
                 reader.gather(container.environment, container.bindings, place, task, container.name)

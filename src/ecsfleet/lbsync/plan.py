@@ -11,7 +11,8 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..snapshot import ClusterSnapshot, Task
+from ..collection import collection_paused
+from ..snapshot import ClusterSnapshot, Task, serves
 from .services import ServiceEntry
 
 _TARGET = re.compile(r"^(?P<proto>[A-Za-z]+):(?P<port>\d+)(?P<path>/.*)?$")
@@ -167,38 +168,85 @@ def matching_tasks(snap: ClusterSnapshot, entry: ServiceEntry) -> tuple[tuple[Ta
     if entry.family:
         return snap.tasks_of_family(entry.family), ()
     name = entry.serviceName or ""
-    by_service, by_family = snap.tasks_of_service(name), snap.tasks_of_family(name)
+    return _chosen(entry, snap.tasks_of_service(name), snap.tasks_of_family(name))
+
+
+def _chosen(entry: ServiceEntry, by_service: Sequence[Task], by_family: Sequence[Task]
+            ) -> tuple[tuple[Task, ...], tuple[str, ...]]:
+    """Between the tasks of the ECS service and those of the task family that an entry's
+    `serviceName` names: the service's, with a warning when both exist and differ."""
+    name = entry.serviceName or ""
     if by_service and by_family and {t.arn for t in by_service} != {t.arn for t in by_family}:
-        return by_service, (
+        return tuple(by_service), (
             f"{entry.label}: 'serviceName' {name!r} names both an ECS service and the task family of other "
             f"tasks; the service's tasks are used (statika v0.1.0 used the family): write \"family\" in the "
             f"entry to say which",)
-    return by_service or by_family, ()
+    return tuple(by_service or by_family), ()
 
 
-def _candidates(
-    snap: ClusterSnapshot, entry: ServiceEntry, tasks: Sequence[Task], scope: Collection[str], warnings: list[str]
-) -> list[tuple[Task, str, int]]:
-    """(task, EC2 id, host port) of every task that may take traffic, on the hosts in scope."""
-    candidates: list[tuple[Task, str, int]] = []
-    for task in tasks:
-        host = snap.instance(task.container_instance_arn)
-        if host is None or host.ec2_instance_id not in scope:
-            continue
-        if not snap.serving(task):
-            continue
-        container = task.container(entry.exposedContainerName)
-        if container is None:
-            warnings.append(f"{entry.label}: task {task.id} has no container {entry.exposedContainerName!r}")
-            continue
-        port = container.host_port(entry.containerPort)
-        if port is None:
-            wanted = f"container port {entry.containerPort}" if entry.containerPort else "any port"
-            warnings.append(f"{entry.label}: container {entry.exposedContainerName!r} of task {task.id} "
-                            f"publishes no host port for {wanted}")
-            continue
-        candidates.append((task, host.ec2_instance_id, port))
-    return candidates
+@dataclass
+class _Found:
+    """What an entry's tasks of one kind (its family's, or its service's) offer, summed up as the
+    pass meets them: the tasks; of those that may take traffic on a host in scope, the newest
+    (started, task ARN, host port) and the hosts on each host port; warnings about the others.
+    The plan compares these summaries and never goes back to the tasks."""
+
+    tasks: list[Task] = field(default_factory=list)
+    newest: tuple[dt.datetime, str, int] | None = None
+    hosts: dict[int, set[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _look(entry: ServiceEntry, task: Task, ec2_id: str | None, found: _Found) -> None:
+    """Adds one task of the entry's to `found`; `ec2_id`: its host's, when the task serves on a
+    host in scope, else None."""
+    found.tasks.append(task)
+    if ec2_id is None:
+        return
+    container = task.container(entry.exposedContainerName)
+    if container is None:
+        found.warnings.append(f"{entry.label}: task {task.id} has no container {entry.exposedContainerName!r}")
+        return
+    port = container.host_port(entry.containerPort)
+    if port is None:
+        wanted = f"container port {entry.containerPort}" if entry.containerPort else "any port"
+        found.warnings.append(f"{entry.label}: container {entry.exposedContainerName!r} of task {task.id} "
+                              f"publishes no host port for {wanted}")
+        return
+    started = (task.started_at or task.created_at or _EPOCH, task.arn, port)
+    if found.newest is None or started > found.newest:
+        found.newest = started
+    found.hosts.setdefault(port, set()).add(ec2_id)
+
+
+def _sweep(snap: ClusterSnapshot, services: Sequence[ServiceEntry], scope: Collection[str]
+           ) -> list[tuple[_Found, _Found]]:
+    """For each entry, what the tasks of the family and of the ECS service its name gives offer,
+    found in one pass over the snapshot's tasks, in their order. Going entry by entry through its
+    tasks would visit them where they lie, each a few hundred bytes from the last of another
+    family, and in a large cluster nearly every visit would miss the processor's caches: at
+    50,000 tasks of 250 families (bench/plan_time.py), that walk took 1.4x the time of this pass."""
+    by_family: dict[str, list[int]] = {}
+    by_service: dict[str, list[int]] = {}
+    for n, entry in enumerate(services):
+        by_family.setdefault(entry.family or entry.serviceName or "", []).append(n)
+        if not entry.family:
+            by_service.setdefault(entry.serviceName or "", []).append(n)
+    found = [(_Found(), _Found()) for _ in services]
+    with collection_paused():
+        for task in snap.tasks:
+            of_family = by_family.get(task.family, ())
+            of_service = by_service.get(task.service or "", ()) if by_service else ()
+            if not of_family and not of_service:
+                continue
+            host = snap.instance(task.container_instance_arn)
+            ec2_id = host.ec2_instance_id if host is not None and host.ec2_instance_id in scope \
+                and serves(task, host) else None
+            for n in of_family:
+                _look(services[n], task, ec2_id, found[n][0])
+            for n in of_service:
+                _look(services[n], task, ec2_id, found[n][1])
+    return found
 
 
 def _listener_changes(lb: LoadBalancer, port: int | None) -> list[Action]:
@@ -233,25 +281,30 @@ def _listener_changes(lb: LoadBalancer, port: int | None) -> list[Action]:
     return actions
 
 
-def plan_service(
-    snap: ClusterSnapshot, entry: ServiceEntry, lb: LoadBalancer, scope: Collection[str],
-    known_elsewhere: bool = False,
-) -> Plan:
-    """The changes for one service and its load balancer; `scope` is the EC2 ids this run manages.
-    `known_elsewhere`: the entry's name means something though no task of the snapshot matches
-    it (a task family, a service running on other hosts or just scaled to zero)."""
-    tasks, ambiguity = matching_tasks(snap, entry)
-    warnings = list(ambiguity)
-    candidates = _candidates(snap, entry, tasks, scope, warnings)
+def plan_service(entry: ServiceEntry, lb: LoadBalancer, found: tuple[_Found, _Found], scope: Collection[str],
+                 cluster: str, known_elsewhere: bool = False) -> Plan:
+    """The changes for one service and its load balancer, from what `_sweep` found of its tasks;
+    `scope` is the EC2 ids this run manages. `known_elsewhere`: the entry's name means something
+    though no task of the snapshot matches it (a task family, a service running on other hosts
+    or just scaled to zero)."""
+    of_family, of_service = found
+    ambiguity: tuple[str, ...] = ()
+    if entry.family:
+        used = of_family
+    else:
+        _, ambiguity = _chosen(entry, of_service.tasks, of_family.tasks)
+        used = of_service if of_service.tasks else of_family
+    tasks, newest = used.tasks, used.newest
+    warnings = [*ambiguity, *used.warnings]
     registered_in_scope = {i for i in lb.instances if i in scope}
-    if not candidates:
+    if newest is None:
         repairs = _listener_changes(lb, None)
         leaving = tuple(sorted(registered_in_scope))
         if leaving and not tasks and not known_elsewhere:
             # A name that matches nothing is far more often a mistake (a typo, statika v0.1.0's
             # family in `serviceName`) than a service that is gone: never take hosts out for it.
             warnings.append(
-                f"{entry.label}: no task in cluster {snap.cluster!r} is of an ECS service or task family "
+                f"{entry.label}: no task in cluster {cluster!r} is of an ECS service or task family "
                 f"named {entry.serviceName or entry.family!r}; {', '.join(leaving)} stay(s) registered with "
                 f"{lb.name}: fix the name, or deregister them yourself if the service is gone")
         elif leaving:
@@ -259,10 +312,9 @@ def plan_service(
         return Plan(tuple(repairs), tuple(warnings))
 
     # The newest serving task wins, so traffic moves only once a new task is up.
-    newest = max(candidates, key=lambda c: (c[0].started_at or c[0].created_at or _EPOCH, c[0].arn))
     port = newest[2]
-    on_port = {host for _, host, p in candidates if p == port}
-    elsewhere = sorted({host for _, host, p in candidates if p != port} - on_port)
+    on_port = used.hosts[port]
+    elsewhere = sorted(set().union(*(hosts for p, hosts in used.hosts.items() if p != port)) - on_port)
     if elsewhere:
         named = ", ".join(elsewhere[:10]) + (f" and {len(elsewhere) - 10} more" if len(elsewhere) > 10 else "")
         warnings.append(f"{entry.label}: {named} run it only on other host ports than {port}; "
@@ -294,11 +346,11 @@ def plan(
     snapshot holds no task of."""
     actions: list[Action] = []
     warnings: list[str] = []
-    for entry in services:
+    for entry, found in zip(services, _sweep(snap, services, scope), strict=True):
         lb = load_balancers.get(entry.loadBalancerName)
         if lb is None:
             continue  # reported by the reader, which knows why it is missing
-        part = plan_service(snap, entry, lb, scope, entry.loadBalancerName in known_elsewhere)
+        part = plan_service(entry, lb, found, scope, snap.cluster, entry.loadBalancerName in known_elsewhere)
         actions += part.actions
         warnings += part.warnings
     if not services:
