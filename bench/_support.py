@@ -7,7 +7,7 @@ Not a benchmark itself: `make bench` runs only the scripts whose names do not st
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import math
 import os
 import statistics
@@ -17,17 +17,16 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from builders import host, snapshot, task
+from builders import T0
 from ecsfleet.dns.records import RecordKey, RecordSet, registry_key, registry_record
 from ecsfleet.lbsync.services import ServiceEntry
 from ecsfleet.sandbox import Sandbox
 from ecsfleet.sandbox.seed import seed_cluster, web_task_definition
-from ecsfleet.snapshot import ClusterSnapshot
+from ecsfleet.snapshot import ClusterSnapshot, parse_container_instance, parse_task, parse_task_definition
 
 CLUSTER = "bench"
 ZONE = "bench.example.com"
@@ -220,21 +219,46 @@ def reads_and_writes(sb: Sandbox) -> tuple[int, int]:
 
 def synthetic_snapshot(tasks: int, instances: int, services: int) -> ClusterSnapshot:
     """`tasks` running tasks, `tasks // instances` a host on distinct host ports, of `services`
-    families each publishing an SRV and an A name."""
+    families each publishing an SRV and an A name. Built as a pass reads a cluster: from the
+    documents DescribeContainerInstances, EC2 DescribeInstances and DescribeTasks answer, each
+    decoded from its own JSON (a new string for every value, as botocore gives them) and parsed by
+    the snapshot's own parser, so the objects and their memory are those a controller holds."""
     per_host = max(1, math.ceil(tasks / instances))
-    hosts = [dataclasses.replace(
-        host(n), private_ip=f"10.{n // 250}.{n % 250}.10", public_ip=f"54.{n // 250}.{n % 250}.10",
-        private_dns_name=f"ip-10-{n // 250}-{n % 250}-10.ec2.internal") for n in range(instances)]
+    prefix = "arn:aws:ecs:us-east-1:123456789012"
+    hosts = [parse_container_instance(*json.loads(json.dumps((
+        {"containerInstanceArn": f"{prefix}:container-instance/bench/{n:032x}", "ec2InstanceId": f"i-{n:017x}",
+         "status": "ACTIVE", "agentConnected": True,
+         "versionInfo": {"agentVersion": "1.88.0", "dockerVersion": "25.0.3"},
+         "registeredResources": [{"name": "CPU", "integerValue": 2048}, {"name": "MEMORY", "integerValue": 3904}],
+         "remainingResources": [{"name": "CPU", "integerValue": 2048 - 128 * per_host},
+                                {"name": "MEMORY", "integerValue": 3904 - 256 * per_host}],
+         "runningTasksCount": per_host, "pendingTasksCount": 0,
+         "attributes": [{"name": "ecs.os-type", "value": "linux"}]},
+        {"InstanceId": f"i-{n:017x}", "PrivateIpAddress": f"10.{n // 250}.{n % 250}.10",
+         "PublicIpAddress": f"54.{n // 250}.{n % 250}.10",
+         "PrivateDnsName": f"ip-10-{n // 250}-{n % 250}-10.ec2.internal", "InstanceType": "t3.medium"}))))
+        for n in range(instances)]
+    definitions = [parse_task_definition(
+        {"taskDefinitionArn": f"{prefix}:task-definition/svc{f}:1", "family": f"svc{f}", "revision": 1,
+         "containerDefinitions": [{"name": f"svc{f}", "cpu": 128, "memory": 256, "portMappings": [
+             {"containerPort": CONTAINER_PORT, "hostPort": 0}], "environment": [
+             {"name": f"SERVICE_PORT_{CONTAINER_PORT}", "value": f"_svc{f}._tcp.{ZONE}"},
+             {"name": "SERVICE_FQDN_LOCAL", "value": f"svc{f}.{ZONE}"}]}]}) for f in range(services)]
     found = []
-    # One environment per family, shared by its tasks, as the snapshot's parser shares a task
-    # definition's environment among the tasks that override none of it.
-    envs = [MappingProxyType({f"SERVICE_PORT_{CONTAINER_PORT}": f"_svc{f}._tcp.{ZONE}",
-                              "SERVICE_FQDN_LOCAL": f"svc{f}.{ZONE}"}) for f in range(services)]
     for n in range(tasks):
-        family = f"svc{n % services}"
-        found.append(task(n, hosts[n // per_host], 32768 + n % per_host, family=family, started=n,
-                          container=family, container_port=CONTAINER_PORT, env=envs[n % services], service=family))
-    return snapshot(hosts, found)
+        definition, on = definitions[n % services], hosts[n // per_host]
+        found.append(parse_task(json.loads(json.dumps({
+            "taskArn": f"{prefix}:task/bench/{n:032x}", "clusterArn": f"{prefix}:cluster/bench",
+            "taskDefinitionArn": definition.arn, "containerInstanceArn": on.arn,
+            "overrides": {"containerOverrides": []}, "lastStatus": "RUNNING", "desiredStatus": "RUNNING",
+            "containers": [{"containerArn": f"{prefix}:container/bench/{n:032x}/{definition.family}",
+                            "name": definition.family, "lastStatus": "RUNNING", "networkBindings": [
+                                {"bindIP": "0.0.0.0", "containerPort": CONTAINER_PORT, "hostPort": 32768 + n % per_host,
+                                 "protocol": "tcp"}]}],
+            "startedBy": f"ecs-svc/{n % services:019d}", "createdAt": T0.timestamp() + n,
+            "startedAt": T0.timestamp() + n, "group": f"service:{definition.family}", "launchType": "EC2",
+            "healthStatus": "UNKNOWN"})), definition))
+    return ClusterSnapshot("bench", "us-east-1", T0, tuple(hosts), tuple(found))
 
 
 def converged_zone(desired: dict[tuple[str, RecordKey], RecordSet], owner: str = OWNER

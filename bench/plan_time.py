@@ -1,6 +1,8 @@
 """Planning time and memory of each pure planner on synthetic clusters built in memory (no
 sandbox, no I/O): 10 tasks a host on distinct host ports, 200 tasks a service, each service
 publishing an SRV and an A name, at 10,000, 25,000 and 50,000 tasks (1,000 to 5,000 instances).
+The snapshot is what a controller holds: the snapshot's parser reads it from documents shaped as
+ECS and EC2 answer them, each decoded from JSON (`_support.synthetic_snapshot`).
 
 For each planner, a first pass (nothing in place yet) and a converged pass (everything in place:
 the planner must find nothing to do). dns-sync is timed from the snapshot to the change batches,

@@ -35,6 +35,13 @@ def test_snapshot_of_1000_tasks_on_50_instances_costs_the_floor(sb: Sandbox, cli
         ("ecs", "DescribeTaskDefinition"): len(families),
     }
     assert sb.count("ec2", "DescribeInstances") == 1
+    # Values the tasks repeat are one object each, whichever answer brought them: a task's host
+    # ARN is the host's own, so looking the host up compares no characters.
+    hosts = {i.arn: i.arn for i in snap.instances}
+    assert all(t.container_instance_arn is hosts[t.container_instance_arn] for t in snap.tasks)
+    for values in ([t.last_status for t in snap.tasks], [t.group for t in snap.tasks if t.family == "alpha"],
+                   [t.containers[0].name for t in snap.tasks if t.family == "alpha"]):
+        assert all(value is values[0] for value in values)
 
     # A second read with the same reader fetches no task definition again.
     sb.reset_calls()
