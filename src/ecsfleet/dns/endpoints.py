@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..collection import collection_paused
-from ..snapshot import ClusterSnapshot, PortBinding, Task
+from ..snapshot import ClusterSnapshot, PortBinding, Task, serves
 from .names import Checked, Memo, srv_text
 
 SRV_PRIORITY = 1
@@ -179,16 +179,40 @@ class _Reader:
                 # tuple.__new__: the named tuple's own __new__ is a Python function, a call a value
                 self.found.append(tuple.__new__(Endpoint, (ask.name, ask.record_type, value, place.id, ask.private)))
 
-    def gather(self, env: Mapping[str, str], binds: tuple[PortBinding, ...], place: _Place, task: Task,
-               container: str) -> None:
-        """One container's values, each added to those of its kind of record set, where
-        `container` makes an endpoint (a tuple the collector tracks) of each."""
-        for ask, values in self._asks_of(env):
-            value = _value(ask, binds, place, False)
-            if value is None:
-                self._refuse(_label(task, container), ask, place)
-            else:
-                values[value] = None
+    def gather(self, tasks: Iterable[Task], places: Mapping[str, _Place]) -> None:
+        """The values of every container of the tasks that publish (`snapshot.serves`, on a host
+        of `places`), each added to those of its kind of record set, where `container` makes an
+        endpoint (a tuple the collector tracks) of each. Written out in one loop, with `serves`
+        and `_value`'s two common cases (an A value; an SRV value of a bound port): the calls it
+        saves are a sixth of a pass (bench/plan_time.py). tests/test_dns_values.py holds these
+        values to those of `snapshot_endpoints`, which calls both."""
+        by_env = self._by_env
+        for task in tasks:
+            place = places.get(task.container_instance_arn or "")
+            if place is None or not (task.last_status == "RUNNING" and task.desired_status == "RUNNING" and (
+                    not task.has_health_check or task.health_status == "HEALTHY")):
+                continue
+            for container in task.containers:
+                env, binds = container.environment, container.bindings
+                known = by_env.get(id(env))
+                for ask, values in known[1] if known is not None and known[0] is env else self._asks_of(env):
+                    if not ask.sound:
+                        value = None
+                    elif not ask.srv:
+                        value = place.private_ip if ask.private else place.public_ip
+                    else:
+                        port = ask.port
+                        for binding in binds:
+                            if binding.container_port == port:
+                                value = f"{SRV_PRIORITY} {SRV_WEIGHT} {binding.host_port} {place.srv_target}" \
+                                    if binding.host_port and place.srv_target is not None else None
+                                break
+                        else:
+                            value = _value(ask, binds, place, False)
+                    if value is None:
+                        self._refuse(_label(task, container.name), ask, place)
+                    else:
+                        values[value] = None
 
     def _refuse(self, label: str, ask: _Ask, place: _Place) -> None:
         """The warning for a variable that gives a container no value: the first reason met."""
@@ -220,17 +244,19 @@ def container_endpoints(
     return reader.found, reader.warnings
 
 
+def _places(snap: ClusterSnapshot, reader: _Reader) -> dict[str, _Place]:
+    """The ACTIVE hosts by ARN, each read once: tasks on a DRAINING host publish nothing."""
+    return {i.arn: _Place.of(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name, reader.checked)
+            for i in snap.instances if i.status == "ACTIVE"}
+
+
 def _serving(snap: ClusterSnapshot, reader: _Reader) -> Iterator[tuple[Task, _Place]]:
-    """The tasks that publish, each with its host: `snap.serving(task)`, with each host read
-    once. Tasks that are stopping or on a DRAINING host publish nothing: their values leave DNS
-    while they still run."""
-    places = {i.arn: _Place.of(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name, reader.checked)
-              for i in snap.instances if i.status == "ACTIVE"}
+    """The tasks that publish (`snapshot.serves`: a stopping task's values leave DNS while it
+    still runs), each with its host."""
+    places = _places(snap, reader)
     for task in snap.tasks:
-        place = places.get(task.container_instance_arn or "")
-        if (place is not None and task.last_status == "RUNNING" and task.desired_status == "RUNNING"
-                and (not task.has_health_check or task.health_status == "HEALTHY")):
-            yield task, place
+        if serves(task, snap.instance(task.container_instance_arn)):
+            yield task, places[task.container_instance_arn or ""]
 
 
 def snapshot_endpoints(snap: ClusterSnapshot) -> tuple[list[Endpoint], list[str]]:
@@ -251,8 +277,7 @@ def snapshot_values(snap: ClusterSnapshot) -> tuple[dict[Wanted, Values], list[s
     an endpoint (a tuple) for each container and name only to group them again: a value costs a
     dict insertion, and a pass no object a task that the collector would walk."""
     reader = _Reader()
+    places = _places(snap, reader)
     with collection_paused():
-        for task, place in _serving(snap, reader):
-            for container in task.containers:
-                reader.gather(container.environment, container.bindings, place, task, container.name)
+        reader.gather(snap.tasks, places)
     return {wanted: values for wanted, values in reader.values.items() if values}, reader.warnings
