@@ -259,6 +259,31 @@ def test_a_rise_fades_with_its_age_to_a_floor() -> None:
     assert RISE_FLOOR == 0.75
 
 
+def test_an_older_rise_brings_a_service_back_to_its_peak_no_higher() -> None:
+    # A wave of 8 more came 40 minutes ago (4 -> 12 -> 4); the next one came 20 minutes ago and
+    # holds at 10: the old rises say the service may need 2 more (back to its peak), not 8 or 6
+    # (each rise seen from its low). A rise of the last window would count in full: it may go on
+    # (test_room_is_kept_for_the_rise_of_the_last_window_continued).
+    services = [service(desired=10, running=10)]
+    history = tuple(LoadSample(NOW - 60 * m, {"web": 12 if 40 <= m <= 44 else 10 if m <= 20 else 4})
+                    for m in range(59, -1, -1))
+    obs = Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
+    assert expected_rise(obs, WINDOW) == {"web": 2}
+
+
+def test_the_reserve_is_the_moment_that_takes_the_larger_share_of_the_cluster() -> None:
+    # Two moments of the last window: 3 more of a memory-heavy task (256 CPU, 4 GiB) or 4 more of a
+    # CPU-heavy one (2048 CPU, 1 GiB). By memory alone the first is larger (12 GiB against 4); the
+    # three m5.large hosts (6,144 CPU, 24 GiB) lack more of what the second needs (8,192 CPU:
+    # 133% of the CPU, against 50% of the memory for the first).
+    services = [service("cache", desired=2, running=2, cpu=256, memory=4096),
+                service("batch", desired=0, running=0, cpu=2048, memory=1024)]
+    history = tuple(LoadSample(NOW - 60 * m, {"cache": 5 if m == 6 else 2, "batch": 4 if m == 3 else 0})
+                    for m in range(11, -1, -1))
+    obs = Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
+    assert expected_rise(obs, WINDOW) == {"batch": 4}
+
+
 def test_a_consolidation_is_not_followed_by_a_scale_out_while_the_load_holds() -> None:
     # Drain what consolidation allows, let ECS move the tasks as binpack would, and plan again:
     # nothing waits and the headroom still fits, so no capacity comes back.

@@ -106,23 +106,42 @@ def _faded(rise: Mapping[str, int], age: float, window: float) -> dict[str, int]
 def expected_rise(obs: Observation, window: float) -> dict[str, int]:
     """Per service, the tasks the services may need back within the window, as one observed
     moment of the load (services rise and fall apart, so their own worst moments are not added
-    up): the larger, in memory, of (a) the sample of the last window whose load exceeds today's
-    most, and (b) the steepest rise of the whole load over any window-long span of the last
-    max(window, RISE_LOOKBACK), faded with its age (RISE_FLOOR)."""
+    up): the larger, in the share of the cluster's CPU or memory it takes (whichever it takes
+    more of), of (a) the sample of the last window whose load exceeds today's most, and (b) the
+    steepest rise of the whole load over any window-long span of the last max(window,
+    RISE_LOOKBACK), faded with its age (RISE_FLOOR). A rise of the last window may go on; an
+    older one brings a service back to its peak of that time, no higher: a rise seen from its low
+    is not kept again in full while it is already up."""
     size = {s.name: s.size for s in obs.services}
     now = {s.name: s.desired for s in obs.services}
+    snap = obs.world.snapshot
+    active = [ci for ci in snap.instances if ci.status == "ACTIVE"] if snap is not None else []
+    cpu_total = sum(ci.registered_cpu for ci in active) or 1
+    memory_total = sum(ci.registered_memory for ci in active) or 1
 
-    def memory(vector: Mapping[str, int]) -> int:
-        return sum(size[name].memory * count for name, count in vector.items() if name in size)
+    def share(vector: Mapping[str, int]) -> float:
+        cpu = sum(size[name].cpu * count for name, count in vector.items() if name in size)
+        memory = sum(size[name].memory * count for name, count in vector.items() if name in size)
+        return max(cpu / cpu_total, memory / memory_total)
 
     lookback = [s for s in obs.history if s.time >= obs.now - max(window, RISE_LOOKBACK)]
+    peak = dict(now)
+    for sample in lookback:
+        for name, count in sample.desired.items():
+            peak[name] = max(peak.get(name, 0), count)
+
+    def capped(vector: Mapping[str, int]) -> dict[str, int]:
+        return {name: min(count, peak.get(name, 0) - now.get(name, 0)) for name, count in vector.items()
+                if peak.get(name, 0) > now.get(name, 0)}
+
     candidates = [_vector(now, s.desired) for s in lookback if s.time >= obs.now - window]
     for i, start in enumerate(lookback):
         for later in lookback[i + 1:]:
             if later.time - start.time > window:
                 break
-            candidates.append(_faded(_vector(start.desired, later.desired), obs.now - later.time, window))
-    return max(candidates, key=memory, default={})
+            rise, age = _vector(start.desired, later.desired), obs.now - later.time
+            candidates.append(rise if age <= window else capped(_faded(rise, age, window)))
+    return max(candidates, key=share, default={})
 
 
 def _price(obs: Observation, group: Group, instance_type: str) -> float | None:
