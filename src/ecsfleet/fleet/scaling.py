@@ -16,9 +16,10 @@ Each pass, in this order:
    - none while capacity asked for has not joined, or a spot fleet is modifying;
    - the reserve a consolidation keeps: the headroom, plus the tasks the services may need back
      within W, taken from one observed moment of the load (services rise and fall apart: their
-     own worst moments are not added up): the larger, in memory, of the sample of the last W whose
-     load exceeds today's most, and the steepest rise of the whole load over any W-long span of
-     the last hour, older rises fading to RISE_FLOOR of themselves. A scale-out that undoes a
+     own worst moments are not added up): the larger, in its share of the cluster's CPU or
+     memory, of the sample of the last W whose load exceeds today's most, and the steepest rise
+     of the whole load over any W-long span of the last hour, older rises fading to RISE_FLOOR of
+     themselves and never above a service's peak of the hour. A scale-out that undoes a
      consolidation within W needs waiting tasks beyond what the last hour has shown.
 4. When consolidation looked and found nothing to drain: replace (replacement.py) a dear
    instance whose tasks fit on no other by cheaper capacity, launched first; not within W of a
