@@ -26,7 +26,7 @@ from ecsfleet.dns.records import RecordKey, RecordSet, registry_key, registry_re
 from ecsfleet.lbsync.services import ServiceEntry
 from ecsfleet.sandbox import Sandbox
 from ecsfleet.sandbox.seed import seed_cluster, web_task_definition
-from ecsfleet.snapshot import ClusterSnapshot, parse_container_instance, parse_task, parse_task_definition
+from ecsfleet.snapshot import ClusterSnapshot, Task, parse_container_instance, parse_task, parse_task_definition
 
 CLUSTER = "bench"
 ZONE = "bench.example.com"
@@ -244,7 +244,8 @@ def synthetic_snapshot(tasks: int, instances: int, services: int) -> ClusterSnap
              {"containerPort": CONTAINER_PORT, "hostPort": 0}], "environment": [
              {"name": f"SERVICE_PORT_{CONTAINER_PORT}", "value": f"_svc{f}._tcp.{ZONE}"},
              {"name": "SERVICE_FQDN_LOCAL", "value": f"svc{f}.{ZONE}"}]}]}) for f in range(services)]
-    found = []
+    found: list[Task] = []
+    parts: dict[Any, Any] = {}  # the reader's memo of repeated parts, one a read
     for n in range(tasks):
         definition, on = definitions[n % services], hosts[n // per_host]
         found.append(parse_task(json.loads(json.dumps({
@@ -257,7 +258,7 @@ def synthetic_snapshot(tasks: int, instances: int, services: int) -> ClusterSnap
                                  "protocol": "tcp"}]}],
             "startedBy": f"ecs-svc/{n % services:019d}", "createdAt": T0.timestamp() + n,
             "startedAt": T0.timestamp() + n, "group": f"service:{definition.family}", "launchType": "EC2",
-            "healthStatus": "UNKNOWN"})), definition))
+            "healthStatus": "UNKNOWN"})), definition, parts))
     return ClusterSnapshot("bench", "us-east-1", T0, tuple(hosts), tuple(found))
 
 

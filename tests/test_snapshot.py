@@ -42,6 +42,13 @@ def test_snapshot_of_1000_tasks_on_50_instances_costs_the_floor(sb: Sandbox, cli
     for values in ([t.last_status for t in snap.tasks], [t.group for t in snap.tasks if t.family == "alpha"],
                    [t.containers[0].name for t in snap.tasks if t.family == "alpha"]):
         assert all(value is values[0] for value in values)
+    # So are equal containers (a service's tasks bind the same ports on many hosts), their port
+    # bindings and the tuples of them: the read holds one object for each distinct part.
+    containers = [c for t in snap.tasks for c in t.containers]
+    distinct = {(c.name, c.last_status, c.bindings, id(c.environment), c.health_status) for c in containers}
+    assert len({id(c) for c in containers}) == len(distinct) < len(containers) / 2
+    assert len({id(t.containers) for t in snap.tasks}) == len(distinct)
+    assert len({id(c.bindings) for c in containers}) == len({c.bindings for c in containers})
 
     # A second read with the same reader fetches no task definition again.
     sb.reset_calls()
