@@ -44,14 +44,15 @@ def _shared(value: Any) -> Any:
 
 
 def _part(seen: dict[Any, Any], kind: str, value: Any, key: Any = None) -> Any:
-    """The `kind` of object already met in this read that equals `value` (compared by `key`, or by
-    the value itself), else `value`, kept for the next. Tasks repeat whole parts: on a host, the tasks of a
-    service bind the same ports as on the next host, and containers of one task definition carry
-    its one environment; one shared container stands for all the equal ones (they are frozen).
-    A task then holds 414 bytes instead of 665 (tracemalloc, a one-container task), and a pass
-    reaches little beyond each task itself: at 50,000 tasks lb-sync's and dns-sync's passes take
-    about 0.8 of their time with a container of their own a task (bench/plan_time.py). A key
-    by `id` is safe: `seen` keeps the parts it names alive for the read."""
+    """The `kind` of object already met in this read that equals `value` (compared by `key`, or
+    by the value itself), else `value`, kept for the next. Tasks repeat whole parts: on a host,
+    the tasks of a service bind the same ports as on the next host, and containers of one task
+    definition carry its one environment; one shared container stands for all the equal ones
+    (they are frozen). A task then holds 414 bytes instead of 665 (tracemalloc, a one-container
+    task), and a pass reaches little beyond each task itself: at 50,000 tasks lb-sync's and
+    dns-sync's passes take about 0.8 of their time with a container of their own a task
+    (bench/plan_time.py). A key by `id` is safe: `seen` keeps the parts it names alive for the
+    read, so no other object can have their ids meanwhile."""
     return seen.setdefault((kind, value if key is None else key), value)
 
 
