@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 GroupKind = Literal["asg", "spot"]
-# Why a drain scales in: a drain's reason ends with its why in brackets (plan.py), which the
-# controller reads back to time the anti-flap window.
+# The why of a drain that scales in (Drain.why): the controller times the anti-flap window by it.
 SCALE_IN = "scale-in"
 
 
@@ -19,7 +18,8 @@ class Drain:
     cluster: str
     container_instance_arn: str
     ec2_instance_id: str
-    reason: str
+    reason: str  # for people: what the plan saw, ending with the why in brackets
+    why: str  # for ecsfleet: written on the instance (plan.DRAIN_WHY), "spot", SCALE_IN, ...
     kind: str = "drain"
 
     @property

@@ -63,10 +63,6 @@ def _marks(action: Drain | ClearDrainMark, values: Mapping[str, str | None]) -> 
              **({"value": value} if value is not None else {})} for name, value in values.items()]
 
 
-def _why(action: Drain) -> str:
-    return action.reason.rsplit("[", 1)[-1].rstrip("]")
-
-
 def _forget(ecs: Any, cluster: str, actions: Sequence[Drain]) -> None:
     """Take back the intent of drains that did not happen (best effort: if this fails too, the
     next pass clears marks on ACTIVE instances)."""
@@ -81,7 +77,7 @@ def _drain_batch(ecs: Any, batch: Sequence[Drain], clock: Clock) -> list[Outcome
     cluster = batch[0].cluster
     try:
         # Intent: one attribute per instance, so a batch of 10 is one PutAttributes (10 at most).
-        ecs.put_attributes(cluster=cluster, attributes=[m for a in batch for m in _marks(a, {DRAIN_WHY: _why(a)})])
+        ecs.put_attributes(cluster=cluster, attributes=[m for a in batch for m in _marks(a, {DRAIN_WHY: a.why})])
         answer = ecs.update_container_instances_state(
             cluster=cluster, containerInstances=[a.container_instance_arn for a in batch], status="DRAINING")
     except Exception as error:

@@ -21,7 +21,6 @@ from .scaling_memory import Memory, MemoryStore, compact, latest, resume
 from .schema import Infra
 
 DESCRIBE_SERVICES_MAX = 10
-SCALE_IN_MARK = f"[{SCALE_IN}]"  # how a drain's reason ends when it scales in
 
 
 def read_services(clients: Clients, cluster: str, reader: SnapshotReader) -> tuple[ServiceState, ...]:
@@ -95,15 +94,14 @@ class FleetController:
         self._memory_notes.append(f"scaling memory: continued from {store.name}: {len(stored.samples)} load "
                                   f"sample(s){since}")
 
-    def _save_memory(self, observation: Observation, result: Plan) -> None:
+    def _save_memory(self, observation: Observation, result: Plan, scaling_in: set[str]) -> None:
         """Written before the actions, with the times this plan's scale-out or scale-in will
         have: a pass cut short after the write leaves a scale time that may be a little early,
         never one that is lost (the window then only waits longer)."""
         if self.memory is None:
             return
-        scale_in = any(isinstance(a, Drain) and a.reason.endswith(SCALE_IN_MARK) for a in result.actions)
         self.memory.save(Memory(observation.now if result.scaled_out else self.last_scale_out,
-                                observation.now if scale_in else self.last_scale_in,
+                                observation.now if scaling_in else self.last_scale_in,
                                 tuple(compact(self.history))))
 
     def _remember(self, sample: LoadSample) -> None:
@@ -120,8 +118,9 @@ class FleetController:
 
     def reconcile(self, dry_run: bool) -> PassReport:
         observation, result = self.plan()
+        scaling_in = {a.ec2_instance_id for a in result.actions if isinstance(a, Drain) and a.why == SCALE_IN}
         if not dry_run:
-            self._save_memory(observation, result)
+            self._save_memory(observation, result, scaling_in)
         outcomes = () if dry_run else tuple(apply(self.clients, self.infra.cluster.name, result.actions,
                                                   self.now))
         if not dry_run:
@@ -132,7 +131,7 @@ class FleetController:
             self.inbox.done(drained | gone)
             if result.scaled_out and any(o.kind == "scale" and o.ok for o in outcomes):
                 self.last_scale_out = observation.now
-            if any(o.kind == "drain" and o.ok and o.detail.endswith(SCALE_IN_MARK) for o in outcomes):
+            if any(o.kind == "drain" and o.ok and o.target in scaling_in for o in outcomes):
                 self.last_scale_in = observation.now
         notes, self._memory_notes = self._memory_notes, []
         report = PassReport(

@@ -262,7 +262,7 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
         if ci.ec2_instance_id in draining or ci.status != "ACTIVE":
             return
         draining.add(ci.ec2_instance_id)
-        result.actions.append(Drain(world.cluster, ci.arn, ci.ec2_instance_id, f"{reason} [{why}]"))
+        result.actions.append(Drain(world.cluster, ci.arn, ci.ec2_instance_id, f"{reason} [{why}]", why))
 
     def remove(ec2: str, ci: ContainerInstance | None, reason: str) -> None:
         group = group_of.get(ec2)
