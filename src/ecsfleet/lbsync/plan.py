@@ -168,20 +168,18 @@ def matching_tasks(snap: ClusterSnapshot, entry: ServiceEntry) -> tuple[tuple[Ta
     if entry.family:
         return snap.tasks_of_family(entry.family), ()
     name = entry.serviceName or ""
-    return _chosen(entry, snap.tasks_of_service(name), snap.tasks_of_family(name))
+    by_service, by_family = snap.tasks_of_service(name), snap.tasks_of_family(name)
+    return by_service or by_family, _ambiguity(entry, by_service, by_family)
 
 
-def _chosen(entry: ServiceEntry, by_service: Sequence[Task], by_family: Sequence[Task]
-            ) -> tuple[tuple[Task, ...], tuple[str, ...]]:
-    """Between the tasks of the ECS service and those of the task family that an entry's
-    `serviceName` names: the service's, with a warning when both exist and differ."""
-    name = entry.serviceName or ""
+def _ambiguity(entry: ServiceEntry, by_service: Sequence[Task], by_family: Sequence[Task]) -> tuple[str, ...]:
+    """The warning when an entry's `serviceName` names both an ECS service and the task family of
+    other tasks (the service's are then used)."""
     if by_service and by_family and {t.arn for t in by_service} != {t.arn for t in by_family}:
-        return tuple(by_service), (
-            f"{entry.label}: 'serviceName' {name!r} names both an ECS service and the task family of other "
-            f"tasks; the service's tasks are used (statika v0.1.0 used the family): write \"family\" in the "
-            f"entry to say which",)
-    return tuple(by_service or by_family), ()
+        return (f"{entry.label}: 'serviceName' {entry.serviceName!r} names both an ECS service and the task "
+                f"family of other tasks; the service's tasks are used (statika v0.1.0 used the family): write "
+                f"\"family\" in the entry to say which",)
+    return ()
 
 
 @dataclass
@@ -292,7 +290,7 @@ def plan_service(entry: ServiceEntry, lb: LoadBalancer, found: tuple[_Found, _Fo
     if entry.family:
         used = of_family
     else:
-        _, ambiguity = _chosen(entry, of_service.tasks, of_family.tasks)
+        ambiguity = _ambiguity(entry, of_service.tasks, of_family.tasks)
         used = of_service if of_service.tasks else of_family
     tasks, newest = used.tasks, used.newest
     warnings = [*ambiguity, *used.warnings]
