@@ -437,8 +437,6 @@ class Sandbox:
         }
 
 
-
-
 def advance_seconds(value: Any) -> float:
     """A control's `seconds`: finite, from 0 to MAX_ADVANCE (ValueError otherwise: a 400)."""
     try:

@@ -44,8 +44,6 @@ DEFAULT_SHARE = 0.35
 ZONE_FACTORS = (1.0, 0.98, 1.02, 0.97, 1.01, 0.99)
 PRODUCT = "Linux/UNIX"
 PRODUCTS = (PRODUCT, "Linux/UNIX (Amazon VPC)")  # what a request may name for these prices
-LOWEST_PRICE = frozenset({"lowestPrice", "priceCapacityOptimized", "capacityOptimized",
-                          "capacityOptimizedPrioritized"})
 HISTORY_MAX_RESULTS = 1000
 
 
