@@ -187,11 +187,14 @@ class _Found:
     """What an entry's tasks of one kind (its family's, or its service's) offer, summed up as the
     pass meets them: the tasks; of those that may take traffic on a host in scope, the newest
     (started, task ARN, host port) and the hosts on each host port; warnings about the others.
-    The plan compares these summaries and never goes back to the tasks."""
+    The plan compares these summaries and never goes back to the tasks. Hosts are listed as met
+    and made a set by the one entry that uses them: an append lands where the last one did, where
+    adding to one of a few hundred sets lands anywhere in them (at 50,000 tasks of 250 families,
+    bench/plan_time.py, the sets made the pass 1.1x slower)."""
 
     tasks: list[Task] = field(default_factory=list)
     newest: tuple[dt.datetime, str, int] | None = None
-    hosts: dict[int, set[str]] = field(default_factory=dict)
+    hosts: dict[int, list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -214,7 +217,11 @@ def _look(entry: ServiceEntry, task: Task, ec2_id: str | None, found: _Found) ->
     started = (task.started_at or task.created_at or _EPOCH, task.arn, port)
     if found.newest is None or started > found.newest:
         found.newest = started
-    found.hosts.setdefault(port, set()).add(ec2_id)
+    on = found.hosts.get(port)
+    if on is None:
+        found.hosts[port] = [ec2_id]
+    else:
+        on.append(ec2_id)
 
 
 def _sweep(snap: ClusterSnapshot, services: Sequence[ServiceEntry], scope: Collection[str]
@@ -311,7 +318,7 @@ def plan_service(entry: ServiceEntry, lb: LoadBalancer, found: tuple[_Found, _Fo
 
     # The newest serving task wins, so traffic moves only once a new task is up.
     port = newest[2]
-    on_port = used.hosts[port]
+    on_port = set(used.hosts[port])
     elsewhere = sorted(set().union(*(hosts for p, hosts in used.hosts.items() if p != port)) - on_port)
     if elsewhere:
         named = ", ".join(elsewhere[:10]) + (f" and {len(elsewhere) - 10} more" if len(elsewhere) > 10 else "")
