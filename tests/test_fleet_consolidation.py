@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ecsfleet.aws import Clients
 from ecsfleet.fleet.actions import Drain
@@ -227,13 +227,35 @@ def test_room_is_kept_for_the_rise_of_the_last_window_continued() -> None:
     assert "web +2" in next(a.reason for a in result.actions if isinstance(a, Drain))
 
 
-def test_the_reserve_is_one_observed_moment_not_each_services_worst_added_up() -> None:
-    # web was 3 tasks higher six minutes ago, api three minutes ago; never both at once.
+def _two_services(web: Callable[[int], int], api: Callable[[int], int]) -> Observation:
+    """web and api (the same size), 4 tasks each now; their desired counts `m` minutes ago."""
     services = [service("web", desired=4, running=4), service("api", desired=4, running=4)]
-    history = tuple(LoadSample(NOW - 60 * m, {"web": 7 if m == 6 else 4, "api": 7 if m == 3 else 4})
-                    for m in range(11, -1, -1))
-    obs = Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
-    assert expected_rise(obs, WINDOW) in ({"web": 3}, {"api": 3})
+    history = tuple(LoadSample(NOW - 60 * m, {"web": web(m), "api": api(m)}) for m in range(11, -1, -1))
+    return Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
+
+
+def test_services_that_rose_apart_keep_room_for_rising_at_once_not_for_their_worst_added_up() -> None:
+    # web was 10 tasks higher six minutes ago, api three minutes ago; never both at once. Either
+    # moment alone left no room for the two rising together (two services' noise does, one day);
+    # their worst rises added up would keep 20 every hour. Independent spreads combine as the root
+    # of the sum of squares: 10 x 0.71 of each, rounded up.
+    obs = _two_services(lambda m: 14 if m == 6 else 4, lambda m: 14 if m == 3 else 4)
+    assert expected_rise(obs, WINDOW) == {"web": 8, "api": 8}
+    # Small rises are kept whole: 3 x 0.71 rounds up to 3.
+    obs = _two_services(lambda m: 7 if m == 6 else 4, lambda m: 7 if m == 3 else 4)
+    assert expected_rise(obs, WINDOW) == {"web": 3, "api": 3}
+
+
+def test_services_that_rose_together_keep_room_for_that_moment() -> None:
+    # Both rose by 10 at the same moment: the moment itself is the reserve, larger than the
+    # combination of their spreads taken as independent.
+    obs = _two_services(lambda m: 14 if m == 6 else 4, lambda m: 14 if m == 6 else 4)
+    assert expected_rise(obs, WINDOW) == {"web": 10, "api": 10}
+
+
+def test_one_service_keeps_its_own_worst_rise() -> None:
+    obs = _two_services(lambda m: 14 if m == 6 else 4, lambda m: 4)
+    assert expected_rise(obs, WINDOW) == {"web": 10}
 
 
 def test_work_in_waves_is_seen_between_two_waves() -> None:
@@ -272,16 +294,19 @@ def test_an_older_rise_brings_a_service_back_to_its_peak_no_higher() -> None:
 
 
 def test_the_reserve_is_the_moment_that_takes_the_larger_share_of_the_cluster() -> None:
-    # Two moments of the last window: 3 more of a memory-heavy task (256 CPU, 4 GiB) or 4 more of a
-    # CPU-heavy one (2048 CPU, 1 GiB). By memory alone the first is larger (12 GiB against 4); the
-    # three m5.large hosts (6,144 CPU, 24 GiB) lack more of what the second needs (8,192 CPU:
-    # 133% of the CPU, against 50% of the memory for the first).
+    # Two moments of the last window, each of both services: 5 more of a memory-heavy task (256
+    # CPU, 4 GiB) with 1 of a CPU-heavy one (2048 CPU, 1 GiB), or 4 of the CPU-heavy with 1 of the
+    # memory-heavy. On three m5.large hosts (6,144 CPU, 24 GiB) the first takes 88% of the memory
+    # (and 54% of the CPU), the second 138% of the CPU: it is the larger. By memory alone the
+    # first would be, and the second would come back to no room. Their worst rises taken as
+    # independent (cache 4, batch 3 once combined) take 117% of the CPU: less than the second.
     services = [service("cache", desired=2, running=2, cpu=256, memory=4096),
                 service("batch", desired=0, running=0, cpu=2048, memory=1024)]
-    history = tuple(LoadSample(NOW - 60 * m, {"cache": 5 if m == 6 else 2, "batch": 4 if m == 3 else 0})
+    history = tuple(LoadSample(NOW - 60 * m, {"cache": 7 if m == 6 else 3 if m == 3 else 2,
+                                              "batch": 1 if m == 6 else 4 if m == 3 else 0})
                     for m in range(11, -1, -1))
     obs = Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
-    assert expected_rise(obs, WINDOW) == {"batch": 4}
+    assert expected_rise(obs, WINDOW) == {"batch": 4, "cache": 1}
 
 
 def test_a_consolidation_is_not_followed_by_a_scale_out_while_the_load_holds() -> None:
