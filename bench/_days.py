@@ -242,4 +242,23 @@ BATCH_MIXED = Day(
     interruptions=(90, 10 * 60 + 10, 15 * 60 + 5),
 )
 
-DAYS: dict[str, Day] = {d.name: d for d in (TODAY, LARGE_TASK, SPIKY, BATCH_MIXED)}
+# Designed after the scaler's constants were chosen on the four days above, to see whether they
+# hold on a day they were not fitted to: two services of different shapes jittering apart (a
+# CPU-bound web service, a memory-bound queue worker), a long evening burst, and a spot fleet of a
+# small general type and a large memory type.
+OFFICE = Day(
+    name="office",
+    summary="held out (designed after the scaler was tuned): a CPU-bound `web` peaking at 14:00 and a "
+            "memory-bound `queue` worker, each jittering every 10 minutes, a 90-minute burst at 16:00, "
+            "three spot interruptions, spot t3.medium and r5.large",
+    cluster="office",
+    infra_yml=_fleet("office", 32, (("t3.medium", 0.02, 1), ("r5.large", 0.06, 2))),
+    loads=(
+        ServiceLoad("web", cpu=512, memory=1024, low=2, high=20, lag_hours=-2, jitter=2,
+                    bursts=(Burst(16 * 60, 90, 12),)),
+        ServiceLoad("queue", cpu=256, memory=2048, low=2, high=12, lag_hours=3, jitter=3),
+    ),
+    interruptions=(5 * 60, 13 * 60 + 30, 21 * 60 + 15),
+)
+
+DAYS: dict[str, Day] = {d.name: d for d in (TODAY, LARGE_TASK, SPIKY, BATCH_MIXED, OFFICE)}

@@ -24,6 +24,12 @@ minute, its spot interruptions; `--infra DAY` prints a day's infra.yml):
   10 to 30 tasks for 6 minutes every 20 minutes from 07:00 to 22:00, `etl` (1,024, 2,048) 6 to
   14 tasks for 15 minutes every hour, `report` (2,048, 4,096) 5 or 6 tasks for two hours at 01:00
   and 17:00; interruptions at 01:30, 10:10 and 15:05.
+- `office`, held out: designed after the placement scaler's constants were chosen on the four
+  days above, to see whether they hold on a day they were not fitted to. One on-demand t3.medium
+  pinned, and a spot fleet bidding on t3.medium (weight 1) and r5.large (weight 2), 0 to 32.
+  `web` (512, 1,024) 2 to 20 tasks peaking at 14:00 with a jitter of 2 every 10 minutes and +12
+  from 16:00 to 17:30; `queue` (256, 2,048: memory-bound) 2 to 12 peaking at 19:00, with a
+  jitter of 3; the two jitter apart. Interruptions at 05:00, 13:30 and 21:15.
 
 What every replay rests on (read these before quoting a number):
 
