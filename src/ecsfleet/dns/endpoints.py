@@ -187,11 +187,15 @@ class _Reader:
         saves are a sixth of a pass (bench/plan_time.py). tests/test_dns_values.py holds these
         values to those of `snapshot_endpoints`, which calls both."""
         by_env = self._by_env
+        # Formatted once a pass rather than once a value: 10.7 -> 8.7 ms for a converged pass at
+        # 10,000 tasks (bench/plan_time.py), below lb-sync's again once its pass got faster.
+        head = f"{SRV_PRIORITY} {SRV_WEIGHT} "
         for task in tasks:
             place = places.get(task.container_instance_arn or "")
             if place is None or not (task.last_status == "RUNNING" and task.desired_status == "RUNNING" and (
                     not task.has_health_check or task.health_status == "HEALTHY")):
                 continue
+            target = place.srv_target
             for container in task.containers:
                 env, binds = container.environment, container.bindings
                 known = by_env.get(id(env))
@@ -204,8 +208,8 @@ class _Reader:
                         port = ask.port
                         for binding in binds:
                             if binding.container_port == port:
-                                value = f"{SRV_PRIORITY} {SRV_WEIGHT} {binding.host_port} {place.srv_target}" \
-                                    if binding.host_port and place.srv_target is not None else None
+                                value = f"{head}{binding.host_port} {target}" \
+                                    if binding.host_port and target is not None else None
                                 break
                         else:
                             value = _value(ask, binds, place, False)
