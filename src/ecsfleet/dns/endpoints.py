@@ -187,7 +187,7 @@ class _Reader:
         saves are a sixth of a pass (bench/plan_time.py). tests/test_dns_values.py holds these
         values to those of `snapshot_endpoints`, which calls both."""
         by_env = self._by_env
-        # Formatted once a pass rather than once a value: 10.7 -> 8.7 ms for a converged pass at
+        # Formatted once a pass rather than once a value: 10.7 -> 8.6-8.8 ms for a converged pass at
         # 10,000 tasks (bench/plan_time.py), below lb-sync's again once its pass got faster.
         head = f"{SRV_PRIORITY} {SRV_WEIGHT} "
         for task in tasks:
