@@ -246,6 +246,18 @@ def test_services_that_rose_apart_keep_room_for_rising_at_once_not_for_their_wor
     assert expected_rise(obs, WINDOW) == {"web": 3, "api": 3}
 
 
+def test_many_services_rising_a_task_apart_keep_room_for_their_spread_not_their_sum() -> None:
+    # Sixteen services of one size, each a task higher at its own moment of the last window: their
+    # spread is 4 tasks (the root of 16), kept with one task more, not all sixteen (each service's
+    # rise rounded up would be their sum).
+    names = [f"s{n:02d}" for n in range(16)]
+    services = [service(name, desired=4, running=4) for name in names]
+    history = tuple(LoadSample(NOW - 30 * k, {name: 5 if k == n + 2 else 4 for n, name in enumerate(names)})
+                    for k in range(19, -1, -1))
+    obs = Observation(three_hosts().build(), placement(), tuple(services), frozenset(), NOW, history)
+    assert sum(expected_rise(obs, WINDOW).values()) == 5
+
+
 def test_services_that_rose_together_keep_room_for_that_moment() -> None:
     # Both rose by 10 at the same moment: the moment itself is the reserve, larger than the
     # combination of their spreads taken as independent.
