@@ -176,11 +176,13 @@ def _independent(moments: Sequence[Mapping[str, int]], share: Callable[[Mapping[
     # The epsilon: for one service the factor is 1 up to rounding, which must not cost a task.
     kept = {name: math.floor(value + 1e-9) for name, value in exact.items()}
     goal = spread + max(per_task.values())
+    held = sum(per_task[n] * kept[n] for n in kept)
     for name in sorted(worst, key=lambda n: (kept[n] - exact[n], n)):
-        if sum(per_task[n] * kept[n] for n in kept) >= goal - 1e-9:
+        if held >= goal - 1e-9:
             break
         if kept[name] < exact[name] - 1e-9:
             kept[name] += 1
+            held += per_task[name]
     return {name: count for name, count in kept.items() if count}
 
 
