@@ -238,10 +238,10 @@ def test_services_that_rose_apart_keep_room_for_rising_at_once_not_for_their_wor
     # web was 10 tasks higher six minutes ago, api three minutes ago; never both at once. Either
     # moment alone left no room for the two rising together (two services' noise does, one day);
     # their worst rises added up would keep 20 every hour. Independent spreads combine as the root
-    # of the sum of squares: 10 x 0.71 of each, rounded up.
+    # of the sum of squares: 14.1 tasks, kept in whole tasks with one more (7.07 of each, made 8).
     obs = _two_services(lambda m: 14 if m == 6 else 4, lambda m: 14 if m == 3 else 4)
     assert expected_rise(obs, WINDOW) == {"web": 8, "api": 8}
-    # Small rises are kept whole: 3 x 0.71 rounds up to 3.
+    # Small rises are kept whole: a spread of 4.2 tasks and one more is 3 of each.
     obs = _two_services(lambda m: 7 if m == 6 else 4, lambda m: 7 if m == 3 else 4)
     assert expected_rise(obs, WINDOW) == {"web": 3, "api": 3}
 
