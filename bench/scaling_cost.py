@@ -141,9 +141,9 @@ from botocore.exceptions import ClientError
 from moto.moto_api._internal import mock_random
 
 from _days import DAYS, PRICES, Day, hourly_price, resources
-from ecsfleet.aws import AwsTarget, Clients
+from ecsfleet.aws import AwsTarget, Clients, describe_in_batches
 from ecsfleet.fleet import schema
-from ecsfleet.fleet.controller import FleetController
+from ecsfleet.fleet.controller import DESCRIBE_SERVICES_MAX, FleetController
 from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.observe import read_world
 from ecsfleet.fleet.plan import Options
@@ -478,8 +478,9 @@ class TaskSizes:
 
 
 def read_services(world: World, sizes: TaskSizes) -> list[ServiceCounts]:
-    docs = world.clients("ecs").describe_services(cluster=world.cluster,
-                                                  services=[s.name for s in world.day.loads])["services"]
+    ecs = world.clients("ecs")
+    docs = describe_in_batches([s.name for s in world.day.loads], DESCRIBE_SERVICES_MAX,
+                               lambda batch: ecs.describe_services(cluster=world.cluster, services=list(batch))["services"])
     return [ServiceCounts(d["serviceName"], int(d["desiredCount"]), int(d["runningCount"]), int(d["pendingCount"]),
                           *sizes(d["taskDefinition"])) for d in docs if d["status"] == "ACTIVE"]
 
