@@ -261,4 +261,32 @@ OFFICE = Day(
     interruptions=(5 * 60, 13 * 60 + 30, 21 * 60 + 15),
 )
 
-DAYS: dict[str, Day] = {d.name: d for d in (TODAY, LARGE_TASK, SPIKY, BATCH_MIXED, OFFICE)}
+
+# Also held out, designed after `office`: the days above have two to four services, and the reserve
+# a consolidation keeps combines the services' rises. A team's microservices are many small
+# services, each on its own curve and jittering by a task: what the sum of their noise does.
+_SIZES = ((128, 256), (256, 512), (256, 1024), (512, 1024))
+
+
+def _microservice(n: int) -> ServiceLoad:
+    """The n-th of MANY_SERVICES' services: sizes in turn, a peak of 2 to 6 tasks fixed by its
+    name, its low hour spread over the day, a task of jitter; two of them burst."""
+    cpu, memory = _SIZES[n % len(_SIZES)]
+    high = random.Random(f"micro-{n}").randint(2, 6)
+    bursts = {3: (Burst(11 * 60 + 15, 40, 6),), 17: (Burst(20 * 60, 25, 5),)}.get(n, ())
+    return ServiceLoad(f"svc{n:02d}", cpu=cpu, memory=memory, low=1, high=high, lag_hours=(n % 8) - 3,
+                       jitter=1, bursts=bursts)
+
+
+MANY_SERVICES = Day(
+    name="many-services",
+    summary="held out (designed after `office`): 24 small services of four sizes, each on its own "
+            "daily curve (1 to 2-6 tasks) and jittering by a task every 10 minutes, two bursts, "
+            "three spot interruptions, spot t3.medium and m5.large",
+    cluster="micro",
+    infra_yml=_fleet("micro", 40, (("t3.medium", 0.02, 1), ("m5.large", 0.05, 2))),
+    loads=tuple(_microservice(n) for n in range(24)),
+    interruptions=(4 * 60 + 20, 12 * 60, 18 * 60 + 40),
+)
+
+DAYS: dict[str, Day] = {d.name: d for d in (TODAY, LARGE_TASK, SPIKY, BATCH_MIXED, OFFICE, MANY_SERVICES)}

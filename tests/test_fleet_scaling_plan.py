@@ -7,15 +7,17 @@ Sizes: an m5.large holds 4 copies of the default task (512 CPU, 2048 MiB), an m5
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ecsfleet.fleet.actions import SetCapacity
 from ecsfleet.fleet.capacity import TaskSize
 from ecsfleet.fleet.packing import Room, best_fit, first_fit, new_instances
 from ecsfleet.fleet.placement import Offer, plan_scale_out
-from ecsfleet.fleet.plan import Plan
+from ecsfleet.fleet.plan import LoadSample, Observation, Options, Plan, plan
 from ecsfleet.fleet.schema import Infra, parse_infra
-from fleet_worlds import World, asg_name, service, spot_id
+from fleet_worlds import NOW, TASK_CPU, TASK_MEMORY, World, asg_name, service, spot_id
 
 PLACEMENT = """\
 cluster:
@@ -232,3 +234,57 @@ def test_bad_scaling_keys_name_the_field_and_what_was_expected(value: str, expec
     with pytest.raises(Exception) as error:
         parse_infra("infra.yml", BASE.format(kind="", scaling=value, thresholds=""))
     assert "infra.yml:" in str(error.value) and expected in str(error.value)
+
+
+def _stopping(w: World, ec2: str, tasks: int) -> Observation:
+    """The world with `tasks` more default tasks' room held on `ec2` by tasks that are stopping:
+    ECS frees it only once they have stopped, and ListTasks (the snapshot) no longer lists them."""
+    world = w.build()
+    assert world.snapshot is not None
+    held = [dataclasses.replace(ci, remaining_cpu=ci.remaining_cpu - tasks * TASK_CPU,
+                                remaining_memory=ci.remaining_memory - tasks * TASK_MEMORY)
+            if ci.ec2_instance_id == ec2 else ci for ci in world.snapshot.instances]
+    return dataclasses.replace(world, snapshot=dataclasses.replace(world.snapshot, instances=tuple(held)))
+
+
+def test_within_the_window_of_a_scale_in_room_of_tasks_stopping_since_the_last_pass_counts_as_free() -> None:
+    # api went from 4 to 3 a minute ago and web from 0 to 1: ECS placed nothing for the new web
+    # task yet because the stopped api task still holds its room on i-od1 (30 s, its stop
+    # timeout). Five minutes after a scale-in, launching for it would be a quick reversal for a
+    # task that never needs the instance.
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config)
+    w.host("i-od1").run("i-od1", 3, service="api")
+    world = _stopping(w, "i-od1", 1)
+    services = (service("api", desired=3, running=3), service("web", desired=1, running=0))
+    before, now = LoadSample(NOW - 60, {"api": 4, "web": 0}), LoadSample(NOW, {"api": 3, "web": 1})
+
+    def planned(at: float, history: tuple[LoadSample, ...], last_scale_in: float | None) -> Plan:
+        return plan(Observation(world, w.config, services, frozenset(), at, history, None, last_scale_in), Options())
+
+    result = planned(NOW, (before, now), NOW - 300)
+    assert capacities(result) == {} and not result.scaled_out
+    assert ("placement: within the window of a scale-in, the tasks the services stopped since the last pass free "
+            "up to 512 CPU units and 2048 MiB: counted as free room") in result.notes
+    # A pass later the room is still held (a task slow to stop): no fall since the last pass, so
+    # the room is taken and the waiting task launches an instance.
+    later = LoadSample(NOW + 60, {"api": 3, "web": 1})
+    assert capacities(planned(NOW + 60, (before, now, later), NOW - 300)) == {spot_id("v1"): 1}
+    # Outside the window (or with no scale-in) the room is taken, as ECS reports it: a launch
+    # then reverses nothing, and what it leaves free is room for the next rises.
+    for last_in in (None, NOW - 660):
+        assert capacities(planned(NOW, (before, now), last_in)) == {spot_id("v1"): 1}
+
+
+def test_the_room_counted_back_is_only_what_the_services_stopped() -> None:
+    # Two tasks' room is held on i-od1, but only one task was stopped since the last pass (the
+    # other is older, slow to stop): one waiting task fits, the second launches an instance.
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config)
+    w.host("i-od1").run("i-od1", 2, service="api")
+    world = _stopping(w, "i-od1", 2)
+    services = (service("api", desired=2, running=2), service("web", desired=2, running=0))
+    history = (LoadSample(NOW - 60, {"api": 3, "web": 0}), LoadSample(NOW, {"api": 2, "web": 2}))
+    result = plan(Observation(world, w.config, services, frozenset(), NOW, history, None, NOW - 300), Options())
+    reason = next(a.reason for a in result.actions if isinstance(a, SetCapacity))
+    assert "2 task(s) cannot be placed (web 2)" in reason and "1 of them need 1 new m5.large" in reason
