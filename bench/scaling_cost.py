@@ -30,6 +30,13 @@ minute, its spot interruptions; `--infra DAY` prints a day's infra.yml):
   `web` (512, 1,024) 2 to 20 tasks peaking at 14:00 with a jitter of 2 every 10 minutes and +12
   from 16:00 to 17:30; `queue` (256, 2,048: memory-bound) 2 to 12 peaking at 19:00, with a
   jitter of 3; the two jitter apart. Interruptions at 05:00, 13:30 and 21:15.
+- `many-services`, held out too, designed after `office`: the other days have two to four
+  services, and the reserve a consolidation keeps combines the services' rises. 24 small services
+  (a team's microservices) of four sizes in turn (128 CPU units and 256 MiB, 256 and 512, 256 and
+  1,024, 512 and 1,024), each from 1 task to a peak of 2 to 6 on its own daily curve (lows spread
+  over the day) with a jitter of a task every 10 minutes, `svc03` +6 at 11:15 for 40 minutes and
+  `svc17` +5 at 20:00 for 25; one on-demand t3.medium pinned, and a spot fleet bidding on
+  t3.medium (weight 1) and m5.large (weight 2), 0 to 40. Interruptions at 04:20, 12:00 and 18:40.
 
 What every replay rests on (read these before quoting a number):
 
@@ -479,8 +486,8 @@ class TaskSizes:
 
 def read_services(world: World, sizes: TaskSizes) -> list[ServiceCounts]:
     ecs = world.clients("ecs")
-    docs = describe_in_batches([s.name for s in world.day.loads], DESCRIBE_SERVICES_MAX,
-                               lambda batch: ecs.describe_services(cluster=world.cluster, services=list(batch))["services"])
+    docs = describe_in_batches([s.name for s in world.day.loads], DESCRIBE_SERVICES_MAX, lambda batch: (
+        ecs.describe_services(cluster=world.cluster, services=list(batch))["services"]))
     return [ServiceCounts(d["serviceName"], int(d["desiredCount"]), int(d["runningCount"]), int(d["pendingCount"]),
                           *sizes(d["taskDefinition"])) for d in docs if d["status"] == "ACTIVE"]
 
@@ -878,6 +885,9 @@ def write_trace(directory: Path, result: Result) -> None:
         writer.writerows(result.trace)
 
 
+LEGEND_SERVICES = 6
+
+
 def write_chart(path: Path, day: Day, results: Sequence[Result], bound: Sequence[Packing]) -> None:
     """Desired tasks (by service), each scaler's EC2 instances, and the dollars it spent beyond the
     lower bound so far, over the day."""
@@ -890,15 +900,20 @@ def write_chart(path: Path, day: Day, results: Sequence[Result], bound: Sequence
     hours = [m / 60 for m in range(minutes)]
     figure, (tasks, instances, spent) = plt.subplots(3, 1, sharex=True, figsize=(11, 10),
                                                       gridspec_kw={"height_ratios": [1, 1.4, 1]})
+    # A legend entry a service up to LEGEND_SERVICES of them; beyond, the legend would hide the chart.
+    labels = [f"{load.name} ({load.cpu} CPU, {load.memory} MiB)" for load in day.loads]
     tasks.stackplot(hours, [[load.desired(m) for m in range(minutes)] for load in day.loads],
-                    labels=[f"{load.name} ({load.cpu} CPU, {load.memory} MiB)" for load in day.loads], step="post")
+                    labels=labels if len(labels) <= LEGEND_SERVICES else (), step="post")
     for minute in day.interruptions:
         if minute < minutes:
             for axis in (tasks, instances):
                 axis.axvline(minute / 60, color="grey", linestyle=":", linewidth=0.8)
     tasks.set_ylabel("desired tasks")
     tasks.set_title(f"{day.name}: desired tasks, instances and dollars by scaler (dotted: spot interruptions)")
-    tasks.legend(loc="upper left", fontsize=8)
+    if len(labels) <= LEGEND_SERVICES:
+        tasks.legend(loc="upper left", fontsize=8)
+    else:
+        tasks.text(0.01, 0.95, f"{len(labels)} services, stacked", transform=tasks.transAxes, va="top", fontsize=8)
     # Dollars spent beyond the lower bound, so far: where a line climbs, that scaler pays for room.
     floor = list(itertools.accumulate(p.dollars_per_hour / 60 for p in bound))
     for result in results:
