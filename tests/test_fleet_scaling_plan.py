@@ -13,6 +13,7 @@ import pytest
 
 from ecsfleet.fleet.actions import SetCapacity
 from ecsfleet.fleet.capacity import TaskSize
+from ecsfleet.fleet.observe import FleetWorld
 from ecsfleet.fleet.packing import Room, best_fit, first_fit, new_instances
 from ecsfleet.fleet.placement import Offer, plan_scale_out
 from ecsfleet.fleet.plan import LoadSample, Observation, Options, Plan, plan
@@ -236,15 +237,19 @@ def test_bad_scaling_keys_name_the_field_and_what_was_expected(value: str, expec
     assert "infra.yml:" in str(error.value) and expected in str(error.value)
 
 
-def _stopping(w: World, ec2: str, tasks: int) -> Observation:
-    """The world with `tasks` more default tasks' room held on `ec2` by tasks that are stopping:
-    ECS frees it only once they have stopped, and ListTasks (the snapshot) no longer lists them."""
+def _stopping(running: int, held: int) -> tuple[World, FleetWorld]:
+    """On-demand i-od1 running `running` api tasks, with `held` more default tasks' room held by
+    tasks that are stopping: ECS frees it only once they have stopped, and ListTasks (the
+    snapshot) no longer lists them."""
+    w = World(placement())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config)
+    w.host("i-od1").run("i-od1", running, service="api")
     world = w.build()
     assert world.snapshot is not None
-    held = [dataclasses.replace(ci, remaining_cpu=ci.remaining_cpu - tasks * TASK_CPU,
-                                remaining_memory=ci.remaining_memory - tasks * TASK_MEMORY)
-            if ci.ec2_instance_id == ec2 else ci for ci in world.snapshot.instances]
-    return dataclasses.replace(world, snapshot=dataclasses.replace(world.snapshot, instances=tuple(held)))
+    instances = tuple(dataclasses.replace(ci, remaining_cpu=ci.remaining_cpu - held * TASK_CPU,
+                                          remaining_memory=ci.remaining_memory - held * TASK_MEMORY)
+                      for ci in world.snapshot.instances)
+    return w, dataclasses.replace(world, snapshot=dataclasses.replace(world.snapshot, instances=instances))
 
 
 def test_within_the_window_of_a_scale_in_room_of_tasks_stopping_since_the_last_pass_counts_as_free() -> None:
@@ -252,10 +257,7 @@ def test_within_the_window_of_a_scale_in_room_of_tasks_stopping_since_the_last_p
     # task yet because the stopped api task still holds its room on i-od1 (30 s, its stop
     # timeout). Five minutes after a scale-in, launching for it would be a quick reversal for a
     # task that never needs the instance.
-    w = World(placement())
-    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config)
-    w.host("i-od1").run("i-od1", 3, service="api")
-    world = _stopping(w, "i-od1", 1)
+    w, world = _stopping(running=3, held=1)
     services = (service("api", desired=3, running=3), service("web", desired=1, running=0))
     before, now = LoadSample(NOW - 60, {"api": 4, "web": 0}), LoadSample(NOW, {"api": 3, "web": 1})
 
@@ -279,10 +281,7 @@ def test_within_the_window_of_a_scale_in_room_of_tasks_stopping_since_the_last_p
 def test_the_room_counted_back_is_only_what_the_services_stopped() -> None:
     # Two tasks' room is held on i-od1, but only one task was stopped since the last pass (the
     # other is older, slow to stop): one waiting task fits, the second launches an instance.
-    w = World(placement())
-    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config)
-    w.host("i-od1").run("i-od1", 2, service="api")
-    world = _stopping(w, "i-od1", 2)
+    w, world = _stopping(running=2, held=2)
     services = (service("api", desired=2, running=2), service("web", desired=2, running=0))
     history = (LoadSample(NOW - 60, {"api": 3, "web": 0}), LoadSample(NOW, {"api": 2, "web": 2}))
     result = plan(Observation(world, w.config, services, frozenset(), NOW, history, None, NOW - 300), Options())
