@@ -22,7 +22,10 @@ Each size runs in a process of its own, so that its peak resident memory (`ru_ma
 snapshot, the planners and everything the process imported) is that size's alone. Peak MiB per
 planner is what the planner itself allocates (tracemalloc, in a run apart from the timed ones).
 Times are the median CPU time of 5 runs (`time.process_time`): the planners are pure computation,
-and CPU time, unlike wall time, does not count what other jobs of a shared machine take.
+and CPU time, unlike wall time, does not count what other jobs of a shared machine take. At the
+first size, dns-sync's converged pass is also compared with lb-sync's in 21 alternate runs (one
+of each in turn): the median and range of those ratios, steadier than the ratio of two medians
+taken one planner after the other.
 
     python bench/plan_time.py                              # the tables
     python bench/plan_time.py --chart docs/plan_time.png   # and the chart of time and memory
@@ -70,6 +73,7 @@ TASKS_PER_HOST = 10
 TASKS_PER_SERVICE = 200
 MANY_SERVICES = 250  # lb-sync at the first size, five times the services over the same tasks
 RUNS = 5
+ALTERNATIONS = 21  # alternate runs of dns-sync's and lb-sync's converged passes, at the first size
 DNS_ZONE = Zone("Z1", f"{ZONE}.", False)
 PLANNERS = ("lb-sync", "dns-sync", "agents")
 
@@ -165,6 +169,7 @@ class Size:
     imports_mib: float  # the process's resident memory before the snapshot is built
     rss_mib: float  # its peak resident memory, planners run
     rows: tuple[Row, ...]
+    dns_over_lb: tuple[float, ...] = ()  # converged passes, alternate runs (the first size only)
 
     def steady(self, planner: str) -> Row:
         """The planner's converged pass (what a controller does at every pass), or its only case."""
@@ -228,10 +233,28 @@ def one_size(tasks: int) -> Size:
     cases += [("agents", name, work) for name, work in agents_cases(snap)]
     rows = [row(*case) for case in cases]
     rss_mib = max_rss_mib()
+    ratios = alternate(dict(cases_by_name(cases))) if tasks == SIZES[0] else ()
     if tasks == SIZES[0]:  # last: its second snapshot would change the others' heap (and collections)
         many = synthetic_snapshot(tasks, instances, MANY_SERVICES)
         rows += [row("lb-sync", name, work) for name, work in lbsync_cases(many)[1:]]
-    return Size(tasks, instances, services, imports_mib, rss_mib, tuple(rows))
+    return Size(tasks, instances, services, imports_mib, rss_mib, tuple(rows), ratios)
+
+
+def cases_by_name(cases: Sequence[tuple[str, str, Callable[[], int]]]) -> dict[str, Callable[[], int]]:
+    """Each planner's converged pass."""
+    return {planner: work for planner, name, work in cases if name.endswith("converged")}
+
+
+def alternate(converged: Mapping[str, Callable[[], int]]) -> tuple[float, ...]:
+    """dns-sync's converged pass over lb-sync's, one of each in turn, ALTERNATIONS times: each
+    ratio is of two runs a few milliseconds apart, so what the machine does meanwhile weighs on
+    both (one run's medians of 5, taken a planner after the other, moved it by a tenth)."""
+    ratios = []
+    for _ in range(ALTERNATIONS):
+        lb, _ = cpu_ms(converged["lb-sync"], 1)
+        dns, _ = cpu_ms(converged["dns-sync"], 1)
+        ratios.append(dns / lb)
+    return tuple(ratios)
 
 
 def row(planner: str, name: str, work: Callable[[], int]) -> Row:
@@ -244,7 +267,7 @@ def run_size(tasks: int) -> Size:
     out = subprocess.run([sys.executable, __file__, "--one", str(tasks)], check=True, capture_output=True,
                          text=True).stdout
     found = json.loads(out)
-    return Size(**{**found, "rows": tuple(Row(**r) for r in found["rows"])})
+    return Size(**{**found, "rows": tuple(Row(**r) for r in found["rows"]), "dns_over_lb": tuple(found["dns_over_lb"])})
 
 
 def ex_gc(size: Size, planner: str) -> float:
@@ -311,8 +334,11 @@ def main() -> None:
                        f"{last.steady(p).calls / first.steady(p).calls:.2f}x calls" for p in PLANNERS)
     print(f"{last.tasks:,} / {first.tasks:,} tasks, converged pass: {ratios} (tasks and instances: "
           f"{last.tasks / first.tasks:.0f}x)")
+    alternating = sorted(first.dns_over_lb)
     print(f"dns-sync / lb-sync at {first.tasks:,} tasks, same process: "
-          f"{first.steady('dns-sync').median_ms / first.steady('lb-sync').median_ms:.2f}")
+          f"{first.steady('dns-sync').median_ms / first.steady('lb-sync').median_ms:.2f} (medians above); "
+          f"{len(alternating)} alternate runs of each: median {statistics.median(alternating):.2f}, "
+          f"{alternating[0]:.2f} to {alternating[-1]:.2f}")
     if args.chart:
         chart(results, args.chart)
         print(f"chart: {args.chart}")
