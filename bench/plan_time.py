@@ -233,15 +233,15 @@ def one_size(tasks: int) -> Size:
     cases += [("agents", name, work) for name, work in agents_cases(snap)]
     rows = [row(*case) for case in cases]
     rss_mib = max_rss_mib()
-    ratios = alternate(dict(cases_by_name(cases))) if tasks == SIZES[0] else ()
+    ratios = alternate(converged_cases(cases)) if tasks == SIZES[0] else ()
     if tasks == SIZES[0]:  # last: its second snapshot would change the others' heap (and collections)
         many = synthetic_snapshot(tasks, instances, MANY_SERVICES)
         rows += [row("lb-sync", name, work) for name, work in lbsync_cases(many)[1:]]
     return Size(tasks, instances, services, imports_mib, rss_mib, tuple(rows), ratios)
 
 
-def cases_by_name(cases: Sequence[tuple[str, str, Callable[[], int]]]) -> dict[str, Callable[[], int]]:
-    """Each planner's converged pass."""
+def converged_cases(cases: Sequence[tuple[str, str, Callable[[], int]]]) -> dict[str, Callable[[], int]]:
+    """Each planner's converged pass, by planner."""
     return {planner: work for planner, name, work in cases if name.endswith("converged")}
 
 
