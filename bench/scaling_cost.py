@@ -902,15 +902,16 @@ def write_chart(path: Path, day: Day, results: Sequence[Result], bound: Sequence
                                                       gridspec_kw={"height_ratios": [1, 1.4, 1]})
     # A legend entry a service up to LEGEND_SERVICES of them; beyond, the legend would hide the chart.
     labels = [f"{load.name} ({load.cpu} CPU, {load.memory} MiB)" for load in day.loads]
+    named = len(labels) <= LEGEND_SERVICES
     tasks.stackplot(hours, [[load.desired(m) for m in range(minutes)] for load in day.loads],
-                    labels=labels if len(labels) <= LEGEND_SERVICES else (), step="post")
+                    labels=labels if named else (), step="post")
     for minute in day.interruptions:
         if minute < minutes:
             for axis in (tasks, instances):
                 axis.axvline(minute / 60, color="grey", linestyle=":", linewidth=0.8)
     tasks.set_ylabel("desired tasks")
     tasks.set_title(f"{day.name}: desired tasks, instances and dollars by scaler (dotted: spot interruptions)")
-    if len(labels) <= LEGEND_SERVICES:
+    if named:
         tasks.legend(loc="upper left", fontsize=8)
     else:
         tasks.text(0.01, 0.95, f"{len(labels)} services, stacked", transform=tasks.transAxes, va="top", fontsize=8)

@@ -83,10 +83,8 @@ def stopping_budget(obs: Observation) -> TaskSize:
     previous = next((s for s in reversed(obs.history) if s.time < obs.now), None)
     if previous is None or obs.last_scale_in is None or obs.now - obs.last_scale_in > window:
         return TaskSize(0, 0)
-    sizes = {s.name: s.size for s in obs.services}
     fell = _vector({s.name: s.desired for s in obs.services}, previous.desired)
-    return TaskSize(sum(sizes[n].memory * c for n, c in fell.items() if n in sizes),
-                    sum(sizes[n].cpu * c for n, c in fell.items() if n in sizes))
+    return _demand(fell, {s.name: s.size for s in obs.services})
 
 
 def free_rooms(snap: ClusterSnapshot, members: Sequence[ContainerInstance], stopping: TaskSize) -> list[Room]:
@@ -134,6 +132,13 @@ def headroom_tasks(obs: Observation, members: Sequence[ContainerInstance]) -> li
     return [size] * math.ceil(share * sum(full_copies(ci, size) for ci in members))
 
 
+def _demand(vector: Mapping[str, int], sizes: Mapping[str, TaskSize]) -> TaskSize:
+    """The memory and CPU of `vector`'s tasks (per service, a count), services of unknown size
+    left out."""
+    return TaskSize(sum(sizes[name].memory * count for name, count in vector.items() if name in sizes),
+                    sum(sizes[name].cpu * count for name, count in vector.items() if name in sizes))
+
+
 def _vector(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
     """Per service, how many tasks more `b` has than `a` (services with fewer left out)."""
     return {name: count - a.get(name, 0) for name, count in b.items() if count > a.get(name, 0)}
@@ -167,9 +172,8 @@ def expected_rise(obs: Observation, window: float) -> dict[str, int]:
     memory_total = sum(ci.registered_memory for ci in active) or 1
 
     def share(vector: Mapping[str, int]) -> float:
-        cpu = sum(size[name].cpu * count for name, count in vector.items() if name in size)
-        memory = sum(size[name].memory * count for name, count in vector.items() if name in size)
-        return max(cpu / cpu_total, memory / memory_total)
+        demand = _demand(vector, size)
+        return max(demand.cpu / cpu_total, demand.memory / memory_total)
 
     lookback = [s for s in obs.history if s.time >= obs.now - max(window, RISE_LOOKBACK)]
     peak = dict(now)
