@@ -136,3 +136,22 @@ def test_a_directory_or_an_endless_file_is_a_clear_error(tmp_path: Path, capsys:
     assert capsys.readouterr().err.startswith(f"error: {tmp_path}: Is a directory")
     assert main(["fleet", "validate", "/dev/zero"]) == 2
     assert "/dev/zero: 1048577 bytes, more than the 1048576" in capsys.readouterr().err
+
+
+def test_validate_checks_every_file_it_is_given_and_fails_if_one_is_invalid(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A repository of cluster files checked in one CI step: a broken file in the middle neither
+    hides the ones after it nor passes."""
+    for folder in "abc":
+        (tmp_path / folder).mkdir()
+    first, last = _write(VALID)(tmp_path / "a"), _write(VALID.replace("shop", "shop-eu"))(tmp_path / "c")
+    broken = _write(VALID.replace("t3.small", "t3.tiny"))(tmp_path / "b")
+    assert main(["fleet", "validate", str(first), str(broken), str(tmp_path / "none.yml"), str(last)]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{first}: valid: cluster shop, 0 auto scaling group(s), 1 spot fleet(s)",
+                                f"{last}: valid: cluster shop-eu, 0 auto scaling group(s), 1 spot fleet(s)"]
+    assert f"error: {broken}: 1 problem(s)" in err and "bids.0.instance_type: expected an EC2" in err, err
+    assert f"error: {tmp_path / 'none.yml'}: No such file or directory" in err, err
+    assert err.rstrip().endswith("error: 2 of 4 files invalid"), err
+    assert main(["fleet", "validate", str(first), str(last)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2

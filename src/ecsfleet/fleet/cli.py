@@ -117,16 +117,42 @@ def _checked_stacks(infra: Infra, version: str) -> list[DesiredStack]:
 
 
 @app.command()
-def validate(infra_yml: InfraArg = None, allow_outside_files: AllowOutside = None) -> None:
+def validate(
+    infra_ymls: Annotated[list[str] | None, typer.Argument(
+        metavar="[INFRA_YML]...", show_default=False,
+        help="infra.yml files to read (default: $VALUES_FILE, then ./infra.yml).")] = None,
+    allow_outside_files: AllowOutside = None,
+) -> None:
     """Check infra.yml against the whole schema; every problem is listed with its line and key.
-    The files it names are read and its user_data template rendered."""
+    The files it names are read and its user_data template rendered. Given several files (a
+    repository of clusters, in CI), each is checked and reported, and the exit code is 2 if any
+    is invalid."""
+    if not infra_ymls or len(infra_ymls) == 1:
+        typer.echo(_validated(infra_ymls[0] if infra_ymls else None, allow_outside_files))
+        return
+    from ..cli import fail
+
+    invalid = 0
+    for infra_yml in infra_ymls:
+        try:
+            typer.echo(_validated(infra_yml, allow_outside_files))
+        except UserError as error:  # the next file is still checked: a CI run lists every broken one
+            invalid += 1
+            fail(str(error), error.exit_code)
+    if invalid:
+        fail(f"{invalid} of {len(infra_ymls)} files invalid", UserError.exit_code)
+        raise typer.Exit(UserError.exit_code)
+
+
+def _validated(infra_yml: str | None, allow_outside_files: bool | None) -> str:
+    """`validate`'s line for one valid file; a UserError names what is wrong with it."""
     from .schema import load_infra
 
     path, infra = load_infra(infra_yml, allow_outside_files)
     _checked_stacks(infra, "validate")  # load_infra logged the keys whose meaning differs from the original's
     groups, fleets = infra.ec2_instances.auto_scaling_groups, infra.ec2_instances.spot_fleets
-    typer.echo(f"{path}: valid: cluster {infra.cluster.name}, {len(groups)} auto scaling group(s), "
-               f"{len(fleets)} spot fleet(s)")
+    return (f"{path}: valid: cluster {infra.cluster.name}, {len(groups)} auto scaling group(s), "
+            f"{len(fleets)} spot fleet(s)")
 
 
 @app.command()
