@@ -27,6 +27,11 @@ first size, dns-sync's converged pass is also compared with lb-sync's in 21 alte
 of each in turn): the median and range of those ratios, steadier than the ratio of two medians
 taken one planner after the other.
 
+Each size also times a floor: a loop that only reaches what every planner reaches, each task's
+statuses and host and each of its containers' port bindings, and computes nothing. Its growth
+from the first size to the last is the machine's own (its caches), which no planner walking the
+same objects can go below.
+
     python bench/plan_time.py                              # the tables
     python bench/plan_time.py --chart docs/plan_time.png   # and the chart of time and memory
 """
@@ -74,6 +79,7 @@ TASKS_PER_SERVICE = 200
 MANY_SERVICES = 250  # lb-sync at the first size, five times the services over the same tasks
 RUNS = 5
 ALTERNATIONS = 21  # alternate runs of dns-sync's and lb-sync's converged passes, at the first size
+FLOOR_RUNS = 21  # the floor takes a few milliseconds: more runs for a steady median
 DNS_ZONE = Zone("Z1", f"{ZONE}.", False)
 PLANNERS = ("lb-sync", "dns-sync", "agents")
 
@@ -157,6 +163,18 @@ def dns_cases(snap: ClusterSnapshot, services: int) -> list[tuple[str, Callable[
     ]
 
 
+def floor_walk(snap: ClusterSnapshot) -> int:
+    """What every planner reaches at least, with nothing computed: each task's statuses and host,
+    each of its containers' port bindings."""
+    reached = 0
+    for task in snap.tasks:
+        if task.last_status == task.desired_status and task.container_instance_arn is not None:
+            for container in task.containers:
+                for binding in container.bindings:
+                    reached += binding.host_port > 0
+    return reached
+
+
 def agents_cases(snap: ClusterSnapshot) -> list[tuple[str, Callable[[], int]]]:
     return [("decide", lambda: len(decide(fresh(snap), Options()).candidates))]
 
@@ -170,6 +188,7 @@ class Size:
     rss_mib: float  # its peak resident memory, planners run
     rows: tuple[Row, ...]
     dns_over_lb: tuple[float, ...] = ()  # converged passes, alternate runs (the first size only)
+    floor_ms: float = 0.0  # floor_walk's median CPU time
 
     def steady(self, planner: str) -> Row:
         """The planner's converged pass (what a controller does at every pass), or its only case."""
@@ -232,12 +251,13 @@ def one_size(tasks: int) -> Size:
     cases += [("dns-sync", name, work) for name, work in dns_cases(snap, services)]
     cases += [("agents", name, work) for name, work in agents_cases(snap)]
     rows = [row(*case) for case in cases]
+    floor_ms, _ = cpu_ms(lambda: floor_walk(snap), FLOOR_RUNS)
     rss_mib = max_rss_mib()
     ratios = alternate(converged_cases(cases)) if tasks == SIZES[0] else ()
     if tasks == SIZES[0]:  # last: its second snapshot would change the others' heap (and collections)
         many = synthetic_snapshot(tasks, instances, MANY_SERVICES)
         rows += [row("lb-sync", name, work) for name, work in lbsync_cases(many)[1:]]
-    return Size(tasks, instances, services, imports_mib, rss_mib, tuple(rows), ratios)
+    return Size(tasks, instances, services, imports_mib, rss_mib, tuple(rows), ratios, floor_ms)
 
 
 def converged_cases(cases: Sequence[tuple[str, str, Callable[[], int]]]) -> dict[str, Callable[[], int]]:
@@ -289,6 +309,8 @@ def chart(results: Sequence[Size], path: Path) -> None:
                   label=f"{planner}, with the garbage collector")
         right.plot(tasks, [r.peak_mib(planner) for r in results], marker="o", color=color,
                    label=f"{planner}: allocated by it")
+    left.plot(tasks, [r.floor_ms for r in results], marker="s", color="grey",
+              label="floor: reaching each task's objects, nothing computed")
     right.plot(tasks, [r.rss_mib for r in results], marker="s", color="black", label="whole process: peak resident")
     right.plot(tasks, [r.imports_mib for r in results], linestyle="--", color="grey",
                label="whole process: before the snapshot")
@@ -334,6 +356,10 @@ def main() -> None:
                        f"{last.steady(p).calls / first.steady(p).calls:.2f}x calls" for p in PLANNERS)
     print(f"{last.tasks:,} / {first.tasks:,} tasks, converged pass: {ratios} (tasks and instances: "
           f"{last.tasks / first.tasks:.0f}x)")
+    floors = ", ".join(f"{r.floor_ms:.2f} ms at {r.tasks:,}" for r in results)
+    print(f"floor (a loop reaching each task's statuses, host and port bindings, computing nothing; median of "
+          f"{FLOOR_RUNS}): {floors}: {last.floor_ms / first.floor_ms:.2f}x from {first.tasks:,} to "
+          f"{last.tasks:,} tasks")
     alternating = sorted(first.dns_over_lb)
     print(f"dns-sync / lb-sync at {first.tasks:,} tasks, same process: "
           f"{first.steady('dns-sync').median_ms / first.steady('lb-sync').median_ms:.2f} (medians above); "

@@ -4,14 +4,16 @@ of the snapshot's tasks and instances) at two sizes of the same cluster."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from builders import host, snapshot, task
-from ecsfleet.agents.plan import Options, decide
+from ecsfleet.agents.plan import Options, decide, version_key
 from ecsfleet.dns import names, records
 from ecsfleet.dns.endpoints import snapshot_endpoints, snapshot_values
 from ecsfleet.dns.filters import NameRules, screen
@@ -144,6 +146,21 @@ def test_planners_scan_the_snapshot_a_fixed_number_of_times(size: int) -> None:
     assert scans(lambda: lb_plan(snap, services, lbs, scope)) == size_of
     assert scans(lambda: dns_pass(snap)) <= 2 * size_of
     assert scans(lambda: decide(snap, Options())) <= 5 * hosts
+
+
+def test_agents_parse_each_distinct_agent_version_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster's hosts run a few agent versions: each is parsed once, not once a host (it was
+    most of a pass at 5,000 hosts), and the order stays oldest first, then by instance id."""
+    versions = ("1.88.0", "1.9.1", "1.70.2")
+    snap = cluster(1_000, HOSTS)
+    snap = dataclasses.replace(snap, instances=tuple(
+        dataclasses.replace(i, agent_version=versions[n % 3]) for n, i in enumerate(snap.instances)))
+    parsed = counted(monkeypatch, re, "findall")
+    version_key.cache_clear()
+    candidates = decide(snap, Options()).candidates
+    assert len(parsed) == len(versions)
+    assert [i.agent_version for i in candidates[:3]] == ["1.9.1"] * 3 and candidates[-1].agent_version == "1.88.0"
+    assert [i.ec2_instance_id for i in candidates[:2]] == ["i-0002", "i-0005"]
 
 
 def test_a_converged_pass_sends_nothing_at_any_size() -> None:

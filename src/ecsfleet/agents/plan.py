@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from ..snapshot import ClusterSnapshot, ContainerInstance
 
@@ -32,7 +34,11 @@ class Decision:
         return not self.blocked
 
 
+@functools.lru_cache(maxsize=256)
 def version_key(version: str | None) -> tuple[int, ...]:
+    """The agent version as numbers, for "oldest first". Cached: a cluster's thousands of hosts run
+    a few versions, and parsing each host's was most of a pass (bench/plan_time.py: 5.9 of 10.2 ms
+    at 5,000 hosts)."""
     return tuple(int(p) for p in re.findall(r"\d+", version or "")) or (0,)
 
 
@@ -71,13 +77,19 @@ def decide(snap: ClusterSnapshot, options: Options) -> Decision:
     if blocked:
         return Decision(snap.cluster, blocked=tuple(blocked))
     in_flight = tuple(sorted(i.ec2_instance_id for i in snap.instances if i.agent_update_status in IN_FLIGHT))
-    eligible = [i for i in snap.instances
-                if i.status == "ACTIVE" and i.agent_update_status not in IN_FLIGHT and _tags_match(i, options)]
-    reasons = [(i, unsupported(i)) for i in eligible]  # each instance judged once
-    refused = tuple(sorted((i.ec2_instance_id, why) for i, why in reasons if why is not None))
-    candidates = tuple(sorted(
-        (i for i, why in reasons if why is None),
-        key=lambda i: (version_key(i.agent_version), i.ec2_instance_id),
-    ))
+    supported: list[ContainerInstance] = []
+    refused: list[tuple[str, str]] = []
+    for i in snap.instances:
+        if i.status == "ACTIVE" and i.agent_update_status not in IN_FLIGHT and _tags_match(i, options):
+            why = unsupported(i)  # each instance judged once
+            if why is None:
+                supported.append(i)
+            else:
+                refused.append((i.ec2_instance_id, why))
+    # Oldest agent first, then by instance id: two stable sorts on keys the hosts already hold (a
+    # version's key is cached), where one on a (version, id) pair would make a tuple a host.
+    supported.sort(key=attrgetter("ec2_instance_id"))
+    supported.sort(key=lambda i: version_key(i.agent_version))
+    candidates = tuple(supported)
     return Decision(snap.cluster, in_flight=in_flight, candidates=candidates,
-                    slots=max(0, options.max_in_flight - len(in_flight)), unsupported=refused)
+                    slots=max(0, options.max_in_flight - len(in_flight)), unsupported=tuple(sorted(refused)))
