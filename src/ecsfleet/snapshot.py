@@ -108,7 +108,10 @@ class Task:
         return self.group.removeprefix("service:") if self.group.startswith("service:") else None
 
     def container(self, name: str) -> Container | None:
-        return next((c for c in self.containers if c.name == name), None)
+        for c in self.containers:  # a loop, not next() over a generator: lb-sync asks it of every task
+            if c.name == name:
+                return c
+        return None
 
 
 @dataclass(frozen=True, slots=True)
