@@ -82,13 +82,13 @@ def batches(desired: dict[tuple[str, RecordKey], RecordSet], converged: bool) ->
     return sum(len(pack(groups)) for groups in result.groups_by_zone.values())
 
 
-def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[Any]:
-    """The first arguments of every call of `module.name` from now on."""
+def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, arg: int = 0) -> list[Any]:
+    """The `arg`-th (first by default) arguments of every call of `module.name` from now on."""
     calls: list[Any] = []
     original: Callable[..., Any] = getattr(module, name)
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[0])
+        calls.append(args[arg])
         return original(*args, **kwargs)
 
     monkeypatch.setattr(module, name, counting)
@@ -155,14 +155,7 @@ def test_agents_parse_each_distinct_agent_version_once(monkeypatch: pytest.Monke
     snap = cluster(1_000, HOSTS)
     snap = dataclasses.replace(snap, instances=tuple(
         dataclasses.replace(i, agent_version=versions[n % 3]) for n, i in enumerate(snap.instances)))
-    parsed: list[str] = []
-    findall = re.findall
-
-    def counting(pattern: str, text: str, *args: Any) -> list[Any]:
-        parsed.append(text)
-        return findall(pattern, text, *args)
-
-    monkeypatch.setattr(re, "findall", counting)
+    parsed = counted(monkeypatch, re, "findall", arg=1)  # the text parsed
     version_key.cache_clear()
     candidates = decide(snap, Options()).candidates
     # (re.findall is the process's: only the versions' own parses are counted, not another thread's)
