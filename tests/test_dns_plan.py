@@ -133,6 +133,20 @@ def test_values_are_capped_so_an_upsert_of_the_set_fits_one_batch() -> None:
     assert pack([(Change("UPSERT", record),)])[0][0][0].cost[1] <= 32000
 
 
+def test_a_converged_name_still_retires_what_lies_beside_its_set() -> None:
+    """A simple set already as wanted is skipped without a second look only when nothing else is
+    under its name: a registry record left by one of our per-value sets (its set deleted by hand)
+    is still deleted, and someone else's is still reported."""
+    want = RecordSet("web.example.com.", "A", 10, ("10.0.0.1",))
+    existing = {("Z1", want.key): want, ("Z1", registry_key(want.key)): registry_record(want.key, "me", 300)}
+    left = RecordKey("web.example.com.", "A", "10.0.0.9")
+    orphan = {("Z1", registry_key(left)): registry_record(left, "me", 300)}
+    result = plan({("Z1", want.key): want}, existing | orphan, "me")
+    assert [(c.action, c.record.record_type, c.record.set_identifier) for _, c in result.changes] == [
+        ("DELETE", "TXT", "10.0.0.9")]
+    assert plan({("Z1", want.key): want}, existing | orphan, "me", policy="upsert-only").changes == []
+
+
 def test_a_name_held_by_an_alias_or_a_cname_is_left_alone() -> None:
     alias = RecordSet("web.example.com.", "A", 0, (), alias=True)
     cname = RecordSet("api.example.com.", "CNAME", 300, ("web.example.com.",))

@@ -503,11 +503,13 @@ def _plan_name(name_key: NameKey, state: NameState, wants: Mapping[str | None, R
     label = f"{name} {kind} in zone {zone_id}"
     valid: dict[str | None, RecordSet] = {}
     warnings: list[str] = []
+    settled = False  # the simple set is in the zone as wanted, written by this owner
     for set_id, want in sorted(wants.items(), key=lambda item: _by_set(item[0])):
         if state.sets.get(set_id) == want and state.ours(set_id, how.owner):
             # In the zone exactly as wanted, written by this owner: Route53 took it, and nothing
             # is sent. A converged pass checks no value (a cluster's every host port) again.
             valid[set_id] = want
+            settled = settled or set_id is None
             continue
         problems = _problems(want, how.checked)
         if problems:
@@ -520,6 +522,10 @@ def _plan_name(name_key: NameKey, state: NameState, wants: Mapping[str | None, R
     if valid and ((zone_id, name) in cnames or (zone_id, registry_key(RecordKey(name, kind)).name) in cnames):
         cname = f"{label}: a CNAME record holds the name (Route53 allows no other record beside it): left alone"
         return [], [*warnings, cname]
+    if None in valid and settled and len(state.sets) == 1 and len(state.registries) == 1:
+        # The simple set alone, ours and as wanted, nothing beside it: what `_simple` would find
+        # again, comparing every value a second time (a converged pass's every name).
+        return [], warnings
     if None in valid:
         changes, notes = _simple(label, state, valid[None], how)
     elif valid:
