@@ -219,12 +219,13 @@ def test_the_grouped_pass_validates_and_places_each_distinct_name_and_value_once
     assert dns_values_pass(snap) == expected > 0
     # As the endpoints' pass: each name where a container asks for it, as a record set's name and
     # as its registry record's name; each host's name as an SRV target; each address and SRV
-    # 'priority weight port' once; each name placed once by the filter and once by the record sets.
+    # 'priority weight port' once; each name placed once (the filter and the record sets share
+    # the pass's placement).
     assert sorted(set(name_calls)) == sorted(name_calls)
     assert len(name_calls) == 2 * SERVICES + 2 * 2 * SERVICES + HOSTS
     assert value_calls.count("A") == HOSTS
     assert len(head_calls) == tasks // HOSTS and len(target_calls) == HOSTS
-    assert len(placed) == 2 * 2 * SERVICES
+    assert len(placed) == 2 * SERVICES
     # Each task and instance read once.
     assert Scanned.items == tasks + HOSTS
 

@@ -51,11 +51,13 @@ def managed_records(existing: Mapping[tuple[str, RecordKey], RecordSet],
     return {k: r for k, r in existing.items() if rules.in_domains((managed_key(k[1]) or k[1]).name)}
 
 
-def screen(endpoints: Iterable[Endpoint], zones: Sequence[Zone], rules: NameRules) -> tuple[list[Endpoint], list[str]]:
-    """The endpoints dns-sync may publish, and a warning for each name it refuses (once a name)."""
+def screen(endpoints: Iterable[Endpoint], zones: Sequence[Zone], rules: NameRules,
+           placement: Placement | None = None) -> tuple[list[Endpoint], list[str]]:
+    """The endpoints dns-sync may publish, and a warning for each name it refuses (once a name).
+    `placement`: the pass's, when it has one (over `zones`)."""
     kept: list[Endpoint] = []
     refused: dict[str, str] = {}
-    placement = Placement(zones)
+    placement = Placement(zones) if placement is None else placement
     # A refusal depends on the name and its kind of address only: decided once for each.
     reasons: Memo[tuple[str, bool], str | None] = Memo(lambda key: _refusal(*key, placement, rules))
     for endpoint in endpoints:

@@ -88,12 +88,13 @@ def desired_records(
     return record_sets(grouped, zones, ttl, srv_ttl)
 
 
-def record_sets(grouped: Mapping[Wanted, Collection[str]], zones: Sequence[Zone], ttl: int, srv_ttl: int | None = None
-                ) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str]]:
+def record_sets(grouped: Mapping[Wanted, Collection[str]], zones: Sequence[Zone], ttl: int, srv_ttl: int | None = None,
+                placement: Placement | None = None) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str]]:
     """`desired_records` of values already grouped by name, type and kind of address
     (`endpoints.snapshot_values`): each kind placed in its zones once, its values merged there
-    with those of the other kind of address where both land in one zone."""
-    placement = Placement(zones)
+    with those of the other kind of address where both land in one zone. `placement`: the
+    pass's, when it has one (over `zones`)."""
+    placement = Placement(zones) if placement is None else placement
     values: dict[tuple[str, RecordKey], Collection[str]] = {}
     unplaced: set[str] = set()
     for (name, record_type, private), found in grouped.items():
@@ -137,9 +138,10 @@ def screened_records(
     each group stands for all its values."""
     standing = [Endpoint(name, record_type, next(iter(values)), "", private)
                 for (name, record_type, private), values in grouped.items() if values]
-    kept, refused = screen(standing, zones, rules)
+    placement = Placement(zones)  # one for both: the screen places every name the record sets place again
+    kept, refused = screen(standing, zones, rules, placement)
     desired, unplaced = record_sets({(e.name, e.record_type, e.private): grouped[(e.name, e.record_type, e.private)]
-                                     for e in kept}, zones, ttl, srv_ttl)
+                                     for e in kept}, zones, ttl, srv_ttl, placement)
     return desired, refused, unplaced
 
 
