@@ -17,7 +17,7 @@ from ecsfleet.dns.endpoints import snapshot_endpoints, snapshot_values
 from ecsfleet.dns.filters import NameRules, screen
 from ecsfleet.dns.plan import desired_records, screened_records
 from ecsfleet.dns.records import Zone
-from ecsfleet.snapshot import ClusterSnapshot
+from ecsfleet.snapshot import ClusterSnapshot, Container
 from support import in_fresh_interpreter
 
 # A public and a private zone sharing a suffix (split horizon), and a zone a longer name lands in.
@@ -31,24 +31,31 @@ RULES = st.sampled_from([NameRules(), NameRules.of(["corp.example.com"]), NameRu
                          NameRules(allow_wildcard=True, allow_apex=True)])
 
 
-def cluster(containers: list[tuple[dict[str, str], int, int, bool]]) -> ClusterSnapshot:
+def cluster(containers: list[tuple[dict[str, str], int, int, bool]], shared: bool = False) -> ClusterSnapshot:
     """A task per (env, host, port, serving): hosts without a public IP, without a host name, or
-    DRAINING; tasks stopping or not."""
+    DRAINING; tasks stopping or not. `shared`: equal containers are one object, on whatever host
+    their tasks run, as the snapshot's reader gives them."""
     hosts = [builders.host(1), dataclasses.replace(builders.host(2), public_ip=None),
              dataclasses.replace(builders.host(3), private_dns_name=None), builders.host(4, status="DRAINING")]
-    return builders.snapshot(hosts, [
-        builders.task(n, hosts[h], port, env=env, container="c", container_port=80,
-                      desired="RUNNING" if serving else "STOPPED")
-        for n, (env, h, port, serving) in enumerate(containers)])
+    tasks = [builders.task(n, hosts[h], port, env=env, container="c", container_port=80,
+                           desired="RUNNING" if serving else "STOPPED")
+             for n, (env, h, port, serving) in enumerate(containers)]
+    if shared:
+        one: dict[object, Container] = {}
+        tasks = [dataclasses.replace(t, containers=tuple(
+            one.setdefault((c.name, c.last_status, c.bindings, tuple(sorted(c.environment.items()))), c)
+            for c in t.containers)) for t in tasks]
+    return builders.snapshot(hosts, tasks)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(ENVS, st.integers(0, 3), st.sampled_from([80, 8080, 32768, 32769]), st.booleans()),
                 min_size=1, max_size=10),
-       RULES, st.sampled_from([None, 0]))
+       RULES, st.sampled_from([None, 0]), st.booleans())
 def test_the_grouped_read_plans_what_the_endpoints_plan(
-        containers: list[tuple[dict[str, str], int, int, bool]], rules: NameRules, srv_ttl: int | None) -> None:
-    snap = cluster(containers)
+        containers: list[tuple[dict[str, str], int, int, bool]], rules: NameRules, srv_ttl: int | None,
+        shared: bool) -> None:
+    snap = cluster(containers, shared)
     endpoints, source = snapshot_endpoints(snap)
     kept, refused = screen(endpoints, ZONES, rules)
     desired, unplaced = desired_records(kept, ZONES, 10, srv_ttl)

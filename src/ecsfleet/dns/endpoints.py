@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from ..collection import collection_paused
 from ..snapshot import ClusterSnapshot, PortBinding, Task, serves
-from .names import Checked, Memo, srv_text
+from .names import Checked, Memo, normalize, srv_text
 
 SRV_PRIORITY = 1
 SRV_WEIGHT = 1
@@ -51,6 +51,9 @@ Wanted = tuple[str, str, bool]
 # a set: CPython's collector never tracks a dict of strings, so it never walks a cluster's values,
 # where it walks every element of a set at each collection while the set lives.
 Values = dict[str, None]
+# Which of its host's addresses an A value is (`_Ask.how`): compared by identity.
+_PUBLIC = "public"
+_PRIVATE = "private"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ class _Ask:
     # Nothing in the variable itself stops it being published (a valid name and, for SRV, a
     # port): only the container's host and bindings can.
     sound: bool = field(init=False)
+    # What its value takes of the container and host (`_Reader.gather`): _PUBLIC or _PRIVATE (an
+    # A value: that address of the host), the container port whose host port an SRV value names,
+    # or None when it publishes nothing wherever it runs.
+    how: str | int | None = field(init=False)
 
     def __post_init__(self) -> None:
         srv = self.record_type == "SRV"
@@ -79,7 +86,14 @@ class _Ask:
         object.__setattr__(self, "private", private)
         object.__setattr__(self, "srv", srv)
         object.__setattr__(self, "wanted", (self.name, self.record_type, private))
-        object.__setattr__(self, "sound", self.name_problem is None and (self.port is not None or not srv))
+        sound = self.name_problem is None and (self.port is not None or not srv)
+        object.__setattr__(self, "sound", sound)
+        object.__setattr__(self, "how", None if not sound else self.port if srv else _PRIVATE if private else _PUBLIC)
+
+
+# One variable of an environment (`_Reader._asks_of`): the ask, the values it adds to, and its
+# `how`, unpacked with them in the loop over a cluster's containers.
+_Source = tuple[_Ask, Values, str | int | None]
 
 
 def _ask(variable: str, raw: str, checked: Checked) -> _Ask | None:
@@ -97,10 +111,13 @@ def _ask(variable: str, raw: str, checked: Checked) -> _Ask | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Place:
     """A host as its containers' values need it, read once per host rather than once per
-    container: its id, addresses, and SRV target normalized."""
+    container: its id, addresses, and SRV target normalized. Not frozen, though nothing changes
+    it: a frozen dataclass sets each field through `object.__setattr__`, and a pass makes one for
+    each host (0.8 -> 0.3 ms at 1,000 hosts, with `normalize` called straight: each host's name
+    is its own, so a memo of them only costs)."""
 
     id: str
     public_ip: str | None
@@ -108,9 +125,17 @@ class _Place:
     srv_target: str | None
 
     @classmethod
-    def of(cls, host_id: str, public_ip: str | None, private_ip: str | None, hostname: str | None,
-           checked: Checked) -> _Place:
-        return cls(host_id, public_ip, private_ip, checked.normalized(hostname) if hostname else None)
+    def of(cls, host_id: str, public_ip: str | None, private_ip: str | None, hostname: str | None) -> _Place:
+        return cls(host_id, public_ip, private_ip, normalize(hostname) if hostname else None)
+
+
+def _host_port(port: int | None, binds: tuple[PortBinding, ...], host_network: bool) -> int | None:
+    """The host port an SRV value of container port `port` names (None or 0: none)."""
+    for binding in binds:
+        if binding.container_port == port:
+            return binding.host_port
+    # No binding maps it: a port of the host's network, or a published host port (ecsd's reading).
+    return port if host_network or any(b.host_port == port for b in binds) else None
 
 
 def _value(ask: _Ask, binds: tuple[PortBinding, ...], place: _Place, host_network: bool) -> str | None:
@@ -120,15 +145,7 @@ def _value(ask: _Ask, binds: tuple[PortBinding, ...], place: _Place, host_networ
         return None
     if not ask.srv:
         return place.private_ip if ask.private else place.public_ip
-    port = ask.port
-    host_port = None
-    for binding in binds:
-        if binding.container_port == port:
-            host_port = binding.host_port
-            break
-    else:  # no binding maps it: a port of the host's network, or a published host port (ecsd's reading)
-        if host_network or any(b.host_port == port for b in binds):
-            host_port = port
+    host_port = _host_port(ask.port, binds, host_network)
     target = place.srv_target
     return srv_text(SRV_PRIORITY, SRV_WEIGHT, host_port, target) if host_port and target is not None else None
 
@@ -155,13 +172,13 @@ class _Reader:
         # (snapshot.merged_environment), so a cluster's containers are interpreted once per
         # definition. The mapping is kept with its answer, so that its id cannot be reused by
         # another mapping during the pass.
-        self._by_env: dict[int, tuple[Mapping[str, str], tuple[tuple[_Ask, Values], ...]]] = {}
+        self._by_env: dict[int, tuple[Mapping[str, str], tuple[_Source, ...]]] = {}
 
-    def _asks_of(self, env: Mapping[str, str]) -> tuple[tuple[_Ask, Values], ...]:
+    def _asks_of(self, env: Mapping[str, str]) -> tuple[_Source, ...]:
         known = self._by_env.get(id(env))
         if known is not None and known[0] is env:
             return known[1]
-        asks = tuple((ask, self.values.setdefault(ask.wanted, {}))
+        asks = tuple((ask, self.values.setdefault(ask.wanted, {}), ask.how)
                      for item in sorted(item for item in env.items() if item[0].startswith("SERVICE_"))
                      if (ask := self._asks[item]) is not None)
         self._by_env[id(env)] = (env, asks)
@@ -171,7 +188,7 @@ class _Reader:
                   label: str | Task, container: str | None = None, host_network: bool = False) -> None:
         """One container's endpoints, in order. `label` names it in warnings: the text, or the
         task whose container `container` is (written only when there is something to warn about)."""
-        for ask, _ in self._asks_of(env):
+        for ask, _, _ in self._asks_of(env):
             value = _value(ask, binds, place, host_network)
             if value is None:
                 self._refuse(_label(label, container), ask, place)
@@ -183,12 +200,13 @@ class _Reader:
         """The values of every container of the tasks that publish (`snapshot.serves`, on a host
         of `places`), each added to those of its kind of record set, where `container` makes an
         endpoint (a tuple the collector tracks) of each. Written out in one loop, with `serves`
-        and `_value`'s two common cases (an A value; an SRV value of a bound port): the calls it
-        saves are a sixth of a pass (bench/plan_time.py). tests/test_dns_values.py holds these
-        values to those of `snapshot_endpoints`, which calls both."""
+        and `_value` inlined, and what each variable takes of a host read once for each
+        environment mapping (`_Ask.how`). tests/test_dns_values.py holds these values to those
+        of `snapshot_endpoints`, which calls `_value`."""
         by_env = self._by_env
-        # Formatted once a pass rather than once a value: 10.7 -> 8.6-8.8 ms for a converged pass at
-        # 10,000 tasks (bench/plan_time.py), below lb-sync's again once its pass got faster.
+        # Formatted once a pass rather than once a value. Not kept by host port: with dynamic
+        # host ports nearly every task has its own, and a memo of them cost more than it saved
+        # (bench/plan_time.py's dynamic-ports case).
         head = f"{SRV_PRIORITY} {SRV_WEIGHT} "
         for task in tasks:
             place = places.get(task.container_instance_arn or "")
@@ -197,22 +215,24 @@ class _Reader:
                 continue
             target = place.srv_target
             for container in task.containers:
-                env, binds = container.environment, container.bindings
+                env = container.environment
                 known = by_env.get(id(env))
-                for ask, values in known[1] if known is not None and known[0] is env else self._asks_of(env):
-                    if not ask.sound:
+                for ask, values, how in known[1] if known is not None and known[0] is env else self._asks_of(env):
+                    if how is _PRIVATE:
+                        value = place.private_ip
+                    elif how is _PUBLIC:
+                        value = place.public_ip
+                    elif how is None or target is None:
                         value = None
-                    elif not ask.srv:
-                        value = place.private_ip if ask.private else place.public_ip
                     else:
-                        port = ask.port
+                        binds = container.bindings
                         for binding in binds:
-                            if binding.container_port == port:
-                                value = f"{head}{binding.host_port} {target}" \
-                                    if binding.host_port and target is not None else None
+                            if binding.container_port == how:
+                                host_port: int | None = binding.host_port
                                 break
                         else:
-                            value = _value(ask, binds, place, False)
+                            host_port = _host_port(ask.port, binds, False)
+                        value = f"{head}{host_port} {target}" if host_port else None
                     if value is None:
                         self._refuse(_label(task, container.name), ask, place)
                     else:
@@ -243,21 +263,21 @@ def container_endpoints(
     (naming the container and the variable; nothing else is held back). A container on the
     host's network (`--net=host`) has no bindings: its ports are the host's, as ecsd took them."""
     reader = _Reader()
-    place = _Place.of(host.id, host.public_ip, host.private_ip, host.hostname, reader.checked)
+    place = _Place.of(host.id, host.public_ip, host.private_ip, host.hostname)
     reader.container(env, tuple(bindings), place, label, host_network=host_network)
     return reader.found, reader.warnings
 
 
-def _places(snap: ClusterSnapshot, reader: _Reader) -> dict[str, _Place]:
+def _places(snap: ClusterSnapshot) -> dict[str, _Place]:
     """The ACTIVE hosts by ARN, each read once: tasks on a DRAINING host publish nothing."""
-    return {i.arn: _Place.of(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name, reader.checked)
+    return {i.arn: _Place.of(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name)
             for i in snap.instances if i.status == "ACTIVE"}
 
 
-def _serving(snap: ClusterSnapshot, reader: _Reader) -> Iterator[tuple[Task, _Place]]:
+def _serving(snap: ClusterSnapshot) -> Iterator[tuple[Task, _Place]]:
     """The tasks that publish (`snapshot.serves`: a stopping task's values leave DNS while it
     still runs), each with its host."""
-    places = _places(snap, reader)
+    places = _places(snap)
     for task in snap.tasks:
         if serves(task, snap.instance(task.container_instance_arn)):
             yield task, places[task.container_instance_arn or ""]
@@ -268,7 +288,7 @@ def snapshot_endpoints(snap: ClusterSnapshot) -> tuple[list[Endpoint], list[str]
     tasks: each host is read once, each distinct variable interpreted once."""
     reader = _Reader()
     with collection_paused():
-        for task, place in _serving(snap, reader):
+        for task, place in _serving(snap):
             for container in task.containers:
                 reader.container(container.environment, container.bindings, place, task, container.name)
     return reader.found, reader.warnings
@@ -281,7 +301,7 @@ def snapshot_values(snap: ClusterSnapshot) -> tuple[dict[Wanted, Values], list[s
     an endpoint (a tuple) for each container and name only to group them again: a value costs a
     dict insertion, and a pass no object a task that the collector would walk."""
     reader = _Reader()
-    places = _places(snap, reader)
+    places = _places(snap)
     with collection_paused():
         reader.gather(snap.tasks, places)
     return {wanted: values for wanted, values in reader.values.items() if values}, reader.warnings
