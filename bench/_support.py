@@ -217,12 +217,17 @@ def reads_and_writes(sb: Sandbox) -> tuple[int, int]:
 
 # ---- synthetic snapshots (no sandbox: for the pure planners) -----------------------------------
 
-def synthetic_snapshot(tasks: int, instances: int, services: int) -> ClusterSnapshot:
+def synthetic_snapshot(tasks: int, instances: int, services: int, dynamic_ports: bool = False) -> ClusterSnapshot:
     """`tasks` running tasks, `tasks // instances` a host on distinct host ports, of `services`
     families each publishing an SRV and an A name. Built as a pass reads a cluster: from the
     documents DescribeContainerInstances, EC2 DescribeInstances and DescribeTasks answer, each
     decoded from its own JSON (a new string for every value, as botocore gives them) and parsed by
-    the snapshot's own parser, so the objects and their memory are those a controller holds."""
+    the snapshot's own parser, so the objects and their memory are those a controller holds.
+
+    A service's tasks bind one host port on every host (a port by slot on the host), so the
+    parser gives them one container object; with `dynamic_ports` each task has a host port of its
+    own, spread over the ephemeral range as dynamic ports are in a cluster that has run a while,
+    and every task its own container."""
     per_host = max(1, math.ceil(tasks / instances))
     prefix = "arn:aws:ecs:us-east-1:123456789012"
     hosts = [parse_container_instance(*json.loads(json.dumps((
@@ -254,7 +259,8 @@ def synthetic_snapshot(tasks: int, instances: int, services: int) -> ClusterSnap
             "overrides": {"containerOverrides": []}, "lastStatus": "RUNNING", "desiredStatus": "RUNNING",
             "containers": [{"containerArn": f"{prefix}:container/bench/{n:032x}/{definition.family}",
                             "name": definition.family, "lastStatus": "RUNNING", "networkBindings": [
-                                {"bindIP": "0.0.0.0", "containerPort": CONTAINER_PORT, "hostPort": 32768 + n % per_host,
+                                {"bindIP": "0.0.0.0", "containerPort": CONTAINER_PORT, "hostPort": 32768 + (
+                                     (n * 7919) % 28_000 if dynamic_ports else n % per_host),
                                  "protocol": "tcp"}]}],
             "startedBy": f"ecs-svc/{n % services:019d}", "createdAt": T0.timestamp() + n,
             "startedAt": T0.timestamp() + n, "group": f"service:{definition.family}", "launchType": "EC2",

@@ -9,7 +9,10 @@ the planner must find nothing to do). dns-sync is timed from the snapshot to the
 as its controller runs it: the values the containers ask for (`snapshot_values`, grouped by name
 as they are read), the name filter, record sets, the diff with its validation, and packing.
 lb-sync's planner is also timed at 10,000 tasks with five times as many services over the same
-tasks (a planner scanning the tasks per service would grow with services x tasks).
+tasks (a planner scanning the tasks per service would grow with services x tasks), and both
+lb-sync's and dns-sync's on a snapshot where every task has a host port of its own (dynamic host
+ports spread over the ephemeral range): there the reader shares no container between tasks, so
+a planner cannot lean on that sharing without it showing.
 
 Each timed run plans from a `fresh` snapshot: the same tasks and instances, without the indexes
 (tasks by family, service and host; instances by ARN) that a `ClusterSnapshot` builds on first
@@ -186,8 +189,10 @@ class Size:
     services: int
     imports_mib: float  # the process's resident memory before the snapshot is built
     rss_mib: float  # its peak resident memory, planners run
-    rows: tuple[Row, ...]
+    rows: tuple[Row, ...]  # the size's own snapshot
+    others: tuple[Row, ...] = ()  # other snapshots of as many tasks (the first size only)
     dns_over_lb: tuple[float, ...] = ()  # converged passes, alternate runs (the first size only)
+    dns_over_lb_dynamic: tuple[float, ...] = ()  # the same, a host port a task
     floor_ms: float = 0.0  # floor_walk's median CPU time
 
     def steady(self, planner: str) -> Row:
@@ -254,10 +259,19 @@ def one_size(tasks: int) -> Size:
     floor_ms, _ = cpu_ms(lambda: floor_walk(snap), FLOOR_RUNS)
     rss_mib = max_rss_mib()
     ratios = alternate(converged_cases(cases)) if tasks == SIZES[0] else ()
-    if tasks == SIZES[0]:  # last: its second snapshot would change the others' heap (and collections)
+    others: list[Row] = []
+    dynamic_ratios: tuple[float, ...] = ()
+    if tasks == SIZES[0]:  # last: a second snapshot would change the others' heap (and collections)
         many = synthetic_snapshot(tasks, instances, MANY_SERVICES)
-        rows += [row("lb-sync", name, work) for name, work in lbsync_cases(many)[1:]]
-    return Size(tasks, instances, services, imports_mib, rss_mib, tuple(rows), ratios, floor_ms)
+        others += [row("lb-sync", name, work) for name, work in lbsync_cases(many)[1:]]
+        del many
+        dynamic = synthetic_snapshot(tasks, instances, services, dynamic_ports=True)
+        cases = (("lb-sync", lbsync_cases(dynamic)), ("dns-sync", dns_cases(dynamic, services)))
+        others += [row(planner, name.replace("services,", "services, a host port a task,"), work)
+                   for planner, planner_cases in cases for name, work in planner_cases[1:]]
+        dynamic_ratios = alternate({planner: planner_cases[1][1] for planner, planner_cases in cases})
+    return Size(tasks, instances, services, imports_mib, rss_mib, tuple(rows), tuple(others), ratios,
+                dynamic_ratios, floor_ms)
 
 
 def converged_cases(cases: Sequence[tuple[str, str, Callable[[], int]]]) -> dict[str, Callable[[], int]]:
@@ -277,6 +291,11 @@ def alternate(converged: Mapping[str, Callable[[], int]]) -> tuple[float, ...]:
     return tuple(ratios)
 
 
+def spread(ratios: Sequence[float]) -> str:
+    ordered = sorted(ratios)
+    return f"median {statistics.median(ordered):.2f}, {ordered[0]:.2f} to {ordered[-1]:.2f}"
+
+
 def row(planner: str, name: str, work: Callable[[], int]) -> Row:
     ms, gc_ms = cpu_ms(work, RUNS)
     return Row(planner, name, work(), ms, gc_ms, measure(work, 1).peak_mib, python_calls(work))
@@ -287,7 +306,9 @@ def run_size(tasks: int) -> Size:
     out = subprocess.run([sys.executable, __file__, "--one", str(tasks)], check=True, capture_output=True,
                          text=True).stdout
     found = json.loads(out)
-    return Size(**{**found, "rows": tuple(Row(**r) for r in found["rows"]), "dns_over_lb": tuple(found["dns_over_lb"])})
+    return Size(**{**found, "rows": tuple(Row(**r) for r in found["rows"]),
+                   "others": tuple(Row(**r) for r in found["others"]), "dns_over_lb": tuple(found["dns_over_lb"]),
+                   "dns_over_lb_dynamic": tuple(found["dns_over_lb_dynamic"])})
 
 
 def ex_gc(size: Size, planner: str) -> float:
@@ -340,7 +361,7 @@ def main() -> None:
     print(markdown_table(["planner", "actions / changes / candidates", f"median CPU ms ({RUNS} runs)",
                           "of which GC ms", "peak MiB", "Python calls"],
                          [(f"{r.planner}, {r.case}", r.work, f"{r.median_ms:.1f}", f"{r.gc_ms:.1f}",
-                           f"{r.peak_mib:.1f}", str(r.calls)) for r in first.rows]))
+                           f"{r.peak_mib:.1f}", str(r.calls)) for r in first.rows + first.others]))
     print()
     print("Converged pass by size, each size in a process of its own (peak RSS: ru_maxrss)")
     print(markdown_table(
@@ -360,11 +381,11 @@ def main() -> None:
     print(f"floor (a loop reaching each task's statuses, host and port bindings, computing nothing; median of "
           f"{FLOOR_RUNS}): {floors}: {last.floor_ms / first.floor_ms:.2f}x from {first.tasks:,} to "
           f"{last.tasks:,} tasks")
-    alternating = sorted(first.dns_over_lb)
+    alternating = first.dns_over_lb
     print(f"dns-sync / lb-sync at {first.tasks:,} tasks, same process: "
           f"{first.steady('dns-sync').median_ms / first.steady('lb-sync').median_ms:.2f} (medians above); "
-          f"{len(alternating)} alternate runs of each: median {statistics.median(alternating):.2f}, "
-          f"{alternating[0]:.2f} to {alternating[-1]:.2f}")
+          f"{len(alternating)} alternate runs of each: {spread(alternating)}; a host port a task, alternate runs: "
+          f"{spread(first.dns_over_lb_dynamic)}")
     if args.chart:
         chart(results, args.chart)
         print(f"chart: {args.chart}")
