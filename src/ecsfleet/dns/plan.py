@@ -51,7 +51,7 @@ class Change:
     def cost(self) -> tuple[int, int]:
         """(values, characters) this change counts against a batch; an UPSERT counts twice."""
         factor = 2 if self.action == "UPSERT" else 1
-        return factor * len(self.record.values), factor * sum(len(v) for v in self.record.values)
+        return factor * len(self.record.values), factor * sum(map(len, self.record.values))
 
     def describe(self) -> str:
         r = self.record
