@@ -167,7 +167,7 @@ def registry_owner(record: RecordSet) -> str | None:
 def _registry_fields(value: str) -> tuple[bool, str | None]:
     """Whether one TXT value is an ecsfleet registry entry, and the owner it names. Cached: a
     zone's registry records hold a handful of distinct values (one an owner), and a pass asks for
-    each name's owner several times: three parses a name in a converged pass)."""
+    each name's owner several times: three parses a name in a converged pass."""
     fields = dict(part.split("=", 1) for part in value.strip('"').split(",") if "=" in part)
     return fields.get("heritage") == HERITAGE, fields.get(f"{HERITAGE}/owner")
 
