@@ -266,10 +266,12 @@ def one_size(tasks: int) -> Size:
         others += [row("lb-sync", name, work) for name, work in lbsync_cases(many)[1:]]
         del many
         dynamic = synthetic_snapshot(tasks, instances, services, dynamic_ports=True)
-        cases = (("lb-sync", lbsync_cases(dynamic)), ("dns-sync", dns_cases(dynamic, services)))
-        others += [row(planner, name.replace("services,", "services, a host port a task,"), work)
-                   for planner, planner_cases in cases for name, work in planner_cases[1:]]
-        dynamic_ratios = alternate({planner: planner_cases[1][1] for planner, planner_cases in cases})
+        dynamic_cases = [(planner, name.replace("services,", "services, a host port a task,"), work)
+                         for planner, found in (("lb-sync", lbsync_cases(dynamic)),
+                                                ("dns-sync", dns_cases(dynamic, services)))
+                         for name, work in found[1:]]
+        others += [row(*case) for case in dynamic_cases]
+        dynamic_ratios = alternate(converged_cases(dynamic_cases))
     return Size(tasks, instances, services, imports_mib, rss_mib, tuple(rows), tuple(others), ratios,
                 dynamic_ratios, floor_ms)
 
@@ -381,11 +383,10 @@ def main() -> None:
     print(f"floor (a loop reaching each task's statuses, host and port bindings, computing nothing; median of "
           f"{FLOOR_RUNS}): {floors}: {last.floor_ms / first.floor_ms:.2f}x from {first.tasks:,} to "
           f"{last.tasks:,} tasks")
-    alternating = first.dns_over_lb
     print(f"dns-sync / lb-sync at {first.tasks:,} tasks, same process: "
           f"{first.steady('dns-sync').median_ms / first.steady('lb-sync').median_ms:.2f} (medians above); "
-          f"{len(alternating)} alternate runs of each: {spread(alternating)}; a host port a task, alternate runs: "
-          f"{spread(first.dns_over_lb_dynamic)}")
+          f"{len(first.dns_over_lb)} alternate runs of each: {spread(first.dns_over_lb)}; a host port a task, "
+          f"alternate runs: {spread(first.dns_over_lb_dynamic)}")
     if args.chart:
         chart(results, args.chart)
         print(f"chart: {args.chart}")
