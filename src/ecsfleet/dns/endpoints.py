@@ -167,7 +167,7 @@ class _Reader:
         checked = self.checked  # not self: a cycle would keep the pass's endpoints alive until a full collection
         self._asks: Memo[tuple[str, str], _Ask | None] = Memo(lambda item: _ask(*item, checked))
         self.values: dict[Wanted, Values] = {}  # `gather`'s, by kind (empty where no container got one)
-        # What each environment mapping asks for (each ask with the dict its values go to), by identity:
+        # What each environment mapping asks for (`_Source`s), by identity:
         # tasks of one task definition without overrides share their definition's mapping
         # (snapshot.merged_environment), so a cluster's containers are interpreted once per
         # definition. The mapping is kept with its answer, so that its id cannot be reused by
