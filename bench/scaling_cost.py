@@ -115,8 +115,9 @@ product code):
    TerminateInstances), and the 15 minutes start again: one step at a time.
 
 `--day`, `--hours`, `--step`, `--boot`, `--jobs`, `--trace DIR` (a CSV per day and scaler, one
-row a minute) and `--charts DIR` (a PNG per day) change or record the replay; the defaults are
-what docs/benchmarks.md reports. The replays run in parallel processes, at most `--jobs` at once
+row a minute, with the task-seconds pending in it and the scaler's scale-outs and scale-ins) and
+`--charts DIR` (a PNG per day) change or record the replay; the defaults are what
+docs/benchmarks.md reports. The replays run in parallel processes, at most `--jobs` at once
 (moto keeps its state per process, so each has its own sandbox).
 """
 
@@ -728,8 +729,11 @@ class Result:
     warnings: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
     # One row a minute: minute, desired tasks, pending tasks, EC2 instances, ACTIVE container
-    # instances (the minute's last sample), dollars an hour (the minute's average).
-    trace: list[tuple[int, int, int, int, int, float]] = field(default_factory=list)
+    # instances (the minute's last sample), dollars an hour (the minute's average), task-seconds
+    # pending (the minute's samples: what the day's total adds up, where its last sample misses
+    # tasks that waited less than a minute).
+    trace: list[tuple[int, int, int, int, int, float, float]] = field(default_factory=list)
+    actions: list[tuple[int, str]] = field(default_factory=list)  # (minute, "out" or "in"), the measured day's
 
 
 class Meter:
@@ -809,7 +813,7 @@ def replay(day_name: str, contender: Contender, minutes: int, step: int, boot_se
             if minute % step == 0:
                 scaler.tick(minute)
             sb.advance(0)  # new instances are seen (and their boot starts) when launched
-            count, minute_dollars = 0, 0.0
+            count, minute_dollars, minute_pending = 0, 0.0, 0.0
             for _ in range(samples_per_minute):
                 sb.advance(SAMPLE_SECONDS)
                 if minute >= 0:
@@ -818,16 +822,17 @@ def replay(day_name: str, contender: Contender, minutes: int, step: int, boot_se
                     minute_dollars += rate * SAMPLE_SECONDS / 3600
                     result.peak_instances = max(result.peak_instances, count)
                     result.peak_pending = max(result.peak_pending, pending)
-                    result.pending_task_seconds += pending * SAMPLE_SECONDS
+                    minute_pending += pending * SAMPLE_SECONDS
             by_scaler, at_spot = meter.new_kills()
             if minute >= 0:
                 result.dollars += minute_dollars
+                result.pending_task_seconds += minute_pending
                 result.killed_by_scaler += by_scaler
                 result.killed_at_spot += at_spot
                 active = sum(1 for ci in world.region.instances.values() if ci.status == "ACTIVE")
                 result.trace.append((minute, sum(s.desired(minute) for s in day.loads), meter.pending(),
-                                     count, active, minute_dollars * 60))
-        actions = [(m, kind) for m, kind in scaler.tally.actions if m >= 0]
+                                     count, active, minute_dollars * 60, minute_pending))
+        actions = result.actions = [(m, kind) for m, kind in scaler.tally.actions if m >= 0]
         result.scale_outs = sum(1 for _, kind in actions if kind == "out")
         result.scale_ins = sum(1 for _, kind in actions if kind == "in")
         result.reversals = sum(1 for m, kind in actions if kind == "out" and any(
@@ -881,8 +886,11 @@ def write_trace(directory: Path, result: Result) -> None:
     with (folder / f"{slug(result.scaler)}.csv").open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["minute", "desired_tasks", "pending_tasks", "ec2_instances", "active_instances",
-                         "dollars_per_hour"])
-        writer.writerows(result.trace)
+                         "dollars_per_hour", "pending_task_seconds", "scale_actions"])
+        by_minute: dict[int, list[str]] = {}
+        for minute, kind in result.actions:
+            by_minute.setdefault(minute, []).append(kind)
+        writer.writerows((*row, " ".join(by_minute.get(row[0], ()))) for row in result.trace)
 
 
 LEGEND_SERVICES = 6
@@ -979,7 +987,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--boot", type=float, default=120.0, help="seconds from launch to joining the cluster")
     parser.add_argument("--jobs", type=int, default=MAX_JOBS,
                         help=f"replays run at once, in parallel processes (default {MAX_JOBS})")
-    parser.add_argument("--trace", type=Path, help="write a CSV per day and scaler, one row a minute, into this folder")
+    parser.add_argument("--trace", type=Path,
+                        help="write a CSV per day and scaler, one row a minute (tasks desired and pending, instances, "
+                             "dollars an hour, task-seconds pending, scale-outs and scale-ins), into this folder")
     parser.add_argument("--charts", type=Path, help="write a chart per day, scaling-<day>.png, into this folder")
     parser.add_argument("--infra", choices=DAYS, help="print this day's infra.yml and exit")
     parser.add_argument("--scaler", action="append", metavar="TEXT",
