@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecsfleet.fleet.actions import SetCapacity
 from ecsfleet.fleet.capacity import TaskSize
@@ -184,6 +186,47 @@ def test_the_cheapest_offer_by_the_binding_resource() -> None:
     light = [TaskSize(512, 1024)] * 8  # CPU binds: 2 per instance of either; the c5 is cheaper
     decision = plan_scale_out(light, [], [], offers)
     assert [(launch.offer.group_id, launch.instances) for launch in decision.launches] == [("g-cpu", 4)]
+
+
+_TASKS = st.sampled_from([TaskSize(512, 256), TaskSize(1024, 512), TaskSize(2048, 1024), TaskSize(3000, 256),
+                          TaskSize(9000, 4096)])  # the last: larger than some types
+
+
+@st.composite
+def scale_outs(draw: st.DrawFn) -> tuple[list[TaskSize], list[TaskSize], list[Room], list[Offer]]:
+    shapes = {"c5.large": TaskSize(3686, 2048), "m5.large": TaskSize(7680, 2048), "r5.large": TaskSize(14745, 2048),
+              "m5.xlarge": TaskSize(15360, 4096)}
+    offers = [Offer(f"g{n}", draw(st.sampled_from(["asg", "spot"])), kind, draw(st.integers(1, 4)),
+                    draw(st.sampled_from([0.0, 0.03, 0.05, 0.1, 0.2])), shapes[kind], draw(st.integers(0, 6)))
+              for n, kind in enumerate(draw(st.lists(st.sampled_from(sorted(shapes)), max_size=3)))]
+    free = [Room(f"i-{n}", cpu, memory) for n, (cpu, memory) in
+            enumerate(draw(st.lists(st.tuples(st.integers(0, 2048), st.integers(0, 8192)), max_size=4)))]
+    return draw(st.lists(_TASKS, max_size=12)), draw(st.lists(_TASKS, max_size=2)), free, offers
+
+
+@settings(max_examples=300, deadline=None)
+@given(scale_outs())
+def test_a_scale_out_accounts_for_every_task_and_leaves_none_a_group_could_hold(
+        case: tuple[list[TaskSize], list[TaskSize], list[Room], list[Offer]]) -> None:
+    waiting, headroom, free, offers = case
+    decision = plan_scale_out(waiting, headroom, free, offers)
+    tasks = [*waiting, *headroom]
+    _, left = first_fit(tasks, free)
+    assert decision.on_free_room == len(tasks) - len(left)
+    assert decision.on_free_room + sum(launch.tasks for launch in decision.launches) + decision.unfit == len(tasks)
+    grown: dict[str, int] = {}
+    for launch in decision.launches:
+        assert launch.instances > 0 and launch.tasks > 0
+        grown[launch.offer.group_id] = grown.get(launch.offer.group_id, 0) + launch.instances * launch.offer.weight
+    room = {o.group_id: o.room - grown.get(o.group_id, 0) for o in offers}
+    assert all(r >= 0 for r in room.values())  # no group past its maximum
+    # What is left unfit fits no offer that could still grow: each such task is larger than
+    # every type a group with room left launches.
+    growable = [o.shape for o in offers if room[o.group_id] >= o.weight]
+    too_large = [t for t in left if not any(shape.cpu >= t.cpu and shape.memory >= t.memory for shape in growable)]
+    assert decision.unfit <= len(too_large)
+    if not left:
+        assert not decision.launches
 
 
 # Which mode a file gets.
