@@ -210,12 +210,18 @@ def scaling_key() -> ScalingKey | None:
     return None
 
 
-def with_mode(infra_yml: str, key: ScalingKey | None, mode: str | None) -> str:
-    """The day's infra.yml with `scaling: mode` written where the schema takes it."""
+def headroom_value(text: str) -> int | str:
+    """`--headroom` as infra.yml writes it: a whole number of copies, or a share such as 10%."""
+    return text if text.endswith("%") else int(text)
+
+
+def with_mode(infra_yml: str, key: ScalingKey | None, mode: str | None, headroom: int | str | None = None) -> str:
+    """The day's infra.yml with `scaling: mode` written where the schema takes it (and the
+    placement mode's `headroom`, when given)."""
     if key is None or mode is None:
         return infra_yml
     data = yaml.safe_load(infra_yml)
-    value: Any = {"mode": mode} if key.nested else mode
+    value: Any = ({"mode": mode} | ({} if headroom is None else {"headroom": headroom})) if key.nested else mode
     if key.where == "spot_fleets":
         for spot in data["ec2_instances"]["spot_fleets"]:
             spot["scaling"] = value
@@ -696,9 +702,12 @@ class Contender:
     label: str
     scaler: str
     mode: str | None = None
+    headroom: int | str | None = None  # the placement mode's, when not its default
 
 
-def contenders(day: Day) -> list[Contender]:
+def contenders(day: Day, headrooms: Sequence[int | str] = ()) -> list[Contender]:
+    """The day's rows: each ecsfleet mode (the one a new cluster gets first), the placement mode
+    again at each of `headrooms`, then the other scalers."""
     key = scaling_key()
     if key is None:
         ours = [Contender("ecsfleet", "ecsfleet")]
@@ -706,6 +715,9 @@ def contenders(day: Day) -> list[Contender]:
         default = default_mode(day.infra_yml)
         ours = [Contender(f"ecsfleet (scaling: {mode})", "ecsfleet", mode)
                 for mode in sorted(key.modes, key=lambda m: m != default)]
+        if key.nested and "placement" in key.modes:
+            ours += [Contender(f"ecsfleet (scaling: placement, headroom: {h})", "ecsfleet", "placement", h)
+                     for h in headrooms]
     return [*ours, *(Contender(name, name) for name in SCALERS if name != "ecsfleet")]
 
 
@@ -802,7 +814,8 @@ def replay(day_name: str, contender: Contender, minutes: int, step: int, boot_se
         mock_random.seed(SEED)
         for instance_type, (_, spot) in PRICES.items():
             sb.set_spot_price(instance_type, spot)
-        world = build_world(sb, day, with_mode(day.infra_yml, scaling_key(), contender.mode), boot_seconds)
+        infra_yml = with_mode(day.infra_yml, scaling_key(), contender.mode, contender.headroom)
+        world = build_world(sb, day, infra_yml, boot_seconds)
         scaler = SCALERS[contender.scaler](world)
         meter = Meter(world)
         samples_per_minute = round(60 / SAMPLE_SECONDS)
@@ -995,6 +1008,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scaler", action="append", metavar="TEXT",
                         help="replay only the scalers whose row names TEXT (repeatable; the capacity provider, "
                              "the ratios' reference, always runs)")
+    parser.add_argument("--headroom", action="append", default=[], type=headroom_value, metavar="VALUE",
+                        help="also replay the placement mode with this headroom (repeatable): copies of the largest "
+                             "task (2) or a share of the capacity (10%%)")
     args = parser.parse_args(argv)
     # The days write the seed's thresholds and name the mode only in the replays' own copies.
     logging.getLogger("ecsfleet.fleet.schema").setLevel(logging.ERROR)
@@ -1004,7 +1020,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     days = [DAYS[d] for d in dict.fromkeys(args.day)] if args.day else list(DAYS.values())
     minutes = round(args.hours * 60)
     started = time.perf_counter()
-    runs = [(day, contender) for day in days for contender in contenders(day)
+    runs = [(day, contender) for day in days for contender in contenders(day, args.headroom)
             if not args.scaler or contender.scaler.startswith("capacity provider")
             or any(text in contender.label for text in args.scaler)]
     with pool(max(1, args.jobs)) as executor:
