@@ -117,8 +117,9 @@ product code):
 `--day`, `--hours`, `--step`, `--boot`, `--jobs`, `--trace DIR` (a CSV per day and scaler, one
 row a minute, with the task-seconds pending in it and the scaler's scale-outs and scale-ins) and
 `--charts DIR` (a PNG per day) change or record the replay, and `--headroom VALUE` adds rows of
-the placement mode at another headroom; the defaults are what docs/benchmarks.md reports. The replays run in parallel processes, at most `--jobs` at once
-(moto keeps its state per process, so each has its own sandbox).
+the placement mode at another headroom; the defaults are what docs/benchmarks.md reports. The
+replays run in parallel processes, at most `--jobs` at once (moto keeps its state per process,
+so each has its own sandbox).
 """
 
 from __future__ import annotations
