@@ -18,7 +18,16 @@ from types import MappingProxyType
 
 from ecsfleet.fleet.capacity import TaskSize
 from ecsfleet.fleet.observe import VERSION_ATTRIBUTE, AsgInstance, AsgState, Fleet, FleetWorld, SpotFleetState
-from ecsfleet.fleet.plan import DRAIN_SINCE, DRAIN_WHY, Observation, Options, Plan, ServiceState, plan
+from ecsfleet.fleet.plan import (
+    DRAIN_SINCE,
+    DRAIN_WHY,
+    Observation,
+    Options,
+    Plan,
+    ServiceState,
+    intent_value,
+    plan,
+)
 from ecsfleet.fleet.schema import Infra, parse_infra
 from ecsfleet.fleet.stacks import FleetStacks, Stack
 from ecsfleet.fleet.templates import CLUSTER_TAG, VERSION_TAG, asg_logical_id, spot_fleet_logical_id
@@ -69,15 +78,17 @@ def infra(*, asg_min: int = 1, asg_max: int = 3, spot_min: int = 0, spot_max: in
     return parse_infra("infra.yml", text)
 
 
-def drained_by_ecsfleet(since: float, why: str = "scale-in") -> dict[str, str]:
-    """The attributes ecsfleet puts on an instance when it drains it: the reason before the state
-    change, the time once ECS answered DRAINING."""
-    return {DRAIN_SINCE: f"{since:.0f}", DRAIN_WHY: why}
+def drained_by_ecsfleet(since: float, why: str = "scale-in", *, timed: bool = True) -> dict[str, str]:
+    """The attributes ecsfleet puts on an instance when it drains it: the reason (with its time,
+    unless written by an older ecsfleet: `timed=False`) before the state change, the time once
+    ECS answered DRAINING."""
+    return {DRAIN_SINCE: f"{since:.0f}", DRAIN_WHY: intent_value(why, since) if timed else why}
 
 
-def drain_intended(why: str = "scale-in") -> dict[str, str]:
-    """What a drain that failed or was cut short after its first call leaves: the reason alone."""
-    return {DRAIN_WHY: why}
+def drain_intended(why: str = "scale-in", at: float | None = NOW - 9000) -> dict[str, str]:
+    """What a drain that failed or was cut short after its first call leaves: the reason alone,
+    written at `at` (by default long ago; None: without a time, as an older ecsfleet wrote it)."""
+    return {DRAIN_WHY: why if at is None else intent_value(why, at)}
 
 
 def service(name: str = "web", *, desired: int, running: int, pending: int = 0, cpu: int = TASK_CPU,

@@ -6,7 +6,8 @@ A drain is three calls: the reason (PutAttributes), UpdateContainerInstancesStat
 Auto Scaling group's termination (with its decrement) and the lifecycle completion. A rollout's
 switch is two stack updates: the new fleet active (with its claim on the old one), the old one
 inactive. Each cut runs the pass in a child process that kills itself with SIGKILL just before
-the chosen write, so nothing after it runs: no `finally`, no clean-up.
+the chosen write, so nothing after it runs: no `finally`, no clean-up. Two passes at once (a
+Lambda's schedule beside its queue) are a second pass run from inside the first one's calls.
 
 Against the sandbox, boto3 over HTTP; the controller's clock is the sandbox's.
 """
@@ -24,11 +25,13 @@ from typing import Any
 import pytest
 
 from ecsfleet.aws import Clients
+from ecsfleet.fleet.actions import Action
+from ecsfleet.fleet.apply import apply
 from ecsfleet.fleet.controller import FleetController
 from ecsfleet.fleet.deploy import deploy
 from ecsfleet.fleet.network import resolve_network
 from ecsfleet.fleet.observe import read_world
-from ecsfleet.fleet.plan import DRAIN_SINCE, DRAIN_WHY, REPLACES_TAG, Options
+from ecsfleet.fleet.plan import DRAIN_INTENT_GRACE, DRAIN_SINCE, DRAIN_WHY, REPLACES_TAG, Options, drain_started
 from ecsfleet.fleet.schema import Infra, load_infra
 from ecsfleet.runner import PassReport
 from ecsfleet.sandbox import Sandbox
@@ -197,7 +200,9 @@ def test_a_failed_drain_never_authorises_removing_an_instance_someone_drains_lat
     ci = instance(clients, infra, victim)
     assert ci is not None and ci.status == "ACTIVE" and DRAIN_SINCE not in ci.attributes
     assert (DRAIN_WHY in ci.attributes) == clean_up_fails
-    sb.advance(2 * DRAIN_TIMEOUT)  # the old mark's time, had there been one, is past the drain timeout
+    # The old mark's time, had there been one, is past the drain timeout; the intent is past the
+    # time another pass may still be acting on it.
+    sb.advance(DRAIN_INTENT_GRACE + 2 * DRAIN_TIMEOUT)
     if drained == "after-the-next-pass":
         cleared = controller(clients, infra, sb, autoscaling=False).reconcile(dry_run=False)
         assert [(o.kind, o.target, o.ok) for o in cleared.outcomes] == (
@@ -218,7 +223,7 @@ def test_a_pass_killed_between_the_mark_and_the_drain_never_authorises_a_removal
               if DRAIN_WHY in ci.attributes]
     assert len(marked) == 1 and marked[0].status == "ACTIVE" and DRAIN_SINCE not in marked[0].attributes
     victim = marked[0].ec2_instance_id
-    sb.advance(2 * DRAIN_TIMEOUT)
+    sb.advance(DRAIN_INTENT_GRACE + 2 * DRAIN_TIMEOUT)
     assert service_tasks_on(sb, victim) == 1
     drain_by_hand(sb, clients, infra, victim)
     reports = never_removed_while_tasks_move(sb, clients, infra, victim)
@@ -250,6 +255,12 @@ def test_a_drain_whose_confirmation_cannot_be_written_is_reported_and_never_remo
     ci = instance(clients, infra, drain.target)
     assert ci is not None and ci.status == "DRAINING" and DRAIN_SINCE not in ci.attributes
     reports = never_removed_while_tasks_move(sb, clients, infra, drain.target)
+    # Reported once the intent is older than a drain's own calls can take: until then another
+    # pass may be writing the confirmation.
+    assert not any(w.startswith(drain.target) for w in reports[0].warnings)
+    assert any(n.startswith(drain.target) and "not confirmed yet" in n for n in reports[0].notes)
+    sb.advance(DRAIN_INTENT_GRACE)
+    reports = never_removed_while_tasks_move(sb, clients, infra, drain.target, passes=1)
     assert any(w.startswith(drain.target) and "never confirmed" in w for w in reports[0].warnings)
 
 
@@ -277,6 +288,56 @@ def test_an_instance_whose_old_marks_cannot_be_cleared_is_not_drained_in_that_pa
     assert ci is not None and float(ci.attributes[DRAIN_SINCE]) == pytest.approx(sb.now(), abs=1)
 
 
+# ---- two passes at once (a Lambda's schedule beside its queue, or a person's pass beside it) ----
+
+
+@pytest.mark.usefixtures("scaled_in")
+@pytest.mark.parametrize("applied", ["at-once", "after-the-drain"])
+def test_a_pass_beside_a_drain_never_unclaims_it(sb: Sandbox, clients: Clients, infra: Infra, applied: str) -> None:
+    # A second pass observes between the first one's intent and its state change: it sees the
+    # intent on an ACTIVE instance, which is also what a drain cut short leaves. That pass does
+    # not scale (it plans nothing else for the instance); its plan is applied at once, or only
+    # once the first pass's drain is whole. Clearing the intent either way left the instance
+    # DRAINING without ecsfleet's claim: never removed, paid for ever.
+    beside = controller(Clients(clients.target), infra, sb, autoscaling=False)
+    late: list[list[Action]] = []
+
+    def second_pass() -> None:
+        if applied == "at-once":
+            beside.reconcile(dry_run=False)
+        else:
+            late.append(beside.plan()[1].actions)
+
+    before_first(clients, ("ecs", "UpdateContainerInstancesState"), second_pass)
+    first = controller(clients, infra, sb).reconcile(dry_run=False)
+    (drain,) = [o for o in first.outcomes if o.kind == "drain"]
+    assert drain.ok, first.summary()
+    if late:
+        apply(beside.clients, "shop", late[0], sb.now)
+    ci = instance(clients, infra, drain.target)
+    assert ci is not None and drain_started(ci) is not None
+    gone: set[str] = set()
+    for _ in range(4):  # ECS moves the service task, then the next pass removes the instance
+        sb.advance(10)
+        gone |= removed(controller(clients, infra, sb, autoscaling=False).reconcile(dry_run=False))
+    assert drain.target in gone and running(sb) == 3
+
+
+@pytest.mark.usefixtures("scaled_in")
+def test_an_intent_past_its_grace_on_an_active_instance_is_cleared(sb: Sandbox, clients: Clients,
+                                                                   infra: Infra) -> None:
+    writes = cut(sb, INFRA, 1)  # killed between the intent and the state change
+    assert writes == ["PutAttributes"]
+    quiet_pass = controller(clients, infra, sb, autoscaling=False)
+    kept = quiet_pass.reconcile(dry_run=False)
+    assert not kept.outcomes and any("its mark is kept" in n for n in kept.notes)
+    sb.advance(DRAIN_INTENT_GRACE + 1)
+    cleared = quiet_pass.reconcile(dry_run=False)
+    assert [(o.kind, o.ok) for o in cleared.outcomes] == [("clear-drain-mark", True)]
+    snapshot = read_world(clients, infra).snapshot
+    assert snapshot is not None and not any(DRAIN_WHY in ci.attributes for ci in snapshot.instances)
+
+
 # ---- issue 15: each fleet change cut after each of its calls -------------------------------------
 
 
@@ -298,7 +359,11 @@ def test_a_drain_cut_after_any_call_ends_whole_after_one_more_pass(sb: Sandbox, 
         # ECS drained it, but the confirmation was never written: ecsfleet cannot tell its drain
         # from anyone else's, so it says so and leaves the instance alone (never removes it).
         assert DRAIN_SINCE not in ci.attributes
-        assert any(w.startswith(ci.ec2_instance_id) and "never confirmed" in w for w in after.warnings)
+        assert any(n.startswith(ci.ec2_instance_id) and "not confirmed yet" in n for n in after.notes)
+        sb.advance(DRAIN_INTENT_GRACE + 1)
+        later = controller(clients, infra, sb, autoscaling=False).reconcile(dry_run=False)
+        assert any(w.startswith(ci.ec2_instance_id) and "never confirmed" in w for w in later.warnings)
+        assert not removed(later)
     else:
         # Never drained (0), or its mark taken back and drained again (1), or done (3): confirmed,
         # and the drain timeout counts from the drain, not from the first attempt.

@@ -26,6 +26,7 @@ from ecsfleet.fleet.actions import (
 )
 from ecsfleet.fleet.apply import spot_targets
 from ecsfleet.fleet.plan import (
+    DRAIN_INTENT_GRACE,
     DRAIN_SINCE,
     DRAIN_WHY,
     REPLACES_TAG,
@@ -792,7 +793,11 @@ def check_safety_rules(w: World, options: Options, interrupted: list[str], desir
 
 @pytest.mark.parametrize("attributes", [
     pytest.param(drain_intended(), id="intent-of-a-drain-cut-short"),
+    pytest.param(drain_intended(at=None), id="intent-without-a-time"),
+    pytest.param({DRAIN_WHY: "scale-in@soon"}, id="intent-whose-time-is-not-a-number"),
+    pytest.param(drain_intended(at=NOW + 10 * DRAIN_INTENT_GRACE), id="intent-from-far-ahead"),
     pytest.param(drained_by_ecsfleet(NOW - 9000), id="confirmed-mark-of-an-instance-set-active-again"),
+    pytest.param(drained_by_ecsfleet(NOW - 9000, timed=False), id="older-ecsfleet-s-marks"),
 ])
 def test_marks_on_an_active_instance_are_cleared(attributes: dict[str, str]) -> None:
     w = World(infra(asg_min=2))
@@ -802,6 +807,34 @@ def test_marks_on_an_active_instance_are_cleared(attributes: dict[str, str]) -> 
     (clear,) = of(result, ClearDrainMark)
     assert clear.ec2_instance_id == "i-od1" and set(clear.names) == set(attributes)
     assert not removed(result) and not drained(result)
+
+
+@pytest.mark.parametrize("attributes", [
+    pytest.param(drain_intended(at=NOW - 5), id="intent-another-pass-just-wrote"),
+    pytest.param({**drained_by_ecsfleet(NOW - 9000), **drain_intended(at=NOW - 5)},
+                 id="new-intent-beside-an-old-confirmation"),
+    pytest.param(drain_intended(at=NOW - DRAIN_INTENT_GRACE), id="intent-at-the-end-of-its-grace"),
+])
+def test_a_fresh_intent_on_an_active_instance_is_kept(attributes: dict[str, str]) -> None:
+    # Another pass may be between the intent and the state change (a Lambda's schedule and its
+    # queue run passes at once): clearing the intent would leave its drain unclaimed.
+    w = World(infra(asg_min=2))
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1", "i-od2")
+    w.host("i-od1", attributes=attributes).host("i-od2").run("i-od1", 2).run("i-od2", 2)
+    result = w.plan(services=[service(desired=4, running=4)])
+    assert not of(result, ClearDrainMark) and not result.warnings
+    assert any(n.startswith("i-od1") and "its mark is kept" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("tasks", [0, 3])
+def test_a_drain_another_pass_has_not_confirmed_yet_is_noted_not_warned_and_never_removed(tasks: int) -> None:
+    w = World(infra())
+    w.fleet("v1", active=True, created=1).asg(w.config, "i-od1").spot(w.config, "i-s1", "i-s2")
+    w.host("i-od1", "i-s1").host("i-s2", status="DRAINING", attributes=drain_intended(at=NOW - 30)).run("i-s2", tasks)
+    result = w.plan(Options(drain_timeout=10), services=[service(desired=tasks, running=tasks)])
+    assert "i-s2" not in removed(result) and not of(result, ClearDrainMark)
+    assert not [m for m in result.warnings if m.startswith("i-s2")]
+    assert any(n.startswith("i-s2") and "not confirmed yet" in n for n in result.notes)
 
 
 @pytest.mark.parametrize("attributes", [
@@ -825,8 +858,12 @@ def test_a_draining_instance_without_ecsfleet_s_confirmation_is_never_removed(at
 def test_the_drain_timeout_counts_only_from_a_confirmed_mark() -> None:
     assert drain_started(World(infra()).host("i-1", status="DRAINING", attributes=drained_by_ecsfleet(NOW - 5))
                          .build().snapshot.instances[0]) == float(f"{NOW - 5:.0f}")  # type: ignore[union-attr]
+    assert drain_started(World(infra()).host("i-1", status="DRAINING", attributes=drained_by_ecsfleet(
+        NOW - 5, timed=False)).build().snapshot.instances[0]) == float(f"{NOW - 5:.0f}")  # type: ignore[union-attr]
     for status, attributes in [("ACTIVE", drained_by_ecsfleet(NOW - 5)), ("DRAINING", drain_intended()),
-                               ("DRAINING", {DRAIN_SINCE: "nan", DRAIN_WHY: "scale-in"})]:
+                               ("DRAINING", {DRAIN_SINCE: "nan", DRAIN_WHY: "scale-in"}),
+                               # a confirmation older than its intent: left by an earlier drain
+                               ("DRAINING", {**drained_by_ecsfleet(NOW - 9000), **drain_intended(at=NOW - 60)})]:
         host = World(infra()).host("i-1", status=status, attributes=attributes).build().snapshot.instances[0]  # type: ignore[union-attr]
         assert drain_started(host) is None, (status, attributes)
 

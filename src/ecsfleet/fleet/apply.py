@@ -33,7 +33,7 @@ from .actions import (
     describe,
 )
 from .deploy import CAPABILITIES
-from .plan import DRAIN_SINCE, DRAIN_WHY, NO_STAMP, REPLACES_TAG, STATUS_STAMP_TAG
+from .plan import DRAIN_SINCE, DRAIN_WHY, NO_STAMP, REPLACES_TAG, STATUS_STAMP_TAG, intent_value
 from .stacks import Stack, parse_stack
 from .templates import DRAIN_HOOK
 
@@ -76,8 +76,11 @@ def _forget(ecs: Any, cluster: str, actions: Sequence[Drain]) -> None:
 def _drain_batch(ecs: Any, batch: Sequence[Drain], clock: Clock) -> list[Outcome]:
     cluster = batch[0].cluster
     try:
-        # Intent: one attribute per instance, so a batch of 10 is one PutAttributes (10 at most).
-        ecs.put_attributes(cluster=cluster, attributes=[m for a in batch for m in _marks(a, {DRAIN_WHY: a.why})])
+        # Intent: one attribute per instance, so a batch of 10 is one PutAttributes (10 at most);
+        # its time tells a pass running beside this one not to clear it (plan.DRAIN_INTENT_GRACE).
+        at = clock()
+        ecs.put_attributes(cluster=cluster, attributes=[m for a in batch
+                                                        for m in _marks(a, {DRAIN_WHY: intent_value(a.why, at)})])
         answer = ecs.update_container_instances_state(
             cluster=cluster, containerInstances=[a.container_instance_arn for a in batch], status="DRAINING")
     except Exception as error:
@@ -92,7 +95,9 @@ def _drain_batch(ecs: Any, batch: Sequence[Drain], clock: Clock) -> list[Outcome
         a.container_instance_arn: RuntimeError(failed.get(a.container_instance_arn) or "not DRAINING after the call")
         for a in batch if a not in done}
     if done:
-        since = f"{clock():.0f}"  # after ECS's answer: the drain timeout never starts before the drain
+        # After ECS's answer: the drain timeout never starts before the drain. Never before the
+        # intent's time either (a confirmation older than its intent confirms nothing).
+        since = f"{max(clock(), at):.0f}"
         try:
             ecs.put_attributes(cluster=cluster, attributes=[m for a in done for m in _marks(a, {DRAIN_SINCE: since})])
         except Exception as error:

@@ -7,8 +7,9 @@ In order of urgency:
    replacements elsewhere), or after the drain timeout, terminate them and lower their group's
    capacity so they are not replaced. "ecsfleet drained it" is a claim written on the instance,
    and a claim is trusted only while it is true (see `drain_started`): marks on an instance that
-   is not DRAINING are cleared, and an instance DRAINING without ecsfleet's confirmation is
-   someone else's and never removed.
+   is not DRAINING are cleared (once no other pass can still be acting on them:
+   DRAIN_INTENT_GRACE), and an instance DRAINING without ecsfleet's confirmation is someone
+   else's and never removed.
 4. Inactive fleets older than the newest active one: drain their instances a few at a time, only
    as fast as the active fleets can take their tasks; delete the stack of a fleet with no
    instances left. An active fleet, a fleet newer than every active one (a rollout in progress),
@@ -65,6 +66,16 @@ from .templates import DRAIN_HOOK, asg_logical_id, spot_fleet_logical_id
 DRAIN_SINCE = "ecsfleet.draining-since"
 DRAIN_WHY = "ecsfleet.drain-reason"
 DRAIN_MARKS = (DRAIN_SINCE, DRAIN_WHY)
+# The intent carries the time it was written ("scale-in@1764576000"). Two passes can run at once
+# (a Lambda's schedule and its queue), and a pass that finds an intent on an ACTIVE instance
+# cannot tell a drain cut short from one another pass is making (its state change comes one call
+# later): clearing that intent would leave the other pass's drain unclaimed, an instance draining
+# for ever that ecsfleet never removes. An intent is cleared only once it is older than this,
+# which no drain's three calls take (their retries end within minutes), and a confirmation
+# counts only if it is no older than the intent it confirms, so an old confirmation left on an
+# instance someone set ACTIVE again never confirms a new drain. An intent without a time (an
+# older ecsfleet's) is cleared at once, as it always was.
+DRAIN_INTENT_GRACE = 900.0
 # Stack tags of a rollout's switch: the stamp of a fleet's last status change, and the claim of a
 # fleet made active by a rollout: "<version>=<stamp> ..." of the fleets it replaces.
 STATUS_STAMP_TAG = "ecsfleet:status-stamp"
@@ -184,18 +195,50 @@ def _standalone(snapshot: ClusterSnapshot, instance: ContainerInstance) -> int:
     return sum(1 for t in snapshot.tasks_on(instance.arn) if not t.service and t.last_status != "STOPPED")
 
 
+def intent_value(why: str, at: float) -> str:
+    """The intent mark's value: the drain's reason and when it was written."""
+    return f"{why}@{at:.0f}"
+
+
+def _time(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def drain_intent(instance: ContainerInstance) -> tuple[str, float | None] | None:
+    """The intent mark: (reason, when it was written), None for no mark. The time is None for a
+    mark without one (written by an older ecsfleet) or with one that is not a number."""
+    raw = instance.attributes.get(DRAIN_WHY)
+    if raw is None:
+        return None
+    reason, sep, at = raw.rpartition("@")
+    return (reason, _time(at)) if sep else (raw, None)
+
+
+def _fresh_for(intent: tuple[str, float | None] | None, now: float) -> float | None:
+    """How long ago an intent another pass may still be acting on was written
+    (DRAIN_INTENT_GRACE); None for no intent, or one that is old or has no time."""
+    if intent is None or intent[1] is None or abs(now - intent[1]) > DRAIN_INTENT_GRACE:
+        return None
+    return now - intent[1]
+
+
 def drain_started(instance: ContainerInstance) -> float | None:
     """When ecsfleet's own drain of this instance took effect, or None when the instance is not
     draining by ecsfleet's hand: not DRAINING, or DRAINING without both marks (drained by a
     person, by the ECS agent for a spot interruption, by another tool, or by an ecsfleet drain
-    whose confirmation was never written: ecsfleet cannot tell these apart, so it claims none)."""
-    if instance.status != "DRAINING" or DRAIN_WHY not in instance.attributes:
+    whose confirmation was never written: ecsfleet cannot tell these apart, so it claims none),
+    or with a confirmation older than its intent (left from an earlier drain)."""
+    intent = drain_intent(instance)
+    if instance.status != "DRAINING" or intent is None:
         return None
-    try:
-        since = float(instance.attributes[DRAIN_SINCE])
-    except (KeyError, ValueError):
+    since = _time(instance.attributes.get(DRAIN_SINCE, ""))
+    if since is None or (intent[1] is not None and since < intent[1]):
         return None
-    return since if math.isfinite(since) else None
+    return since
 
 
 def _drained_for(instance: ContainerInstance, now: float) -> float | None:
@@ -203,13 +246,22 @@ def _drained_for(instance: ContainerInstance, now: float) -> float | None:
     return None if since is None else now - since
 
 
-def _stale_marks(snap: ClusterSnapshot) -> list[ClearDrainMark]:
+def _stale_marks(snap: ClusterSnapshot, now: float, result: Plan) -> None:
     """Marks on ACTIVE instances: a drain that failed or was cut short (or an instance someone set
-    ACTIVE again). Cleared, so that a later drain by anyone else finds no old claim to match."""
-    return [ClearDrainMark(snap.cluster, ci.arn, ci.ec2_instance_id, names,
-                           "not draining: an old drain mark no longer holds")
-            for ci in snap.instances if ci.status == "ACTIVE"
-            and (names := tuple(n for n in DRAIN_MARKS if n in ci.attributes))]
+    ACTIVE again). Cleared, so that a later drain by anyone else finds no old claim to match;
+    but not while the intent is fresh: another pass may be draining the instance right now."""
+    for ci in snap.instances:
+        if ci.status != "ACTIVE" or not (names := tuple(n for n in DRAIN_MARKS if n in ci.attributes)):
+            continue
+        intent = drain_intent(ci)
+        age = _fresh_for(intent, now)
+        if intent is not None and age is not None:
+            result.notes.append(f"{ci.ec2_instance_id}: a drain ({intent[0]}) was begun {age:.0f}s ago and the "
+                                "instance is not DRAINING yet: its mark is kept (another pass may be draining it; "
+                                f"the mark of a drain cut short is cleared after {DRAIN_INTENT_GRACE:.0f}s)")
+            continue
+        result.actions.append(ClearDrainMark(snap.cluster, ci.arn, ci.ec2_instance_id, names,
+                                             "not draining: an old drain mark no longer holds"))
 
 
 def parse_claims(value: str) -> dict[str, str]:
@@ -255,7 +307,7 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
     draining: set[str] = set()  # instances draining after this pass (ours, or planned here)
     handled: set[str] = set()
     timed_out = 0  # instances given up on after the drain timeout: exported so an alert can see it
-    result.actions += _stale_marks(snap)
+    _stale_marks(snap, obs.now, result)
     _unfinished_switches(world, result)
 
     def drain(ci: ContainerInstance, why: str, reason: str) -> None:
@@ -315,14 +367,18 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
         ec2 = ci.ec2_instance_id
         if ci.status != "DRAINING" or ec2 in handled or ec2 not in ours:
             continue
+        intent = drain_intent(ci)
         if drain_started(ci) is None:
-            if DRAIN_WHY in ci.attributes:
+            if _fresh_for(intent, obs.now) is not None:
+                result.notes.append(f"{ec2}: DRAINING, ecsfleet's drain of it not confirmed yet (another pass may "
+                                    "be confirming it)")
+            elif intent is not None:
                 result.warnings.append(
-                    f"{ec2}: DRAINING, but ecsfleet's drain of it ({ci.attributes[DRAIN_WHY]}) was never confirmed "
+                    f"{ec2}: DRAINING, but ecsfleet's drain of it ({intent[0]}) was never confirmed "
                     "(its pass failed or was cut short): someone else may have drained it, so ecsfleet leaves it "
                     "alone; terminate it, or set it ACTIVE and ecsfleet decides again")
             continue
-        if ci.attributes.get(DRAIN_WHY) == "spot":
+        if intent is not None and intent[0] == "spot":
             handled.add(ec2)  # AWS terminates it; the spot fleet replaces the capacity
             continue
         left = _service_tasks(snap, ci)
