@@ -26,9 +26,11 @@ from ecsfleet.fleet.scaling import expected_rise
 from ecsfleet.fleet.scaling_memory import (
     STANDARD_VALUE_MAX,
     Memory,
+    MemoryStore,
     compact,
     decode,
     encode,
+    merged,
     parameter_name,
     resume,
 )
@@ -123,6 +125,17 @@ def test_the_anti_flap_reserve_is_the_same_from_the_compacted_history(steps: lis
     full = Observation(World(placement()).build(), placement(), services, now=time, history=tuple(history))
     short = Observation(full.world, full.infra, services, now=time, history=tuple(compact(history)))
     assert expected_rise(full, window) == expected_rise(short, window)
+
+
+def test_a_write_keeps_what_another_process_wrote_since_this_one_read() -> None:
+    own = Memory(None, 90.0, (LoadSample(100.0, {"web": 4}), LoadSample(160.4, {"web": 5})))
+    other = Memory(50.0, 130.0, (LoadSample(100.0, {"web": 4}), LoadSample(130.0, {"web": 3}),
+                                 LoadSample(161.0, {"web": 6})))
+    both = merged(own, other)
+    assert (both.last_scale_out, both.last_scale_in) == (50.0, 130.0)
+    # In time order; at the same second (160.4 is stored as 161), this process's own sample.
+    assert [(s.time, s.desired["web"]) for s in both.samples] == [(100.0, 4), (130.0, 3), (160.4, 5)]
+    assert merged(own, Memory()) == Memory(None, 90.0, tuple(compact(own.samples)))
 
 
 def test_a_fresh_controller_continues_from_the_stored_samples() -> None:
@@ -222,7 +235,7 @@ def test_a_converged_daemon_writes_nothing_and_a_fresh_pass_reads_once(sb: Sandb
     assert calls == {}
     desire(sb, 5)
     daemon.reconcile(dry_run=False)
-    assert calls == {"PutParameter": 1}
+    assert calls == {"GetParameter": 1, "PutParameter": 1}  # read again just before the write
     assert stored(sb).samples[-1].desired == {"web": 5}
     sb.advance(60)
     calls.clear()
@@ -350,6 +363,24 @@ def test_a_pass_cut_between_the_write_and_its_actions_leaves_the_times_for_the_n
     assert any(n.startswith("consolidation waits: scaled out") for n in report.notes), report.notes
 
 
+def test_two_passes_at_once_keep_each_other_s_scale_time(sb: Sandbox, clients: Clients, infra: Infra) -> None:
+    # A Lambda's schedule and its queue run passes at once: both read the memory, one scales in
+    # and writes, then the other, which only saw the load change, writes.
+    spread_service(sb, clients, infra, desired=4)
+    fresh_pass(sb, clients, infra)  # the parameter exists, ecsfleet's
+    scaling_in, beside = MemoryStore(clients, "shop"), MemoryStore(Clients(clients.target), "shop")
+    before = scaling_in.load()
+    assert before is not None and beside.load() == before
+    sb.advance(60)
+    now = sb.now()
+    scaling_in.save(Memory(None, now, (*before.samples, LoadSample(now, {"web": 3}))))
+    beside.save(Memory(None, None, (*before.samples, LoadSample(now + 2, {"web": 6}))))
+    memory = stored(sb)
+    assert memory.last_scale_in == pytest.approx(now, abs=1)
+    assert [s.desired for s in memory.samples[-2:]] == [{"web": 3}, {"web": 6}]
+    assert not scaling_in.warnings and not beside.warnings
+
+
 def test_a_parameter_deleted_under_a_daemon_is_created_again_with_its_tag(sb: Sandbox, clients: Clients,
                                                                          infra: Infra) -> None:
     spread_service(sb, clients, infra, desired=4)
@@ -362,7 +393,7 @@ def test_a_parameter_deleted_under_a_daemon_is_created_again_with_its_tag(sb: Sa
     report = daemon.reconcile(dry_run=False)
     assert report.ok and not any("scaling memory" in w for w in report.warnings)
     # The overwrite created it anew (AWS takes no tags with Overwrite): tagged in a second call.
-    assert calls == {"PutParameter": 1, "AddTagsToResource": 1}
+    assert calls == {"GetParameter": 1, "PutParameter": 1, "AddTagsToResource": 1}
     assert ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=NAME)["TagList"] == TAG
     sb.advance(60)
     fresh_pass(sb, clients, infra)

@@ -14,7 +14,10 @@ newest fits (hundreds of services), the times alone are kept, and the pass says 
 
 A fresh controller continues from the stored samples; a daemon's own memory stays the truth and
 is written when it holds something new: a scale time, or counts that differ from those last
-written. Passes that saw the load unchanged write nothing, so the stored history says what the
+written. Each write reads the parameter again first and merges what another process wrote
+since (passes overlap: a Lambda's schedule beside its queue), so neither loses the other's
+scale time; SSM has no conditional write, which leaves only the moment between that read and
+the write. Passes that saw the load unchanged write nothing, so the stored history says what the
 load was each time it changed, and a reader takes the load as unchanged since the newest sample.
 
 Nothing here ends a pass: a refused read or write is a warning, and the pass goes on with what
@@ -174,6 +177,17 @@ def latest(time: float | None, other: float | None) -> float | None:
     return other if time is None else time if other is None else max(time, other)
 
 
+def merged(own: Memory, stored: Memory) -> Memory:
+    """What a write leaves when another process wrote since this one read: the later of each
+    scale time, and both processes' samples of the same cluster in time order (this one's where
+    both have one at the same second). Without it, a pass that only saw the load change would
+    write back an older scale time over the one a pass beside it had just written."""
+    by_second = {_seconds(s.time): s for s in stored.samples} | {_seconds(s.time): s for s in own.samples}
+    samples = compact([by_second[at] for at in sorted(t for t in by_second if t is not None)])
+    return Memory(latest(own.last_scale_out, stored.last_scale_out), latest(own.last_scale_in, stored.last_scale_in),
+                  tuple(samples))
+
+
 Key = tuple[float | None, float | None, Mapping[str, int] | None]
 
 
@@ -210,6 +224,10 @@ class MemoryStore:
         if kind not in self._warned:
             self._warned.add(kind)
             self.warnings.append(f"scaling memory {self.name}: {text}")
+
+    def _newer(self, error: NewerFormat) -> None:
+        self.owner = "newer"
+        self._warn("newer", f"{error}: left as it is; the load history lives in this controller's memory only")
 
     def _tagged_ours(self) -> bool | None:
         """True: the tag names this cluster; False: it does not; None: no such parameter."""
@@ -251,8 +269,7 @@ class MemoryStore:
         try:
             memory = decode(value)
         except NewerFormat as error:
-            self.owner = "newer"
-            self._warn("newer", f"{error}: left as it is; the load history lives in this controller's memory only")
+            self._newer(error)
             return None
         except ValueError as error:
             self._warn("corrupt", f"unreadable, {error}: replaced by what this controller sees")
@@ -261,10 +278,16 @@ class MemoryStore:
         return memory
 
     def save(self, memory: Memory) -> None:
-        """One PutParameter when the memory holds something new and the parameter is ecsfleet's
-        (or absent); never raises."""
+        """When the memory holds something new and the parameter is ecsfleet's (or absent): what
+        is stored now, read again (another process may have written since: a Lambda's passes
+        overlap), merged with it, in one PutParameter; never raises."""
         if self.owner in ("unknown", "foreign", "newer") or key(memory) == self.written:
             return
+        if self.owner == "ours":
+            with_stored = self._with_stored(memory)
+            if with_stored is None:
+                return
+            memory = with_stored
         encoded = encode(memory)
         if encoded.dropped:
             self._warn("size", f"{encoded.dropped} oldest of {encoded.dropped + encoded.kept} load sample(s) left out "
@@ -290,6 +313,25 @@ class MemoryStore:
         if self.owner == "ours" and answer.get("Version") == 1:
             self._tag_again()
         self.owner = "ours"
+
+    def _with_stored(self, memory: Memory) -> Memory | None:
+        """`memory` merged with the stored one, read again just before the write; None when a
+        newer ecsfleet wrote it since (left as it is). A read that fails, or finds no parameter or
+        an unreadable one, leaves `memory` as it is: written, it loses nothing this process saw."""
+        try:
+            value = self.clients("ssm").get_parameter(Name=self.name)["Parameter"]["Value"]
+        except Exception as error:
+            if error_code(error) != "ParameterNotFound":
+                self._warn("reread", f"not read again before the write ({error_code(error) or error}): a scale "
+                                     "time another pass wrote meanwhile may be overwritten")
+            return memory
+        try:
+            return merged(memory, decode(value))
+        except NewerFormat as error:
+            self._newer(error)
+            return None
+        except ValueError:
+            return memory  # unreadable: replaced, as at the first read
 
     def _tag_again(self) -> None:
         """The parameter was deleted since it was read, and the overwrite created it anew, without
