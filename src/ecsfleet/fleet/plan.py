@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..snapshot import ClusterSnapshot, ContainerInstance, Task
 from .actions import (
@@ -208,22 +209,26 @@ def _time(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def drain_intent(instance: ContainerInstance) -> tuple[str, float | None] | None:
-    """The intent mark: (reason, when it was written), None for no mark. The time is None for a
-    mark without one (written by an older ecsfleet) or with one that is not a number."""
+class DrainIntent(NamedTuple):
+    reason: str
+    at: float | None  # None: written by an older ecsfleet, without a time (or not a number)
+
+
+def drain_intent(instance: ContainerInstance) -> DrainIntent | None:
+    """The intent mark, None for no mark."""
     raw = instance.attributes.get(DRAIN_WHY)
     if raw is None:
         return None
     reason, sep, at = raw.rpartition("@")
-    return (reason, _time(at)) if sep else (raw, None)
+    return DrainIntent(reason, _time(at)) if sep else DrainIntent(raw, None)
 
 
-def _fresh_for(intent: tuple[str, float | None] | None, now: float) -> float | None:
+def _fresh_for(intent: DrainIntent | None, now: float) -> float | None:
     """How long ago an intent another pass may still be acting on was written
     (DRAIN_INTENT_GRACE); None for no intent, or one that is old or has no time."""
-    if intent is None or intent[1] is None or abs(now - intent[1]) > DRAIN_INTENT_GRACE:
+    if intent is None or intent.at is None or abs(now - intent.at) > DRAIN_INTENT_GRACE:
         return None
-    return now - intent[1]
+    return now - intent.at
 
 
 def drain_started(instance: ContainerInstance) -> float | None:
@@ -236,7 +241,7 @@ def drain_started(instance: ContainerInstance) -> float | None:
     if instance.status != "DRAINING" or intent is None:
         return None
     since = _time(instance.attributes.get(DRAIN_SINCE, ""))
-    if since is None or (intent[1] is not None and since < intent[1]):
+    if since is None or (intent.at is not None and since < intent.at):
         return None
     return since
 
@@ -256,7 +261,7 @@ def _stale_marks(snap: ClusterSnapshot, now: float, result: Plan) -> None:
         intent = drain_intent(ci)
         age = _fresh_for(intent, now)
         if intent is not None and age is not None:
-            result.notes.append(f"{ci.ec2_instance_id}: a drain ({intent[0]}) was begun {age:.0f}s ago and the "
+            result.notes.append(f"{ci.ec2_instance_id}: a drain ({intent.reason}) was begun {age:.0f}s ago and the "
                                 "instance is not DRAINING yet: its mark is kept (another pass may be draining it; "
                                 f"the mark of a drain cut short is cleared after {DRAIN_INTENT_GRACE:.0f}s)")
             continue
@@ -374,11 +379,11 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
                                     "be confirming it)")
             elif intent is not None:
                 result.warnings.append(
-                    f"{ec2}: DRAINING, but ecsfleet's drain of it ({intent[0]}) was never confirmed "
+                    f"{ec2}: DRAINING, but ecsfleet's drain of it ({intent.reason}) was never confirmed "
                     "(its pass failed or was cut short): someone else may have drained it, so ecsfleet leaves it "
                     "alone; terminate it, or set it ACTIVE and ecsfleet decides again")
             continue
-        if intent is not None and intent[0] == "spot":
+        if intent is not None and intent.reason == "spot":
             handled.add(ec2)  # AWS terminates it; the spot fleet replaces the capacity
             continue
         left = _service_tasks(snap, ci)
