@@ -223,6 +223,35 @@ def test_every_listener_keeps_protocols_certificate_and_policies(sb: Sandbox, cl
     assert safe_pass(controller(clients), dry_run=False).outcomes == () and elb_writes(sb) == []
 
 
+def test_a_listener_of_the_other_instance_protocol_kind_stays_and_the_rest_converges(
+        sb: Sandbox, clients: Clients) -> None:
+    # HTTP:80 to HTTP instances (the health check speaks HTTP) beside SSL:8443 to SSL instances on
+    # a port of its own: AWS refuses the two kinds on one instance port, so moving both to the
+    # task's port failed at every pass and held back the load balancer's other changes.
+    web_world(sb, hosts=2, desired=1)
+    certificate = sb.client("iam").upload_server_certificate(
+        ServerCertificateName="tls", CertificateBody="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        PrivateKey="-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+    )["ServerCertificateMetadata"]["Arn"]
+    tls = {"Protocol": "SSL", "LoadBalancerPort": 8443, "InstanceProtocol": "SSL", "InstancePort": 8443,
+           "SSLCertificateId": certificate}
+    sb.client("elb").create_load_balancer_listeners(LoadBalancerName="web-lb", Listeners=[tls])
+    (task,) = running_tasks(sb, "test")
+    port = task["containers"][0]["networkBindings"][0]["hostPort"]
+
+    report = safe_pass(controller(clients), dry_run=False)
+
+    assert report.ok and all(o.ok for o in report.outcomes), report.summary()
+    after = {d["Listener"]["LoadBalancerPort"]: d["Listener"] for d in describe_lb(sb)["ListenerDescriptions"]}
+    assert after[80]["InstancePort"] == port and after[8443] == tls
+    assert [i["InstanceId"] for i in describe_lb(sb)["Instances"]] == [host_of(sb, task)]
+    (warning,) = report.warnings
+    assert warning.startswith("web-lb: listener 8443 (SSL to SSL instances) stays on instance port 8443")
+    sb.reset_calls()
+    again = safe_pass(controller(clients), dry_run=False)
+    assert again.outcomes == () and elb_writes(sb) == [] and again.warnings == report.warnings
+
+
 def test_stopped_task_deregisters_its_host_while_it_still_runs(sb: Sandbox, clients: Clients) -> None:
     web_world(sb)
     assert safe_pass(controller(clients), dry_run=False).ok

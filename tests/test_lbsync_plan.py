@@ -156,3 +156,60 @@ def test_services_whose_tasks_are_interleaved_each_get_their_own_newest_task_and
         "api: i-0002 run it only on other host ports than 40001; a Classic ELB has one instance port, so they "
         "are not registered with api-lb",
     )
+
+
+# ---- listeners of both kinds of instance protocol ---------------------------------------------
+# AWS refuses listeners sharing an instance port whose instance protocols are not all secure
+# (HTTPS, SSL) or all plain (HTTP, TCP): the kind the port does not take stays where it is.
+
+PLAIN = Listener("HTTP", 80, "HTTP", 8080)
+TLS = Listener("SSL", 8443, "SSL", 8443, "arn:aws:acm:cert")
+TLS_TOO = Listener("HTTPS", 443, "HTTPS", 8443, "arn:aws:acm:cert")
+
+
+def mixed(check: str | None, *listeners: Listener) -> dict[str, LoadBalancer]:
+    health = HealthCheck(check, 10, 5, 2, 3) if check else None
+    return {"web-lb": LoadBalancer("web-lb", listeners, health, frozenset({"i-0001"}))}
+
+
+def moved(actions: tuple[object, ...]) -> set[int]:
+    return {a.listener.load_balancer_port for a in actions if isinstance(a, MoveListener)}
+
+
+def test_listeners_of_the_kind_the_health_check_does_not_speak_stay_with_a_warning() -> None:
+    h1 = host(1)
+    for check, moving, staying in [("HTTP:8080/health", {80}, TLS), ("SSL:8443", {8443}, PLAIN),
+                                   ("HTTPS:8443/health", {8443}, PLAIN)]:
+        result = plan(snapshot([h1], [task(1, h1, 32768)]), [WEB], mixed(check, PLAIN, TLS), {"i-0001"})
+        assert moved(result.actions) == moving, check
+        (warning,) = result.warnings
+        assert warning.startswith(f"web-lb: listener {staying.load_balancer_port} (") and \
+            f"stays on instance port {staying.instance_port}" in warning, warning
+
+
+def test_with_a_tcp_check_the_listeners_on_the_port_then_the_most_listeners_decide() -> None:
+    h1 = host(1)
+    snap = snapshot([h1], [task(1, h1, 32768)])
+    assert moved(plan(snap, [WEB], mixed("TCP:8080", PLAIN, TLS, TLS_TOO), {"i-0001"}).actions) == {443, 8443}
+    assert moved(plan(snap, [WEB], mixed("TCP:8080", PLAIN, TLS), {"i-0001"}).actions) == {80}  # a tie: plain
+    assert moved(plan(snap, [WEB], mixed(None, PLAIN, TLS), {"i-0001"}).actions) == {80}
+    on_port = Listener("SSL", 8443, "SSL", 32768, "arn:aws:acm:cert")
+    result = plan(snap, [WEB], mixed("TCP:32768", PLAIN, on_port), {"i-0001"})
+    assert moved(result.actions) == set() and len(result.warnings) == 1
+
+
+def test_a_listener_of_the_other_kind_already_on_the_port_holds_every_move_back() -> None:
+    h1 = host(1)
+    on_port = Listener("SSL", 8443, "SSL", 32768, "arn:aws:acm:cert")
+    result = plan(snapshot([h1], [task(1, h1, 32768)]), [WEB], mixed("HTTP:32768/health", PLAIN, on_port),
+                  {"i-0001"})
+    assert moved(result.actions) == set()
+    (warning,) = result.warnings
+    assert "listener 80 (HTTP to HTTP instances) stays on instance port 8080" in warning
+    assert "a listener already on port 32768 uses the other kind" in warning
+
+
+def test_listeners_of_one_kind_all_move_whatever_the_check() -> None:
+    h1 = host(1)
+    result = plan(snapshot([h1], [task(1, h1, 32768)]), [WEB], mixed("SSL:8443", TLS, TLS_TOO), {"i-0001"})
+    assert moved(result.actions) == {443, 8443} and result.warnings == ()

@@ -15,6 +15,7 @@ from ..collection import collection_paused
 from ..snapshot import ClusterSnapshot, Task, serves
 from .services import ServiceEntry
 
+_SECURE = frozenset({"HTTPS", "SSL"})  # instance protocols that speak TLS to the instance
 _TARGET = re.compile(r"^(?P<proto>[A-Za-z]+):(?P<port>\d+)(?P<path>/.*)?$")
 
 
@@ -40,6 +41,11 @@ class HealthCheck:
     def port(self) -> int | None:
         match = _TARGET.match(self.target)
         return int(match["port"]) if match else None
+
+    @property
+    def protocol(self) -> str | None:
+        match = _TARGET.match(self.target)
+        return match["proto"].upper() if match else None
 
     def on_port(self, port: int) -> HealthCheck:
         """The same check (protocol, path, timings) aimed at another port."""
@@ -254,22 +260,57 @@ def _sweep(snap: ClusterSnapshot, services: Sequence[ServiceEntry], scope: Colle
     return found
 
 
-def _listener_changes(lb: LoadBalancer, port: int | None) -> list[Action]:
+def _secure(instance_protocol: str) -> bool:
+    return instance_protocol.upper() in _SECURE
+
+
+def _port_kind(lb: LoadBalancer, listeners: Sequence[Listener], port: int) -> bool:
+    """Whether the service's port takes the secure (HTTPS, SSL) or the plain (HTTP, TCP)
+    listeners, when they disagree (AWS refuses listeners of both kinds on one instance port): as
+    the health check says when it speaks HTTP, HTTPS or SSL; else as the listeners already on the
+    port; else as most listeners (plain on a tie: TLS usually ends at the load balancer). A TCP
+    check connects to either kind."""
+    protocol = lb.health_check.protocol if lb.health_check is not None else None
+    if protocol in _SECURE or protocol == "HTTP":
+        return protocol in _SECURE
+    there = [_secure(listener.instance_protocol) for listener in listeners if listener.instance_port == port]
+    if there:
+        return there[0]
+    secure = sum(_secure(listener.instance_protocol) for listener in listeners)
+    return secure > len(listeners) - secure
+
+
+def _listener_changes(lb: LoadBalancer, port: int | None, warnings: list[str]) -> list[Action]:
     """Every listener on `port` (None: no serving task, so only interrupted moves are finished,
     on the port they were going to), with its backend policies following.
 
     A move recorded on the load balancer is finished first, whatever the process that began it:
     the listener it names is re-created from the record when it is missing, half moved or without
-    its policies, and the record is dropped once the listener is whole."""
+    its policies, and the record is dropped once the listener is whole.
+
+    Listeners whose instance protocols are of both kinds (secure and plain) cannot share the
+    port: those of the kind the port does not take (`_port_kind`) stay where they are (a recorded
+    move of one is put back), each with a warning, rather than a move AWS refuses at every pass
+    holding back the load balancer's other changes. If one of them already sits on the port,
+    nothing moves there."""
     actions: list[Action] = []
     pending = {m.listener.load_balancer_port: m for m in lb.moves}
     current = {listener.load_balancer_port: listener for listener in lb.listeners}
-    for lb_port in sorted(current.keys() | pending.keys()):
+    ports = sorted(current.keys() | pending.keys())
+    listeners = [pending[p].listener if p in pending else current[p] for p in ports]
+    kind = _port_kind(lb, listeners, port) if port is not None and len(
+        {_secure(listener.instance_protocol) for listener in listeners}) > 1 else None
+    blocked = kind is not None and any(
+        listener.instance_port == port and _secure(listener.instance_protocol) != kind for listener in lb.listeners)
+    for lb_port, listener in zip(ports, listeners, strict=True):
         move = pending.get(lb_port)
-        listener = move.listener if move else current[lb_port]
         target = port if port is not None else (move.instance_port if move else None)
         if target is None:
             continue
+        if kind is not None and (blocked or _secure(listener.instance_protocol) != kind):
+            if listener.instance_port != target:
+                warnings.append(_unmovable(lb, listener, target, kind, blocked))
+            target = listener.instance_port
         whole = replace(listener, instance_port=target)
         if move is None and listener.instance_port == target:
             continue
@@ -284,6 +325,18 @@ def _listener_changes(lb: LoadBalancer, port: int | None) -> list[Action]:
         actions.append(ResumeMove(lb.name, listener, target, lb_port in current) if move
                        else MoveListener(lb.name, listener, target))
     return actions
+
+
+def _unmovable(lb: LoadBalancer, listener: Listener, port: int, secure: bool, blocked: bool) -> str:
+    kind = "secure (HTTPS, SSL)" if secure else "plain (HTTP, TCP)"
+    why = (f"a listener already on port {port} uses the other kind" if blocked else
+           f"port {port} takes the {kind} ones"
+           + (f" (the health check is {lb.health_check.protocol})" if lb.health_check is not None
+              and lb.health_check.protocol in (*_SECURE, "HTTP") else ""))
+    return (f"{lb.name}: listener {listener.load_balancer_port} ({listener.protocol} to {listener.instance_protocol} "
+            f"instances) stays on instance port {listener.instance_port}: AWS gives listeners sharing an instance "
+            f"port one kind of instance protocol, and {why}; give it a load balancer of its own, or one instance "
+            "protocol kind to all")
 
 
 def plan_service(entry: ServiceEntry, lb: LoadBalancer, found: tuple[_Found, _Found], scope: Collection[str],
@@ -303,7 +356,7 @@ def plan_service(entry: ServiceEntry, lb: LoadBalancer, found: tuple[_Found, _Fo
     warnings = [*ambiguity, *used.warnings]
     registered_in_scope = lb.instances.intersection(scope)  # in C, over the smaller of the two when scope is a set
     if newest is None:
-        repairs = _listener_changes(lb, None)
+        repairs = _listener_changes(lb, None, warnings)
         leaving = tuple(sorted(registered_in_scope))
         if leaving and not tasks and not known_elsewhere:
             # A name that matches nothing is far more often a mistake (a typo, statika v0.1.0's
@@ -331,7 +384,7 @@ def plan_service(entry: ServiceEntry, lb: LoadBalancer, found: tuple[_Found, _Fo
         actions.append(Register(lb.name, joining))
     if lb.health_check is not None and lb.health_check.port not in (None, port):
         actions.append(SetHealthCheck(lb.name, lb.health_check.on_port(port), lb.health_check.target))
-    actions += _listener_changes(lb, port)
+    actions += _listener_changes(lb, port, warnings)
     leaving = tuple(sorted(registered_in_scope - on_port))
     if leaving:
         actions.append(Deregister(lb.name, leaving))
