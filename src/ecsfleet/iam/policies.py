@@ -253,8 +253,8 @@ FLEET = Capability(
         Grant("ScalingMemory", ("ssm:GetParameter", "ssm:ListTagsForResource", "ssm:PutParameter",
                                 "ssm:AddTagsToResource"),
               "the placement scaler's load history and scale times, kept across processes: read once per "
-              "controller and its tag checked, and again just before each write; created with its tag (a PutParameter with tags needs "
-              "ssm:AddTagsToResource too), overwritten only while it carries the tag",
+              "controller and its tag checked, and again just before each write; created with its tag (a "
+              "PutParameter with tags needs ssm:AddTagsToResource too), overwritten only while it carries the tag",
               On.SCALING_MEMORY, feature="scaling-memory"),
     ),
     features=(
