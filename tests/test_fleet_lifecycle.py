@@ -190,6 +190,11 @@ def test_a_spot_interruption_warning_drains_the_instance_at_once(sb: Sandbox, cl
     report = pass_(controller, sb)
     drained = [o for o in report.outcomes if o.kind == "drain"]
     assert [o.target for o in drained] == [spot_instance] and "spot interruption" in drained[0].detail
+    # The bare reason, no time: what an earlier ecsfleet running beside this one recognises.
+    snapshot = read_world(clients, infra).snapshot
+    assert snapshot is not None
+    marked = snapshot.instance_by_ec2_id(spot_instance)
+    assert marked is not None and marked.attributes[DRAIN_WHY] == "spot"
     # Within the two-minute notice ECS moved the service tasks; ecsfleet does not remove the
     # instance itself (AWS terminates it and the fleet replaces the capacity).
     sb.advance(60)

@@ -36,6 +36,7 @@ from ecsfleet.fleet.plan import (
     Options,
     Plan,
     drain_started,
+    intent_value,
     plan,
 )
 from ecsfleet.fleet.templates import DRAIN_HOOK
@@ -853,6 +854,11 @@ def test_a_draining_instance_without_ecsfleet_s_confirmation_is_never_removed(at
     warned = [m for m in result.warnings if m.startswith("i-s2")]
     assert len(warned) == (1 if DRAIN_WHY in attributes else 0)
     assert all("never confirmed" in m for m in warned)
+
+
+def test_an_intent_carries_its_time_but_a_spot_warning_s_keeps_the_bare_reason() -> None:
+    assert intent_value("scale-in", NOW + 0.4) == f"scale-in@{NOW:.0f}"
+    assert intent_value("spot", NOW) == "spot"  # AWS terminates it: no pass needs the time
 
 
 def test_the_drain_timeout_counts_only_from_a_confirmed_mark() -> None:

@@ -9,6 +9,8 @@ from typing import Literal
 GroupKind = Literal["asg", "spot"]
 # The why of a drain that scales in (Drain.why): the controller times the anti-flap window by it.
 SCALE_IN = "scale-in"
+# The why of a drain at a spot interruption warning: AWS terminates the instance, not ecsfleet.
+SPOT_WARNING = "spot"
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class Drain:
     container_instance_arn: str
     ec2_instance_id: str
     reason: str  # for people: what the plan saw, ending with the why in brackets
-    why: str  # for ecsfleet: written on the instance (plan.DRAIN_WHY), "spot", SCALE_IN, ...
+    why: str  # for ecsfleet: written on the instance (plan.DRAIN_WHY), SPOT_WARNING, SCALE_IN, ...
     kind: str = "drain"
 
     @property

@@ -44,6 +44,7 @@ from typing import NamedTuple
 from ..snapshot import ClusterSnapshot, ContainerInstance, Task
 from .actions import (
     SCALE_IN,
+    SPOT_WARNING,
     Action,
     ClearDrainMark,
     CompleteLifecycle,
@@ -197,8 +198,11 @@ def _standalone(snapshot: ClusterSnapshot, instance: ContainerInstance) -> int:
 
 
 def intent_value(why: str, at: float) -> str:
-    """The intent mark's value: the drain's reason and when it was written."""
-    return f"{why}@{at:.0f}"
+    """The intent mark's value: the drain's reason and when it was written. A spot warning's
+    drain keeps the bare reason: AWS terminates that instance whatever becomes of the mark, so no
+    pass needs the time, and an earlier ecsfleet running beside this one during an upgrade (which
+    compares the value with "spot") still leaves the instance to AWS."""
+    return why if why == SPOT_WARNING else f"{why}@{at:.0f}"
 
 
 def _time(text: str) -> float | None:
@@ -344,7 +348,7 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
     for ec2 in sorted(obs.interrupted & ours):  # warnings name every spot instance of the account
         ci = by_ec2.get(ec2)
         if ci is not None and ci.status == "ACTIVE":
-            drain(ci, "spot", "spot interruption warning: AWS terminates it in two minutes")
+            drain(ci, SPOT_WARNING, "spot interruption warning: AWS terminates it in two minutes")
             handled.add(ec2)
 
     # 2. Instances held by a termination lifecycle hook.
@@ -383,7 +387,7 @@ def plan(obs: Observation, options: Options = Options()) -> Plan:
                     "(its pass failed or was cut short): someone else may have drained it, so ecsfleet leaves it "
                     "alone; terminate it, or set it ACTIVE and ecsfleet decides again")
             continue
-        if intent is not None and intent.reason == "spot":
+        if intent is not None and intent.reason == SPOT_WARNING:
             handled.add(ec2)  # AWS terminates it; the spot fleet replaces the capacity
             continue
         left = _service_tasks(snap, ci)
