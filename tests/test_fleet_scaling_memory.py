@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import time
 import zlib
 from collections import Counter
@@ -22,7 +23,7 @@ from ecsfleet.aws import Clients
 from ecsfleet.cli import main
 from ecsfleet.fleet.controller import FleetController
 from ecsfleet.fleet.plan import LoadSample, Observation, Options
-from ecsfleet.fleet.scaling import expected_rise
+from ecsfleet.fleet.scaling import RISE_LOOKBACK, expected_rise
 from ecsfleet.fleet.scaling_memory import (
     STANDARD_VALUE_MAX,
     Memory,
@@ -136,6 +137,10 @@ def test_a_write_keeps_what_another_process_wrote_since_this_one_read() -> None:
     # In time order; at the same second (160.4 is stored as 161), this process's own sample.
     assert [(s.time, s.desired["web"]) for s in both.samples] == [(100.0, 4), (130.0, 3), (160.4, 5)]
     assert merged(own, Memory()) == Memory(None, 90.0, tuple(compact(own.samples)))
+    # What a daemon's history no longer holds (older than its oldest sample) is not brought back:
+    # else the parameter would grow with every write.
+    pruned = merged(own, Memory(None, None, (LoadSample(40.0, {"web": 1}), *other.samples)))
+    assert [s.time for s in pruned.samples] == [100.0, 130.0, 160.4]
 
 
 def test_a_fresh_controller_continues_from_the_stored_samples() -> None:
@@ -379,6 +384,20 @@ def test_two_passes_at_once_keep_each_other_s_scale_time(sb: Sandbox, clients: C
     assert memory.last_scale_in == pytest.approx(now, abs=1)
     assert [s.desired for s in memory.samples[-2:]] == [{"web": 3}, {"web": 6}]
     assert not scaling_in.warnings and not beside.warnings
+
+
+def test_a_daemon_s_merged_writes_keep_the_stored_history_to_its_own_span(sb: Sandbox, clients: Clients,
+                                                                          infra: Infra) -> None:
+    spread_service(sb, clients, infra, desired=4)
+    daemon = FleetController(clients, infra, Options(max_draining=1), now=sb.now)
+    started = sb.now()
+    for n in range(16):  # 80 minutes of a load that changes every 5: a write each pass
+        desire(sb, 4 + n % 2)
+        daemon.reconcile(dry_run=False)
+        sb.advance(300)
+    memory = stored(sb)
+    assert memory.samples[0].time >= sb.now() - RISE_LOOKBACK - 600 > started
+    assert [s.time for s in memory.samples] == [math.ceil(s.time) for s in compact(daemon.history)]
 
 
 def test_a_parameter_deleted_under_a_daemon_is_created_again_with_its_tag(sb: Sandbox, clients: Clients,

@@ -180,10 +180,14 @@ def latest(time: float | None, other: float | None) -> float | None:
 def merged(own: Memory, stored: Memory) -> Memory:
     """What a write leaves when another process wrote since this one read: the later of each
     scale time, and both processes' samples of the same cluster in time order (this one's where
-    both have one at the same second). Without it, a pass that only saw the load change would
+    both have one at the same second), none older than this one's oldest (its history is already
+    bounded to what the rule reads; the stored samples older than that, kept, would make the
+    parameter grow with every write). Without it, a pass that only saw the load change would
     write back an older scale time over the one a pass beside it had just written."""
-    by_second = {_seconds(s.time): s for s in stored.samples} | {_seconds(s.time): s for s in own.samples}
-    samples = compact([by_second[at] for at in sorted(t for t in by_second if t is not None)])
+    since = math.ceil(own.samples[0].time) if own.samples else -math.inf
+    by_second = {at: s for s in stored.samples if (at := math.ceil(s.time)) >= since} | {
+        math.ceil(s.time): s for s in own.samples}
+    samples = compact([by_second[at] for at in sorted(by_second)])
     return Memory(latest(own.last_scale_out, stored.last_scale_out), latest(own.last_scale_in, stored.last_scale_in),
                   tuple(samples))
 
