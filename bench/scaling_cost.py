@@ -45,9 +45,10 @@ What every replay rests on (read these before quoting a number):
   may touch in these fleets, so every day compares like for like.
 - The services are binpacked on memory (the sandbox's default placement), minimumHealthyPercent
   100 and maximumPercent 200 (ECS's defaults). When a service scales in, the sandbox stops tasks
-  on the instance running the most of that service's tasks; ECS with binpack stops them where the
-  most resources are left free, which empties instances sooner. So instances seldom become empty
-  here, which matters most to the capacity provider: it only ever removes empty instances.
+  as ECS with binpack does: where the most memory is left free after the task stops, which
+  empties instances sooner; that matters most to the capacity provider, which only ever removes
+  empty instances. Rows measured before 2026-12-01 stopped tasks on the instance running the
+  most of the service's tasks instead, and are not comparable with later ones.
 - Spot interruptions: each hits the spot instance running the most tasks at that moment (none:
   skipped, and counted). AWS terminates it 120 s after the warning and the fleet (type
   `maintain`) launches a replacement. The nodes' user data sets

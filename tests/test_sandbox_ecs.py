@@ -391,3 +391,63 @@ def test_services_binpack_on_memory_by_default(sb: Sandbox) -> None:
     assert len(tasks) == 4 and len({t["containerInstanceArn"] for t in tasks}) == 1
     ports = [p for t in tasks for p in host_ports(t)]
     assert len(set(ports)) == 4
+
+
+def _hosts_of(sb: Sandbox, service: str) -> dict[str, int]:
+    """Running tasks of a service per container instance."""
+    counts: dict[str, int] = {}
+    for task in running_tasks(sb, "test", serviceName=service, desiredStatus="RUNNING"):
+        counts[task["containerInstanceArn"]] = counts.get(task["containerInstanceArn"], 0) + 1
+    return counts
+
+
+def _three_and_one(sb: Sandbox) -> tuple[str, str]:
+    """A service of four tasks, three on one host and one on another (a standalone task fills
+    the first host's memory); returns (the host with three, the host with one)."""
+    cluster_with_instances(sb, count=3)
+    ecs = sb.client("ecs")
+    ecs.register_task_definition(**task_definition("web", memory=256))
+    ecs.create_service(cluster="test", serviceName="web", taskDefinition="web", desiredCount=3,
+                       placementStrategy=[{"type": "binpack", "field": "memory"}])
+    sb.advance(2)
+    (crowded,) = _hosts_of(sb, "web")
+    left = ecs.describe_container_instances(cluster="test", containerInstances=[crowded])[
+        "containerInstances"][0]["remainingResources"]
+    memory = next(r["integerValue"] for r in left if r["name"] == "MEMORY")
+    ecs.register_task_definition(**task_definition("filler", ports=[], memory=memory))
+    ecs.start_task(cluster="test", taskDefinition="filler", containerInstances=[crowded])
+    ecs.update_service(cluster="test", service="web", desiredCount=4)
+    sb.advance(2)
+    hosts = _hosts_of(sb, "web")
+    (single,) = [h for h in hosts if h != crowded]
+    assert hosts == {crowded: 3, single: 1}
+    return crowded, single
+
+
+def test_a_binpack_service_scales_in_where_most_room_is_left(sb: Sandbox) -> None:
+    # ECS: "the container instance that has the most available resources left after task
+    # termination has that task terminated", not the instance with most of the service's tasks.
+    crowded, single = _three_and_one(sb)
+    sb.client("ecs").update_service(cluster="test", service="web", desiredCount=3)
+    sb.advance(31)
+    assert _hosts_of(sb, "web") == {crowded: 3}
+    stopped = running_tasks(sb, "test", serviceName="web", desiredStatus="STOPPED")
+    assert [t["containerInstanceArn"] for t in stopped] == [single]
+    assert stopped[0]["stoppedReason"] == "Service scaled in."
+
+
+def test_a_spread_service_scales_in_where_it_has_most_tasks(sb: Sandbox) -> None:
+    cluster_with_instances(sb, count=3)
+    ecs = sb.client("ecs")
+    ecs.register_task_definition(**task_definition("web", memory=256))
+    ecs.create_service(cluster="test", serviceName="web", taskDefinition="web", desiredCount=5,
+                       placementStrategy=[{"type": "spread", "field": "instanceId"}])
+    sb.advance(2)
+    assert sorted(_hosts_of(sb, "web").values()) == [1, 2, 2]
+    # Scaling in keeps the balance: a task goes from a host with two, never the one with one.
+    ecs.update_service(cluster="test", service="web", desiredCount=4)
+    sb.advance(31)
+    assert sorted(_hosts_of(sb, "web").values()) == [1, 1, 2]
+    ecs.update_service(cluster="test", service="web", desiredCount=3)
+    sb.advance(31)
+    assert sorted(_hosts_of(sb, "web").values()) == [1, 1, 1]

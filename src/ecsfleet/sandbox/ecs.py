@@ -828,18 +828,12 @@ class EcsRegion:
 
         good = [t for t in tasks if current(t)]
         surplus = [t for t in tasks if not current(t)]
-        # Scale-in: pending tasks first, then the busiest instance, newest first.
         if len(good) > desired:
-            load: dict[str, int] = {}
-            for t in good:
-                load[t.container_instance_arn] = load.get(t.container_instance_arn, 0) + 1
-            ranked = sorted(
-                good,
-                key=lambda t: (t.last_status != "PENDING", -load[t.container_instance_arn], -t.created_at),
-            )
-            for t in ranked[: len(good) - desired]:
+            stopping = self._scale_in_choice(good, len(good) - desired, svc.placement_strategy)
+            for t in stopping:
                 self.stop_task(t, "Service scaled in.", "ServiceSchedulerInitiated")
-            good = ranked[len(good) - desired:]
+            gone = {t.arn for t in stopping}
+            good = [t for t in good if t.arn not in gone]
         max_total = math.floor(desired * svc.maximum_percent / 100) if desired else 0
         missing = desired - len(good)
         room = max(0, max_total - len(good) - len(surplus))
@@ -882,6 +876,60 @@ class EcsRegion:
             self._short.add(svc.arn)
         else:
             self._short.discard(svc.arn)
+
+    def _scale_in_choice(
+        self, tasks: list[Task], count: int, strategy: list[dict[str, Any]] | None
+    ) -> list[Task]:
+        """The `count` tasks a service scaling in stops, as ECS documents it: tasks not yet
+        running first, then one at a time by the placement strategy read backwards. binpack
+        stops the task whose host has the most of the field left after it stops, spread the
+        one where the service has most tasks, random any; the newest task breaks ties."""
+        newest_first = sorted(tasks, key=lambda t: -t.created_at)
+        chosen = [t for t in newest_first if t.last_status == "PENDING"][:count]
+        taken = {t.arn for t in chosen}
+        per_host: dict[str, list[Task]] = {}
+        for t in newest_first:
+            if t.arn not in taken:
+                per_host.setdefault(t.container_instance_arn, []).append(t)
+        freed_cpu: Counter[str] = Counter()
+        freed_memory: Counter[str] = Counter()
+        steps = strategy or [{"type": "binpack", "field": "memory"}]
+
+        by_host = ("instanceid", "host")
+        spread_on = [str(s.get("field", "")).removeprefix("attribute:") for s in steps
+                     if s.get("type") == "spread" and str(s.get("field", "")).lower() not in by_host]
+
+        def key(arn: str, per_value: dict[str, Counter[str | None]]) -> tuple[float, ...]:
+            ci, task = self.instances[arn], per_host[arn][0]
+            out: list[float] = []
+            for step in steps:
+                kind, fld = step.get("type"), str(step.get("field", ""))
+                if kind == "binpack" and fld.lower() == "cpu":
+                    out.append(ci.remaining_cpu + freed_cpu[arn] + task.cpu)
+                elif kind == "binpack":
+                    out.append(ci.remaining_memory + freed_memory[arn] + task.memory)
+                elif kind == "spread" and fld.lower() in by_host:
+                    out.append(len(per_host[arn]))
+                elif kind == "spread":
+                    attr = fld.removeprefix("attribute:")
+                    out.append(per_value[attr][ci.attributes.get(attr)])
+                elif kind == "random":
+                    out.append(self._random.random())
+            return (*out, task.created_at)
+
+        while len(chosen) < count and per_host:
+            per_value: dict[str, Counter[str | None]] = {attr: Counter() for attr in spread_on}
+            for arn, left in per_host.items():
+                for attr, counts in per_value.items():
+                    counts[self.instances[arn].attributes.get(attr)] += len(left)
+            _, arn = max((key(arn, per_value), arn) for arn in per_host)
+            task = per_host[arn].pop(0)
+            if not per_host[arn]:
+                del per_host[arn]
+            freed_cpu[arn] += task.cpu
+            freed_memory[arn] += task.memory
+            chosen.append(task)
+        return chosen
 
     def _service_event(self, svc: Service, message: str) -> None:
         if svc.events and svc.events[0]["message"] == message:
