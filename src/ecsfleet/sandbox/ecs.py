@@ -922,7 +922,9 @@ class EcsRegion:
             for arn, left in per_host.items():
                 for attr, counts in per_value.items():
                     counts[self.instances[arn].attributes.get(attr)] += len(left)
-            _, arn = max((key(arn, per_value), arn) for arn in per_host)
+            # Ties go to the instance registered last (placement fills the first): task ids are
+            # random, so nothing random may decide.
+            *_, arn = max((key(arn, per_value), self.instances[arn].seq, arn) for arn in per_host)
             task = per_host[arn].pop(0)
             if not per_host[arn]:
                 del per_host[arn]
