@@ -8,6 +8,7 @@ import botocore.exceptions
 import pytest
 
 from ecsfleet.sandbox import Sandbox
+from ecsfleet.sandbox.seed import launch_instances, network
 from support import (
     cluster_with_instances,
     describe_tasks,
@@ -434,6 +435,30 @@ def test_a_binpack_service_scales_in_where_most_room_is_left(sb: Sandbox) -> Non
     stopped = running_tasks(sb, "test", serviceName="web", desiredStatus="STOPPED")
     assert [t["containerInstanceArn"] for t in stopped] == [single]
     assert stopped[0]["stoppedReason"] == "Service scaled in."
+
+
+def test_a_scale_in_between_equal_instances_stops_the_task_on_the_one_registered_last(sb: Sandbox) -> None:
+    # Instance ARNs carry random ids: a tie they decided made two replays of the same calls
+    # stop different tasks. Placement fills the instance registered first, so the last goes.
+    _, subnet, group = network(sb)
+    sb.client("ecs").create_cluster(clusterName="test")
+    ec2_ids = []
+    for _ in range(4):
+        ec2_ids += launch_instances(sb, "test", 1, subnet, group)
+        sb.advance(1)
+    ecs = sb.client("ecs")
+    arns = ecs.list_container_instances(cluster="test")["containerInstanceArns"]
+    by_ec2 = {ci["ec2InstanceId"]: ci["containerInstanceArn"]
+              for ci in ecs.describe_container_instances(cluster="test", containerInstances=arns)["containerInstances"]}
+    registered = [by_ec2[i] for i in ec2_ids]
+    ecs.register_task_definition(**task_definition("web", memory=256))
+    ecs.create_service(cluster="test", serviceName="web", taskDefinition="web", desiredCount=4,
+                       placementStrategy=[{"type": "spread", "field": "instanceId"}])
+    sb.advance(2)
+    assert _hosts_of(sb, "web") == dict.fromkeys(registered, 1)
+    ecs.update_service(cluster="test", service="web", desiredCount=2)
+    sb.advance(31)
+    assert _hosts_of(sb, "web") == dict.fromkeys(registered[:2], 1)
 
 
 def test_a_spread_service_scales_in_where_it_has_most_tasks(sb: Sandbox) -> None:

@@ -883,7 +883,8 @@ class EcsRegion:
         """The `count` tasks a service scaling in stops, as ECS documents it: tasks not yet
         running first, then one at a time by the placement strategy read backwards. binpack
         stops the task whose host has the most of the field left after it stops, spread the
-        one where the service has most tasks, random any; the newest task breaks ties."""
+        one where the service has most tasks, random any; the newest task breaks ties, then the
+        instance registered last."""
         newest_first = sorted(tasks, key=lambda t: -t.created_at)
         chosen = [t for t in newest_first if t.last_status == "PENDING"][:count]
         taken = {t.arn for t in chosen}
