@@ -402,15 +402,21 @@ def _hosts_of(sb: Sandbox, service: str) -> dict[str, int]:
     return counts
 
 
+def _web_service(sb: Sandbox, count: int, strategy: str, field: str) -> None:
+    """A service `web` of `count` tasks of 256 MiB in cluster `test`, placed by one strategy."""
+    ecs = sb.client("ecs")
+    ecs.register_task_definition(**task_definition("web", memory=256))
+    ecs.create_service(cluster="test", serviceName="web", taskDefinition="web", desiredCount=count,
+                       placementStrategy=[{"type": strategy, "field": field}])
+    sb.advance(2)
+
+
 def _three_and_one(sb: Sandbox) -> tuple[str, str]:
     """A service of four tasks, three on one host and one on another (a standalone task fills
     the first host's memory); returns (the host with three, the host with one)."""
     cluster_with_instances(sb, count=3)
+    _web_service(sb, 3, "binpack", "memory")
     ecs = sb.client("ecs")
-    ecs.register_task_definition(**task_definition("web", memory=256))
-    ecs.create_service(cluster="test", serviceName="web", taskDefinition="web", desiredCount=3,
-                       placementStrategy=[{"type": "binpack", "field": "memory"}])
-    sb.advance(2)
     (crowded,) = _hosts_of(sb, "web")
     left = ecs.describe_container_instances(cluster="test", containerInstances=[crowded])[
         "containerInstances"][0]["remainingResources"]
@@ -451,10 +457,7 @@ def test_a_scale_in_between_equal_instances_stops_the_task_on_the_one_registered
     by_ec2 = {ci["ec2InstanceId"]: ci["containerInstanceArn"]
               for ci in ecs.describe_container_instances(cluster="test", containerInstances=arns)["containerInstances"]}
     registered = [by_ec2[i] for i in ec2_ids]
-    ecs.register_task_definition(**task_definition("web", memory=256))
-    ecs.create_service(cluster="test", serviceName="web", taskDefinition="web", desiredCount=4,
-                       placementStrategy=[{"type": "spread", "field": "instanceId"}])
-    sb.advance(2)
+    _web_service(sb, 4, "spread", "instanceId")
     assert _hosts_of(sb, "web") == dict.fromkeys(registered, 1)
     ecs.update_service(cluster="test", service="web", desiredCount=2)
     sb.advance(31)
@@ -463,11 +466,8 @@ def test_a_scale_in_between_equal_instances_stops_the_task_on_the_one_registered
 
 def test_a_spread_service_scales_in_where_it_has_most_tasks(sb: Sandbox) -> None:
     cluster_with_instances(sb, count=3)
+    _web_service(sb, 5, "spread", "instanceId")
     ecs = sb.client("ecs")
-    ecs.register_task_definition(**task_definition("web", memory=256))
-    ecs.create_service(cluster="test", serviceName="web", taskDefinition="web", desiredCount=5,
-                       placementStrategy=[{"type": "spread", "field": "instanceId"}])
-    sb.advance(2)
     assert sorted(_hosts_of(sb, "web").values()) == [1, 2, 2]
     # Scaling in keeps the balance: a task goes from a host with two, never the one with one.
     ecs.update_service(cluster="test", service="web", desiredCount=4)
