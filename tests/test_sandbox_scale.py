@@ -143,3 +143,45 @@ def test_elb_instance_rules_read_ec2_once_per_call(sb: Sandbox, monkeypatch: pyt
     assert reads["many"] == reads["one"] <= 2  # once per rule that checks the hosts
     described = elb.describe_load_balancers(LoadBalancerNames=["many"])["LoadBalancerDescriptions"][0]
     assert sorted(i["InstanceId"] for i in described["Instances"]) == sorted(seeded.instance_ids)
+
+
+def test_a_large_scale_in_scores_each_host_again_only_when_it_stops_a_task(
+        sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service of 1,000 tasks on 100 hosts scaled to none reads each host's free memory about
+    once per stop, not once per host per stop (which made a 5,000-task scale-in take seconds in
+    one call), and stops what ECS's binpack rule stops, checked against that rule stated
+    directly: at each stop, the host with the most memory free after it, its newest task."""
+    from ecsfleet.sandbox.ecs_model import ContainerInstance
+
+    seed_cluster(sb, CLUSTER, instances=100, tasks=1000, services=1)
+    region = sb.ecs(sb.region)
+    svc = region.service(region.cluster(CLUSTER), "svc0")
+    tasks = list(region.service_tasks(svc))
+    for n, task in enumerate(tasks):  # hosts of different loads, tasks of different ages
+        task.created_at += n % 7
+    for n, ci in enumerate(region.instances.values()):
+        ci.used_memory += 64 * (n % 9)
+
+    left = {t.arn: t for t in tasks}
+    freed: Counter[str] = Counter()
+    expected = []
+
+    def claim(task: Any) -> tuple[int, float, int]:
+        ci = region.instances[task.container_instance_arn]
+        return ci.remaining_memory + freed[ci.arn] + task.memory, task.created_at, ci.seq
+
+    for _ in range(600):
+        expected.append(left.pop(max(left.values(), key=claim).arn))
+        freed[expected[-1].container_instance_arn] += expected[-1].memory
+
+    reads = Counter[str]()
+    original = ContainerInstance.remaining_memory
+
+    def counting(self: ContainerInstance) -> int:
+        reads["memory"] += 1
+        return original.fget(self)  # type: ignore[no-any-return, misc]
+
+    monkeypatch.setattr(ContainerInstance, "remaining_memory", property(counting))
+    chosen = region._scale_in_choice(tasks, 600, None)
+    assert [t.arn for t in chosen] == [t.arn for t in expected]
+    assert reads["memory"] <= 100 + 600

@@ -10,6 +10,7 @@ and EC2 instances that join a cluster from their user data.
 from __future__ import annotations
 
 import base64
+import heapq
 import itertools
 import json
 import math
@@ -888,8 +889,9 @@ class EcsRegion:
         newest_first = sorted(tasks, key=lambda t: -t.created_at)
         chosen = [t for t in newest_first if t.last_status == "PENDING"][:count]
         taken = {t.arn for t in chosen}
+        # Each host's tasks oldest first, so that its newest is popped from the end.
         per_host: dict[str, list[Task]] = {}
-        for t in newest_first:
+        for t in reversed(newest_first):
             if t.arn not in taken:
                 per_host.setdefault(t.container_instance_arn, []).append(t)
         freed_cpu: Counter[str] = Counter()
@@ -900,8 +902,11 @@ class EcsRegion:
         spread_on = [str(s.get("field", "")).removeprefix("attribute:") for s in steps
                      if s.get("type") == "spread" and str(s.get("field", "")).lower() not in by_host]
 
-        def key(arn: str, per_value: dict[str, Counter[str | None]]) -> tuple[float, ...]:
-            ci, task = self.instances[arn], per_host[arn][0]
+        def score(arn: str, per_value: dict[str, Counter[str | None]]) -> tuple[float, ...]:
+            """The host's claim to stop its newest task next: the largest goes. Ties go to the
+            instance registered last (placement fills the first): task ids are random, so
+            nothing random may decide."""
+            ci, task = self.instances[arn], per_host[arn][-1]
             out: list[float] = []
             for step in steps:
                 kind, fld = step.get("type"), str(step.get("field", ""))
@@ -916,22 +921,36 @@ class EcsRegion:
                     out.append(per_value[attr][ci.attributes.get(attr)])
                 elif kind == "random":
                     out.append(self._random.random())
-            return (*out, task.created_at)
+            return (*out, task.created_at, ci.seq)
 
-        while len(chosen) < count and per_host:
-            per_value: dict[str, Counter[str | None]] = {attr: Counter() for attr in spread_on}
-            for arn, left in per_host.items():
-                for attr, counts in per_value.items():
-                    counts[self.instances[arn].attributes.get(attr)] += len(left)
-            # Ties go to the instance registered last (placement fills the first): task ids are
-            # random, so nothing random may decide.
-            *_, arn = max((key(arn, per_value), self.instances[arn].seq, arn) for arn in per_host)
-            task = per_host[arn].pop(0)
+        def stop_newest(arn: str) -> None:
+            task = per_host[arn].pop()
             if not per_host[arn]:
                 del per_host[arn]
             freed_cpu[arn] += task.cpu
             freed_memory[arn] += task.memory
             chosen.append(task)
+
+        if spread_on:
+            # A stop changes the count of its attribute value for every host sharing it: all are
+            # scored again at each stop.
+            while len(chosen) < count and per_host:
+                per_value: dict[str, Counter[str | None]] = {attr: Counter() for attr in spread_on}
+                for arn, left in per_host.items():
+                    for attr, counts in per_value.items():
+                        counts[self.instances[arn].attributes.get(attr)] += len(left)
+                stop_newest(max(per_host, key=lambda arn: score(arn, per_value)))
+            return chosen
+        # Otherwise a host's score depends on its own tasks alone: only the host a task was just
+        # stopped on is scored again (a heap, where scoring every host at each stop made a large
+        # scale-in quadratic).
+        heap = [(tuple(-x for x in score(arn, {})), arn) for arn in per_host]
+        heapq.heapify(heap)
+        while len(chosen) < count and heap:
+            _, arn = heapq.heappop(heap)
+            stop_newest(arn)
+            if arn in per_host:
+                heapq.heappush(heap, (tuple(-x for x in score(arn, {})), arn))
         return chosen
 
     def _service_event(self, svc: Service, message: str) -> None:
