@@ -60,6 +60,14 @@ def cluster_with_instances(sb: Sandbox, name: str = "test", count: int = 2,
     return launch_instances(sb, name, count, subnet, group, instance_type)
 
 
+def container_instances(sb: Sandbox, cluster: str) -> dict[str, str]:
+    """EC2 id -> container instance ARN of every container instance in the cluster."""
+    ecs = sb.client("ecs")
+    arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+    docs = ecs.describe_container_instances(cluster=cluster, containerInstances=arns)["containerInstances"]
+    return {d["ec2InstanceId"]: d["containerInstanceArn"] for d in docs}
+
+
 def task_definition(family: str = "app", ports: list[tuple[int, int]] | None = None, memory: int = 128,
                     cpu: int = 128, env: dict[str, str] | None = None, **container: Any) -> dict[str, Any]:
     """Arguments for RegisterTaskDefinition: one container named after the family."""

@@ -24,6 +24,7 @@ from ecsfleet.fleet.schema import Infra, load_infra, parse_infra
 from ecsfleet.fleet.stacks import Stack, adopted_cluster_template
 from ecsfleet.sandbox import Sandbox
 from original_deployer import deploy_original
+from support import container_instances
 
 CLUSTER, OLD = "legacy", "3f1c2ab"
 SPOT_FLEET = {"name": "main", "desired_weight": 2, "min_weight": 1, "max_weight": 6,
@@ -82,20 +83,12 @@ def cluster_arn(sb: Sandbox) -> str:
     return str(sb.client("ecs").describe_clusters(clusters=[CLUSTER])["clusters"][0]["clusterArn"])
 
 
-def container_instances(sb: Sandbox) -> dict[str, str]:
-    """EC2 id -> container instance ARN of every container instance in the cluster."""
-    ecs = sb.client("ecs")
-    arns = ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"]
-    docs = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=arns)["containerInstances"]
-    return {d["ec2InstanceId"]: d["containerInstanceArn"] for d in docs}
-
-
 @pytest.fixture
 def live(sb: Sandbox) -> Sandbox:
     """The original's cluster, running: its stacks, two spot instances joined, a service on them."""
     deploy_original(sb, CLUSTER, OLD, SPOT_FLEET)
     sb.advance(30)
-    assert len(container_instances(sb)) == 2
+    assert len(container_instances(sb, CLUSTER)) == 2
     web_service(sb)
     assert running(sb) == DESIRED
     return sb
@@ -105,7 +98,7 @@ def test_adopt_then_rollout_drains_and_deletes_the_old_fleet_keeping_every_task(
         live: Sandbox, clients: Clients, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sb, path = live, write_infra(tmp_path)
     infra = load_infra(path)[1]
-    arn, instances = cluster_arn(sb), container_instances(sb)
+    arn, instances = cluster_arn(sb), container_instances(sb, CLUSTER)
     spot_request = stacks(sb)[f"{CLUSTER}-asg-{OLD}"]
     before = {name: tags(s) for name, s in stacks(sb).items()}
 
@@ -141,7 +134,7 @@ def test_adopt_then_rollout_drains_and_deletes_the_old_fleet_keeping_every_task(
     assert after[f"{CLUSTER}-asg-{OLD}"]["StackId"] == spot_request["StackId"]
     assert {p["ParameterKey"]: p["ParameterValue"] for p in after[f"{CLUSTER}-asg-{OLD}"]["Parameters"]} == {
         p["ParameterKey"]: p["ParameterValue"] for p in spot_request["Parameters"]}
-    assert cluster_arn(sb) == arn and container_instances(sb) == instances
+    assert cluster_arn(sb) == arn and container_instances(sb, CLUSTER) == instances
     rule = sb.client("events").describe_rule(Name=_physical(sb, f"{CLUSTER}-asg-{OLD}", "CronScalingMain"))
     assert rule["State"] == "DISABLED"
     assert running(sb) == DESIRED
@@ -172,7 +165,7 @@ def test_adopt_then_rollout_drains_and_deletes_the_old_fleet_keeping_every_task(
     final = stacks(sb)
     assert f"{CLUSTER}-asg-{OLD}" not in final and f"{CLUSTER}-asg-v2" in final
     assert cluster_arn(sb) == arn
-    assert not set(container_instances(sb)) & set(instances)
+    assert not set(container_instances(sb, CLUSTER)) & set(instances)
     assert running(sb) == DESIRED
     # The original's badge exports stay (users' load balancers and databases wear them).
     exports = {o.get("ExportName") for o in final[f"{CLUSTER}-cluster"].get("Outputs") or []}

@@ -11,6 +11,7 @@ from ecsfleet.sandbox import Sandbox
 from ecsfleet.sandbox.seed import launch_instances, network
 from support import (
     cluster_with_instances,
+    container_instances,
     describe_tasks,
     host_ports,
     rule_to_queue,
@@ -452,12 +453,10 @@ def test_a_scale_in_between_equal_instances_stops_the_task_on_the_one_registered
     for _ in range(4):
         ec2_ids += launch_instances(sb, "test", 1, subnet, group)
         sb.advance(1)
-    ecs = sb.client("ecs")
-    arns = ecs.list_container_instances(cluster="test")["containerInstanceArns"]
-    by_ec2 = {ci["ec2InstanceId"]: ci["containerInstanceArn"]
-              for ci in ecs.describe_container_instances(cluster="test", containerInstances=arns)["containerInstances"]}
+    by_ec2 = container_instances(sb, "test")
     registered = [by_ec2[i] for i in ec2_ids]
     _web_service(sb, 4, "spread", "instanceId")
+    ecs = sb.client("ecs")
     assert _hosts_of(sb, "web") == dict.fromkeys(registered, 1)
     ecs.update_service(cluster="test", service="web", desiredCount=2)
     sb.advance(31)

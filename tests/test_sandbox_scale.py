@@ -147,10 +147,10 @@ def test_elb_instance_rules_read_ec2_once_per_call(sb: Sandbox, monkeypatch: pyt
 
 def test_a_large_scale_in_scores_each_host_again_only_when_it_stops_a_task(
         sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A service of 1,000 tasks on 100 hosts scaled to none reads each host's free memory about
-    once per stop, not once per host per stop (which made a 5,000-task scale-in take seconds in
-    one call), and stops what ECS's binpack rule stops, checked against that rule stated
-    directly: at each stop, the host with the most memory free after it, its newest task."""
+    """A service of 1,000 tasks on 100 hosts scaling in by 600 reads each host's free memory
+    about once per stop, not once per host per stop (which made a 5,000-task scale-in take
+    seconds in one call), and stops what ECS's binpack rule stops, checked against that rule
+    stated directly: at each stop, the host with the most memory free after it, its newest task."""
     from ecsfleet.sandbox.ecs_model import ContainerInstance
 
     seed_cluster(sb, CLUSTER, instances=100, tasks=1000, services=1)
