@@ -944,13 +944,16 @@ class EcsRegion:
         # Otherwise a host's score depends on its own tasks alone: only the host a task was just
         # stopped on is scored again (a heap, where scoring every host at each stop made a large
         # scale-in quadratic).
-        heap = [(tuple(-x for x in score(arn, {})), arn) for arn in per_host]
+        def entry(arn: str) -> tuple[tuple[float, ...], str]:
+            return tuple(-x for x in score(arn, {})), arn  # heapq pops the smallest
+
+        heap = [entry(arn) for arn in per_host]
         heapq.heapify(heap)
         while len(chosen) < count and heap:
             _, arn = heapq.heappop(heap)
             stop_newest(arn)
             if arn in per_host:
-                heapq.heappush(heap, (tuple(-x for x in score(arn, {})), arn))
+                heapq.heappush(heap, entry(arn))
         return chosen
 
     def _service_event(self, svc: Service, message: str) -> None:
