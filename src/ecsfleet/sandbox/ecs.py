@@ -897,63 +897,74 @@ class EcsRegion:
         freed_cpu: Counter[str] = Counter()
         freed_memory: Counter[str] = Counter()
         steps = strategy or [{"type": "binpack", "field": "memory"}]
-
         by_host = ("instanceid", "host")
-        spread_on = [str(s.get("field", "")).removeprefix("attribute:") for s in steps
-                     if s.get("type") == "spread" and str(s.get("field", "")).lower() not in by_host]
+        # The attribute each spread on one reads, by the step's place in the strategy.
+        attr_at = {n: str(s.get("field", "")).removeprefix("attribute:") for n, s in enumerate(steps)
+                   if s.get("type") == "spread" and str(s.get("field", "")).lower() not in by_host}
+        spread_on = list(dict.fromkeys(attr_at.values()))
+        # The service's tasks per value of each attribute it spreads on, kept as tasks stop.
+        per_value: dict[str, Counter[str | None]] = {attr: Counter() for attr in spread_on}
+        for arn, left in per_host.items():
+            for attr, counts in per_value.items():
+                counts[self.instances[arn].attributes.get(attr)] += len(left)
 
-        def score(arn: str, per_value: dict[str, Counter[str | None]]) -> tuple[float, ...]:
-            """The host's claim to stop its newest task next: the largest goes. Ties go to the
-            instance registered last (placement fills the first): task ids are random, so
-            nothing random may decide."""
+        def own_score(arn: str) -> tuple[float, ...]:
+            """The host's claim to stop its newest task next (the largest goes), with each
+            attribute spread's count left as 0: hosts sharing their attribute values share those
+            counts, so among them only this part orders them, and it changes for a host only when
+            a task stops on it. Ties go to the newest task, then to the instance registered last
+            (placement fills the first): task ids are random, so nothing random may decide."""
             ci, task = self.instances[arn], per_host[arn][-1]
             out: list[float] = []
             for step in steps:
-                kind, fld = step.get("type"), str(step.get("field", ""))
-                if kind == "binpack" and fld.lower() == "cpu":
+                kind, fld = step.get("type"), str(step.get("field", "")).lower()
+                if kind == "binpack" and fld == "cpu":
                     out.append(ci.remaining_cpu + freed_cpu[arn] + task.cpu)
                 elif kind == "binpack":
                     out.append(ci.remaining_memory + freed_memory[arn] + task.memory)
-                elif kind == "spread" and fld.lower() in by_host:
+                elif kind == "spread" and fld in by_host:
                     out.append(len(per_host[arn]))
-                elif kind == "spread":
-                    attr = fld.removeprefix("attribute:")
-                    out.append(per_value[attr][ci.attributes.get(attr)])
                 elif kind == "random":
                     out.append(self._random.random())
+                else:  # an attribute spread: filled in by `claim`
+                    out.append(0)
             return (*out, task.created_at, ci.seq)
 
-        def stop_newest(arn: str) -> None:
+        def values_of(arn: str) -> tuple[str | None, ...]:
+            return tuple(self.instances[arn].attributes.get(attr) for attr in spread_on)
+
+        def claim(own: tuple[float, ...], values: tuple[str | None, ...]) -> tuple[float, ...]:
+            """`own_score` with each attribute spread's count as it stands now."""
+            value_of = dict(zip(spread_on, values, strict=True))
+            filled = list(own)
+            for n, attr in attr_at.items():
+                filled[n] = per_value[attr][value_of[attr]]
+            return tuple(filled)
+
+        # A heap per tuple of attribute values (one heap when the strategy spreads on none): a
+        # stop rescores only its own host, and picking the next compares the heaps' tops, where
+        # scoring every host at each stop made a large scale-in quadratic.
+        heaps: dict[tuple[str | None, ...], list[tuple[tuple[float, ...], str]]] = {}
+
+        def push(arn: str) -> None:
+            heapq.heappush(heaps.setdefault(values_of(arn), []), (tuple(-x for x in own_score(arn)), arn))
+
+        for arn in per_host:
+            push(arn)
+        while len(chosen) < count and any(heaps.values()):
+            values, heap = max(((v, h) for v, h in heaps.items() if h),
+                               key=lambda vh: claim(tuple(-x for x in vh[1][0][0]), vh[0]))
+            _, arn = heapq.heappop(heap)
             task = per_host[arn].pop()
-            if not per_host[arn]:
-                del per_host[arn]
             freed_cpu[arn] += task.cpu
             freed_memory[arn] += task.memory
+            for attr, value in zip(spread_on, values, strict=True):
+                per_value[attr][value] -= 1
             chosen.append(task)
-
-        if spread_on:
-            # A stop changes the count of its attribute value for every host sharing it: all are
-            # scored again at each stop.
-            while len(chosen) < count and per_host:
-                per_value: dict[str, Counter[str | None]] = {attr: Counter() for attr in spread_on}
-                for arn, left in per_host.items():
-                    for attr, counts in per_value.items():
-                        counts[self.instances[arn].attributes.get(attr)] += len(left)
-                stop_newest(max(per_host, key=lambda arn: score(arn, per_value)))
-            return chosen
-        # Otherwise a host's score depends on its own tasks alone: only the host a task was just
-        # stopped on is scored again (a heap, where scoring every host at each stop made a large
-        # scale-in quadratic).
-        def entry(arn: str) -> tuple[tuple[float, ...], str]:
-            return tuple(-x for x in score(arn, {})), arn  # heapq pops the smallest
-
-        heap = [entry(arn) for arn in per_host]
-        heapq.heapify(heap)
-        while len(chosen) < count and heap:
-            _, arn = heapq.heappop(heap)
-            stop_newest(arn)
-            if arn in per_host:
-                heapq.heappush(heap, entry(arn))
+            if per_host[arn]:
+                push(arn)
+            else:
+                del per_host[arn]
         return chosen
 
     def _service_event(self, svc: Service, message: str) -> None:
