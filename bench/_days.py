@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
-from ecsfleet.sandbox.ecs_model import INSTANCE_RESOURCES
+from ecsfleet.sandbox.ecs_model import instance_resources
 
 # Dollars an hour per instance type: (on-demand, spot).
 # On-demand: AWS's list prices, US East (N. Virginia) us-east-1, Linux, shared tenancy, from the
@@ -43,7 +43,7 @@ def hourly_price(instance_type: str, spot: bool) -> float:
 def resources(instance_type: str) -> tuple[int, int]:
     """CPU units and MiB an instance type registers with ECS (the sandbox's table, from the
     ECS agent's reservations)."""
-    return INSTANCE_RESOURCES[instance_type]
+    return instance_resources(instance_type)
 
 
 class Load(Protocol):

@@ -273,3 +273,17 @@ def test_spot_price_history_zone_or_zone_id(sb: Sandbox) -> None:
     by_name = ec2.describe_spot_price_history(InstanceTypes=["m5.large"], AvailabilityZone="us-east-1a")
     by_id = ec2.describe_spot_price_history(InstanceTypes=["m5.large"], AvailabilityZoneId="use1-az6")
     assert by_name["SpotPriceHistory"] == by_id["SpotPriceHistory"] and len(by_id["SpotPriceHistory"]) == 1
+
+
+# ---- instance types ----------------------------------------------------------------------------
+
+
+def test_instance_types_exist(sb: Sandbox) -> None:
+    ec2 = sb.client("ec2")
+    error = refused(ec2.describe_instance_types, "InvalidInstanceType", InstanceTypes=["m3.medium", "x9.huge"])
+    assert "x9.huge" in error["Message"] and "m3.medium" not in error["Message"]
+    described = ec2.describe_instance_types(InstanceTypes=["m3.medium", "t2.medium"])["InstanceTypes"]
+    assert {(t["InstanceType"], t["VCpuInfo"]["DefaultVCpus"], t["MemoryInfo"]["SizeInMiB"]) for t in described} == {
+        ("m3.medium", 1, 3840), ("t2.medium", 2, 4096)}
+    # At most 100 types a call (the model's limit, checked for every operation).
+    refused(ec2.describe_instance_types, "InvalidParameterValue", InstanceTypes=["t3.micro"] * 101)

@@ -26,8 +26,6 @@ from .clock import SandboxClock
 from .ecs_model import (
     ACCOUNT_ID,
     AGENT_UPDATE_STEPS,
-    DEFAULT_RESOURCES,
-    INSTANCE_RESOURCES,
     Cluster,
     Container,
     ContainerInstance,
@@ -37,6 +35,7 @@ from .ecs_model import (
     Task,
     TaskDefinition,
     cluster_not_found,
+    instance_resources,
     invalid,
 )
 
@@ -293,7 +292,7 @@ class EcsRegion:
         known = self._instances_by_ec2.get(facts.instance_id)
         if known is not None:
             return known
-        cpu, memory = INSTANCE_RESOURCES.get(facts.instance_type, DEFAULT_RESOURCES)
+        cpu, memory = instance_resources(facts.instance_type)
         ident = _hex_id()
         attrs = {
             "ecs.ami-id": facts.image_id,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.ec2.models.instance_types import INSTANCE_TYPES
+
 ACCOUNT_ID = "123456789012"
 EPHEMERAL_PORTS = (32768, 60999)
 # Ports an ECS agent reserves on every instance (SSH, Docker, the agent's introspection API).
@@ -28,6 +30,21 @@ INSTANCE_RESOURCES: dict[str, tuple[int, int]] = {
     "r5.large": (2048, 15578),
 }
 DEFAULT_RESOURCES = (2048, 3904)
+# Other instance types register their vCPUs and this share of their memory (what the table's
+# types register: 88 to 97%, most near 94).
+REGISTERED_MEMORY_SHARE = 0.94
+
+
+def instance_resources(instance_type: str) -> tuple[int, int]:
+    """CPU units and MiB an instance of the type registers: the table's, else from EC2's own
+    description of the type (DescribeInstanceTypes, moto's data), else DEFAULT_RESOURCES."""
+    if instance_type in INSTANCE_RESOURCES:
+        return INSTANCE_RESOURCES[instance_type]
+    described = INSTANCE_TYPES.get(instance_type)
+    if described is None:
+        return DEFAULT_RESOURCES
+    return (int(described["VCpuInfo"]["DefaultVCpus"]) * 1024,
+            int(described["MemoryInfo"]["SizeInMiB"] * REGISTERED_MEMORY_SHARE))
 
 
 class EcsError(Exception):

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from moto.ec2.models.instance_types import INSTANCE_TYPES
+
 from .base import Call, Refusal, Rule, as_mapping, not_enforced, param, rule
 
 _API = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/"
@@ -26,6 +28,7 @@ _CREATE_GROUP = _API + "API_CreateSecurityGroup.html"
 _INGRESS = _API + "API_AuthorizeSecurityGroupIngress.html"
 _TEMPLATE = _API + "API_CreateLaunchTemplate.html"
 _PRICE_HISTORY = _API + "API_DescribeSpotPriceHistory.html"
+_INSTANCE_TYPES = _API + "API_DescribeInstanceTypes.html"
 
 # EC2 resource ids: a prefix, a dash, then 8 or 17 lower-case hex digits.
 _INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
@@ -155,6 +158,17 @@ def _zone_or_zone_id(call: Call) -> Refusal | None:
     if param(call, "AvailabilityZone") is not None and param(call, "AvailabilityZoneId") is not None:
         return Refusal("InvalidParameterCombination",
                        "The parameter availabilityZone cannot be used with the parameter availabilityZoneId")
+    return None
+
+
+@rule("instance_types_exist", "ec2", "DescribeInstanceTypes",
+      "Every instance type named exists; one that does not refuses the whole call (InvalidInstanceType).",
+      _ERRORS)
+def _instance_types_exist(call: Call) -> Refusal | None:
+    unknown = [str(t) for t in param(call, "InstanceTypes", default=[]) if str(t) not in INSTANCE_TYPES]
+    if unknown:
+        return Refusal("InvalidInstanceType",
+                       f"The following supplied instance types do not exist: [{', '.join(unknown)}]")
     return None
 
 
@@ -360,7 +374,7 @@ RULES: tuple[Rule, ...] = (
     _specs_or_templates, _allocation_strategy, _fleet_max_results, _instance_id_format, _instance_exists,
     _instances_max_results, _run_counts, _run_image, _run_subnet, _vpcs_exist, _subnets_exist, _images_exist,
     _group_unique, _ingress_group_exists, _ingress_not_duplicate, _template_unique, _DESCRIBE_UNKNOWN_FLEET,
-    _CANCEL_UNKNOWN_FLEET, _zone_or_zone_id,
+    _CANCEL_UNKNOWN_FLEET, _zone_or_zone_id, _instance_types_exist,
 )
 
 # What the sandbox deliberately does not emulate for this service, and why (docs/sandbox-fidelity.md).
