@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ecsfleet.fleet.capacity import TaskSize
-from ecsfleet.fleet.observe import VERSION_ATTRIBUTE, AsgInstance, AsgState, Fleet, FleetWorld, SpotFleetState
+from ecsfleet.fleet.observe import (
+    VERSION_ATTRIBUTE,
+    AsgInstance,
+    AsgState,
+    Fleet,
+    FleetWorld,
+    SpotFleetState,
+    sizes_described,
+)
 from ecsfleet.fleet.plan import (
     DRAIN_SINCE,
     DRAIN_WHY,
@@ -208,7 +216,8 @@ class World:
         tasks = tuple(_task(next(numbers), spec) for spec in self.tasks)
         instances = tuple(self._instance(spec, [t for t in tasks if t.container_instance_arn == arn(spec.ec2)])
                           for spec in self.hosts)
-        return FleetWorld(CLUSTER, stacks, fleets, ClusterSnapshot(CLUSTER, "us-east-1", T0, instances, tasks))
+        return FleetWorld(CLUSTER, stacks, fleets, ClusterSnapshot(CLUSTER, "us-east-1", T0, instances, tasks),
+                          instance_sizes=described_sizes(self.config))
 
     def _instance(self, spec: HostSpec, tasks: Iterable[Task]) -> ContainerInstance:
         cpu, memory = SIZES[spec.instance_type]
@@ -258,3 +267,13 @@ def _task(n: int, spec: TaskSpec) -> Task:
         has_health_check=False, stop_timeout=30.0,
         containers=(Container(family, spec.last_status, (), MappingProxyType({})),),
         cpu=spec.cpu, memory=spec.memory)
+
+
+def described_sizes(config: Infra) -> dict[str, TaskSize]:
+    """The sizes of infra.yml's instance types, as the scaler reads them from EC2's description of
+    each type (DescribeInstanceTypes, answered here from the sandbox's own data)."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    types = {g.instance_type for g in config.ec2_instances.auto_scaling_groups}
+    types |= {b.instance_type for f in config.ec2_instances.spot_fleets for b in f.bids}
+    return sizes_described(INSTANCE_TYPES[t] for t in sorted(types) if t in INSTANCE_TYPES)

@@ -153,7 +153,7 @@ def test_each_controller_pass_reads_the_history_once(sb: Sandbox, clients: Clien
         assert controller.reconcile(dry_run=False).ok
         sb.advance(30)
     assert history_reads(sb) == 2
-    assert read_world(clients, infra, spot_prices=False).spot_prices == {}  # a caller that does not scale
+    assert read_world(clients, infra, scaling=False).spot_prices == {}  # a caller that does not scale
     assert history_reads(sb) == 2
 
 

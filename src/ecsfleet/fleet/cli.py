@@ -263,7 +263,7 @@ def status(
 
     _, infra = load_infra(infra_yml)
     clients = fleet_clients(ctx)
-    world = read_world(clients, infra, spot_prices=False)
+    world = read_world(clients, infra, scaling=False)
     _, drift = observe_drift(clients, infra, world)
     if output is Output.json:
         typer.echo(json.dumps(status_document(world, drift), indent=2))

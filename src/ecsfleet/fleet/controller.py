@@ -58,12 +58,14 @@ class FleetController:
     last_scale_out: float | None = None
     last_scale_in: float | None = None
     memory: MemoryStore | None = None
+    # Instance types' sizes as EC2 describes them, read once (observe.read_instance_sizes).
+    instance_sizes: dict[str, TaskSize] = field(default_factory=dict)
     _memory_notes: list[str] = field(default_factory=list, init=False, repr=False)
     ami_refresh: str | None = None  # report | auto: overrides infra.yml's ec2_instances.ami_refresh
 
     def observe(self) -> Observation:
         reader = self.reader = self.reader or SnapshotReader(self.clients)
-        world = self.last_world = read_world(self.clients, self.infra, reader)
+        world = self.last_world = read_world(self.clients, self.infra, reader, sizes=self.instance_sizes)
         services = read_services(self.clients, self.infra.cluster.name, reader) if world.snapshot else ()
         now = self.now()
         sample = LoadSample(now, {s.name: s.desired for s in services})

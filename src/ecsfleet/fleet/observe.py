@@ -5,19 +5,22 @@ container instance and tasks.
 Reads: DescribeStacks (paginated), ListStackResources per compute stack, one
 DescribeAutoScalingGroups per 100 groups, one DescribeSpotFleetRequests per cluster, one
 DescribeSpotFleetInstances per spot fleet, the cluster snapshot, and, only for `scaling:
-placement` with a spot fleet active, one DescribeSpotPriceHistory (the prices in effect now).
+placement` with a spot fleet active, one DescribeSpotPriceHistory (the prices in effect now),
+and, only for `scaling: placement` and instance types of infra.yml no instance of which has
+joined the cluster, one DescribeInstanceTypes per 100 such types, once per controller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ..aws import Clients, aws_errors, describe_in_batches, error_code, paginate
 from ..errors import NotFound
 from ..snapshot import ClusterSnapshot, ContainerInstance, SnapshotReader, Task
-from .prices import PoolPrice, launch_prices
+from .capacity import TaskSize
+from .prices import PoolPrice, estimated_size, launch_prices
 from .schema import LOWEST_PRICE_STRATEGIES, Infra
 from .stacks import FleetStacks, Stack, read_stacks, stack_resources
 from .templates import spot_fleet_logical_id
@@ -25,6 +28,7 @@ from .templates import spot_fleet_logical_id
 VERSION_ATTRIBUTE = "asg_version"
 ZONE_ATTRIBUTE = "ecs.availability-zone"  # the ECS agent's attribute of every container instance
 ASG_DESCRIBE_MAX = 100
+INSTANCE_TYPES_DESCRIBE_MAX = 100
 SPOT_PRODUCT = "Linux/UNIX"  # the ECS-optimized AMIs' platform
 
 
@@ -84,7 +88,11 @@ class FleetWorld:
     # launch would pay now under the fleet's allocation strategy, never above the bid (prices.py);
     # empty otherwise, or when the price history could not be read (the bids stand in).
     spot_prices: Mapping[str, float] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()  # what the pass should report: a price history that could not be read
+    # `scaling: placement`: what an instance of each of infra.yml's types would register, from
+    # EC2's description of the type (`read_instance_sizes`), for the types no instance of which
+    # has joined the cluster (what one registered is in the snapshot).
+    instance_sizes: Mapping[str, TaskSize] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what the pass should report: a read the scaler went without
 
     def fleet(self, version: str) -> Fleet | None:
         return next((f for f in self.fleets if f.version == version), None)
@@ -204,10 +212,52 @@ def read_spot_prices(clients: Clients, infra: Infra, world: FleetWorld) -> Fleet
     return replace(world, spot_prices=prices)
 
 
+def sizes_described(described: Iterable[Mapping[str, object]]) -> dict[str, TaskSize]:
+    """What an instance of each type registers at most (`prices.estimated_size`), from
+    DescribeInstanceTypes' `InstanceTypes`."""
+    sizes = {}
+    for entry in described:
+        vcpu, memory = entry.get("VCpuInfo"), entry.get("MemoryInfo")
+        if isinstance(vcpu, Mapping) and isinstance(memory, Mapping):
+            sizes[str(entry.get("InstanceType"))] = estimated_size(int(vcpu.get("DefaultVCpus") or 0),
+                                                                   int(memory.get("SizeInMiB") or 0))
+    return sizes
+
+
+def read_instance_sizes(clients: Clients, infra: Infra, world: FleetWorld,
+                        known: MutableMapping[str, TaskSize]) -> FleetWorld:
+    """The world with `instance_sizes` for `scaling: placement`: infra.yml's instance types (the
+    Auto Scaling groups' and the spot fleets' bids) that no instance in the cluster has, from
+    `known` (a type's size never changes: kept by the controller from pass to pass), else one
+    DescribeInstanceTypes per 100 of them, whose answers join `known`. A read that fails is a
+    warning: those types are left out of this pass's choices, as an unknown size always is."""
+    if infra.scaling_mode != "placement" or not infra.ec2_instances.autoscaling:
+        return world
+    configured = {g.instance_type for g in infra.ec2_instances.auto_scaling_groups}
+    configured |= {b.instance_type for f in infra.ec2_instances.spot_fleets for b in f.bids}
+    joined = {ci.instance_type for ci in world.snapshot.instances} if world.snapshot is not None else set()
+    wanted = sorted(configured - joined)
+    missing = [t for t in wanted if t not in known]
+    if missing:
+        ec2 = clients("ec2")
+        try:
+            known.update(sizes_described(describe_in_batches(
+                missing, INSTANCE_TYPES_DESCRIBE_MAX,
+                lambda batch: ec2.describe_instance_types(InstanceTypes=list(batch))["InstanceTypes"])))
+        except aws_errors() as error:
+            why = error_code(error) or str(error)
+            warning = (f"instance sizes: DescribeInstanceTypes failed ({why}): {', '.join(missing)} left out of "
+                       "this pass's scale-outs until an instance of the type joins the cluster "
+                       "(ec2:DescribeInstanceTypes is in `ecsfleet iam-policy fleet`)")
+            world = replace(world, warnings=(*world.warnings, warning))
+    return replace(world, instance_sizes={t: known[t] for t in wanted if t in known})
+
+
 def read_world(clients: Clients, infra: Infra, reader: SnapshotReader | None = None, *,
-               spot_prices: bool = True) -> FleetWorld:
-    """Everything a fleet pass observes. `spot_prices=False` leaves the price read out, for a
-    caller that does not scale (a rollout waiting for instances, `fleet status`)."""
+               scaling: bool = True, sizes: MutableMapping[str, TaskSize] | None = None) -> FleetWorld:
+    """Everything a fleet pass observes. `scaling=False` leaves out the reads only the scaler
+    needs (spot prices, instance sizes), for a caller that does not scale (a rollout waiting for
+    instances, `fleet status`). `sizes`: the instance sizes already read, kept by the caller."""
     stacks = read_stacks(clients, infra)
     fleets = read_fleets(clients, stacks.compute)
     try:
@@ -215,4 +265,7 @@ def read_world(clients: Clients, infra: Infra, reader: SnapshotReader | None = N
     except NotFound:
         snapshot = None
     world = FleetWorld(infra.cluster.name, stacks, fleets, snapshot)
-    return read_spot_prices(clients, infra, world) if spot_prices else world
+    if not scaling:
+        return world
+    world = read_spot_prices(clients, infra, world)
+    return read_instance_sizes(clients, infra, world, {} if sizes is None else sizes)

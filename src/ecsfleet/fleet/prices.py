@@ -15,8 +15,9 @@ bid are left out (AWS launches nothing there), and the price is never above the 
 price read (a failed call, a type AWS does not price), the bid (`bids[].price`) stands in: an
 upper bound of what AWS charges.
 
-Sizes: vCPU and GiB from the EC2 instance types page (https://aws.amazon.com/ec2/instance-types/).
-An instance registers all its CPU (1,024 units a vCPU) and a little less memory than it has (the
+Sizes: vCPUs and memory as EC2 describes each type (DescribeInstanceTypes, read by
+observe.read_instance_sizes), so that any type AWS offers can be chosen, old (m3, t2) or new. An
+instance registers all its CPU (1,024 units a vCPU) and a little less memory than it has (the
 operating system's and the agent's share); until an instance of a type has joined the cluster and
 told its registered memory, ecsfleet assumes 10% (at least 128 MiB) less, so a first launch of a
 type errs on the side of one instance too many, never too few.
@@ -40,18 +41,6 @@ ON_DEMAND_USD_PER_HOUR: Mapping[str, float] = {
     "r5.large": 0.126, "r5.xlarge": 0.252, "r5.2xlarge": 0.504, "r6i.large": 0.126, "r6i.xlarge": 0.252,
 }
 
-# vCPU, GiB
-SHAPES: Mapping[str, tuple[int, int]] = {
-    "t3.micro": (2, 1), "t3.small": (2, 2), "t3.medium": (2, 4), "t3.large": (2, 8), "t3.xlarge": (4, 16),
-    "t3.2xlarge": (8, 32), "t3a.medium": (2, 4), "t3a.large": (2, 8), "t4g.medium": (2, 4), "t4g.large": (2, 8),
-    "m5.large": (2, 8), "m5.xlarge": (4, 16), "m5.2xlarge": (8, 32), "m5.4xlarge": (16, 64),
-    "m6i.large": (2, 8), "m6i.xlarge": (4, 16), "m6i.2xlarge": (8, 32), "m6g.large": (2, 8), "m6g.xlarge": (4, 16),
-    "c5.large": (2, 4), "c5.xlarge": (4, 8), "c5.2xlarge": (8, 16), "c6i.large": (2, 4), "c6i.xlarge": (4, 8),
-    "c6g.large": (2, 4), "c6g.xlarge": (4, 8),
-    "r5.large": (2, 16), "r5.xlarge": (4, 32), "r5.2xlarge": (8, 64), "r6i.large": (2, 16), "r6i.xlarge": (4, 32),
-}
-
-
 def on_demand_price(instance_type: str, overrides: Mapping[str, float]) -> float | None:
     """$/hour of an on-demand instance: infra.yml's price, else the table's, else unknown."""
     if instance_type in overrides:
@@ -59,16 +48,16 @@ def on_demand_price(instance_type: str, overrides: Mapping[str, float]) -> float
     return ON_DEMAND_USD_PER_HOUR.get(instance_type)
 
 
-def shape(instance_type: str, observed: Mapping[str, TaskSize]) -> TaskSize | None:
+def estimated_size(vcpus: int, memory_mib: int) -> TaskSize:
+    """What an instance of `vcpus` and `memory_mib` (EC2's description of its type) registers, at
+    most: all its CPU, and 10% (at least 128 MiB) less memory than it has."""
+    return TaskSize(memory_mib - max(128, math.ceil(memory_mib * 0.10)), vcpus * 1024)
+
+
+def shape(instance_type: str, observed: Mapping[str, TaskSize], described: Mapping[str, TaskSize]) -> TaskSize | None:
     """What one instance of the type registers (memory MiB, CPU units): what a running one told,
-    else the estimate from its size, else unknown."""
-    if instance_type in observed:
-        return observed[instance_type]
-    if instance_type not in SHAPES:
-        return None
-    vcpu, gib = SHAPES[instance_type]
-    memory = gib * 1024
-    return TaskSize(memory - max(128, math.ceil(memory * 0.10)), vcpu * 1024)
+    else the estimate from EC2's description of the type, else unknown."""
+    return observed.get(instance_type) or described.get(instance_type)
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def wait_for_instances(clients: Clients, infra: Infra, version: str, timeout: fl
     its smoke test without waiting, on whatever had joined by then)."""
     waited = 0.0
     while True:
-        world = read_world(clients, infra, spot_prices=False)
+        world = read_world(clients, infra, scaling=False)
         fleet = world.fleet(version)
         if fleet is None:
             raise RolloutError(f"no compute stack of version {version}")
@@ -174,7 +174,7 @@ def smoke_test(clients: Clients, infra: Infra, version: str, timeout: float, sle
 
 
 def scale_to_zero(clients: Clients, infra: Infra, version: str, echo: Echo) -> None:
-    world = read_world(clients, infra, spot_prices=False)
+    world = read_world(clients, infra, scaling=False)
     fleet = world.fleet(version)
     if fleet is None:
         return
@@ -204,7 +204,7 @@ def follow(controller: FleetController, version: str, timeout: float, sleep: Sle
            poll: float = 15.0) -> None:
     """Reconcile until only fleets at least as new as `version` remain (the old ones deflated and deleted)."""
     waited = 0.0
-    if not _older_inactive(read_world(controller.clients, controller.infra, spot_prices=False), version):
+    if not _older_inactive(read_world(controller.clients, controller.infra, scaling=False), version):
         echo(f"{version}: no older fleet to deflate")
         return
     while True:

@@ -257,10 +257,10 @@ def offers(obs: Observation, groups: Sequence[Group],
         else:
             continue
         for instance_type, weight in choices:
-            price, size = _price(obs, group, instance_type), shape(instance_type, observed)
+            price, size = _price(obs, group, instance_type), shape(instance_type, observed, obs.world.instance_sizes)
             if size is None:
-                unknown.append(f"{instance_type} ({group.group_id}): its size is not known until one has "
-                               "joined the cluster: left out")
+                unknown.append(f"{instance_type} ({group.group_id}): its size is not known (EC2 did not describe "
+                               "the type, and no instance of it has joined the cluster): left out")
                 continue
             if price is None:
                 unknown.append(f"{instance_type} ({group.group_id}): no on-demand price known: counted as the "

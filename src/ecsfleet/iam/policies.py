@@ -231,6 +231,9 @@ FLEET = Capability(
         Grant("SpotPrices", ("ec2:DescribeSpotPriceHistory",),
               "the spot prices in effect, once a pass: the placement scaler's price of each bid (the bid itself "
               "without them)", feature="spot-prices"),
+        Grant("InstanceSizes", ("ec2:DescribeInstanceTypes",),
+              "the vCPUs and memory of infra.yml's instance types no instance of which has joined the cluster, "
+              "once per controller: the placement scaler's choice of what to launch", feature="instance-sizes"),
         Grant("PassNodeRoles", ("iam:PassRole",),
               "CloudFormation hands the node role and the spot fleet role to EC2 and Spot Fleet for the caller",
               On.NODE_ROLES, feature="stack-resources"),
@@ -263,8 +266,9 @@ FLEET = Capability(
         Feature("ami-parameter", "only with `ec2_instances.ami_parameter` naming a parameter of the account"),
         Feature("scaling-memory", "only with `scaling: placement`, the default for new files"),
         Feature("spot-prices", "only with `scaling: placement` and a spot fleet"),
+        Feature("instance-sizes", "only with `scaling: placement`"),
     ),
-    default_features=frozenset({"stack-resources", "scaling-memory", "spot-prices"}),
+    default_features=frozenset({"stack-resources", "scaling-memory", "spot-prices", "instance-sizes"}),
 )
 
 CAPABILITIES: dict[str, Capability] = {c.name: c for c in (LB_SYNC, DNS_SYNC, AGENTS, FLEET)}
