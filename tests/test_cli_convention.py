@@ -201,9 +201,11 @@ def test_root_offers_shell_completion() -> None:
 
 
 def test_show_completion_prints_a_script(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHELL", "/bin/bash")
+    # Typer names the shell from the process tree (shellingham), not from an argument: a test run
+    # with no shell among its ancestors (a supervisor, a detached job) would find none.
+    monkeypatch.setattr("typer.completion._get_shell_name", lambda: "bash")
     with pytest.raises(SystemExit) as done:  # typer ends the process itself once the script is out
-        main(["--show-completion", "bash"])
+        main(["--show-completion"])
     assert done.value.code == 0
     assert "_ECSFLEET_COMPLETE" in capsys.readouterr().out
 
