@@ -229,8 +229,9 @@ def read_instance_sizes(clients: Clients, infra: Infra, world: FleetWorld,
     """The world with `instance_sizes` for `scaling: placement`: infra.yml's instance types (the
     Auto Scaling groups' and the spot fleets' bids) that no instance in the cluster has, from
     `known` (a type's size never changes: kept by the controller from pass to pass), else one
-    DescribeInstanceTypes per 100 of them, whose answers join `known`. A read that fails is a
-    warning: those types are left out of this pass's choices, as an unknown size always is."""
+    DescribeInstanceTypes per 100 of them (and per page of its answer), whose answers join
+    `known`. A read that fails is a warning: those types are left out of this pass's choices, as
+    an unknown size always is."""
     if infra.scaling_mode != "placement" or not infra.ec2_instances.autoscaling:
         return world
     configured = {g.instance_type for g in infra.ec2_instances.auto_scaling_groups}
@@ -243,7 +244,7 @@ def read_instance_sizes(clients: Clients, infra: Infra, world: FleetWorld,
         try:
             known.update(sizes_described(describe_in_batches(
                 missing, INSTANCE_TYPES_DESCRIBE_MAX,
-                lambda batch: ec2.describe_instance_types(InstanceTypes=list(batch))["InstanceTypes"])))
+                lambda batch: paginate(ec2, "describe_instance_types", "InstanceTypes", InstanceTypes=list(batch)))))
         except aws_errors() as error:
             why = error_code(error) or str(error)
             warning = (f"instance sizes: DescribeInstanceTypes failed ({why}): {', '.join(missing)} left out of "
