@@ -24,8 +24,16 @@ def start_daemon(sb: Sandbox, tmp_path: Path) -> subprocess.Popen[str]:
     services = tmp_path / "services.json"
     services.write_text("[]")
     env = {**os.environ, **sb.env()}
-    return subprocess.Popen([ECSFLEET, "lb-sync", "--cluster", "sig", "--services", str(services), "--all-instances",
-                             "--interval", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A test run started in the background by a shell without job control inherits SIGINT
+    # ignored, and so would the daemon until it installs its own handler. A handler (not an
+    # ignore) is reset to the default by exec: the daemon starts as from a terminal.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen([ECSFLEET, "lb-sync", "--cluster", "sig", "--services", str(services),
+                                 "--all-instances", "--interval", "1"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def wait_for_passes(sb: Sandbox, passes: int, timeout: float = 60.0) -> None:
