@@ -11,7 +11,7 @@ import pytest
 from ecsfleet.aws import Clients
 from ecsfleet.fleet.capacity import TaskSize
 from ecsfleet.fleet.controller import FleetController
-from ecsfleet.fleet.observe import read_world
+from ecsfleet.fleet.observe import read_world, sizes_described
 from ecsfleet.fleet.schema import Infra, parse_infra
 from ecsfleet.iam import policies
 from ecsfleet.sandbox import Sandbox
@@ -63,6 +63,18 @@ def joined_types(sb: Sandbox) -> set[str]:
     arns = ecs.list_container_instances(cluster="shop")["containerInstanceArns"]
     described = ecs.describe_container_instances(cluster="shop", containerInstances=arns)["containerInstances"]
     return {a["value"] for ci in described for a in ci["attributes"] if a["name"] == "ecs.instance-type"}
+
+
+def test_a_described_type_is_sized_with_10_percent_less_memory_and_an_incomplete_one_stays_unknown() -> None:
+    described = [
+        {"InstanceType": "t3.micro", "VCpuInfo": {"DefaultVCpus": 2}, "MemoryInfo": {"SizeInMiB": 1024}},
+        {"InstanceType": "r5.large", "VCpuInfo": {"DefaultVCpus": 2}, "MemoryInfo": {"SizeInMiB": 16384}},
+        {"InstanceType": "x1.odd", "MemoryInfo": {"SizeInMiB": 4096}},  # no vCPUs: never a size of 0
+        {"InstanceType": "x2.odd", "VCpuInfo": {"DefaultVCpus": 2}, "MemoryInfo": {}},
+    ]
+    # At least 128 MiB less: a small type's 10% would be under what the system keeps.
+    assert sizes_described(described) == {"t3.micro": TaskSize(1024 - 128, 2048),
+                                          "r5.large": TaskSize(16384 - 1639, 2048)}
 
 
 def test_types_no_instance_has_are_sized_from_ec2s_description_once_per_controller(

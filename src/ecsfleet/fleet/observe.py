@@ -218,9 +218,10 @@ def sizes_described(described: Iterable[Mapping[str, object]]) -> dict[str, Task
     sizes = {}
     for entry in described:
         vcpu, memory = entry.get("VCpuInfo"), entry.get("MemoryInfo")
-        if isinstance(vcpu, Mapping) and isinstance(memory, Mapping):
-            sizes[str(entry.get("InstanceType"))] = estimated_size(int(vcpu.get("DefaultVCpus") or 0),
-                                                                   int(memory.get("SizeInMiB") or 0))
+        vcpus = int(vcpu.get("DefaultVCpus") or 0) if isinstance(vcpu, Mapping) else 0
+        memory_mib = int(memory.get("SizeInMiB") or 0) if isinstance(memory, Mapping) else 0
+        if vcpus > 0 and memory_mib > 0:  # a type described without them stays unknown, never sized 0
+            sizes[str(entry.get("InstanceType"))] = estimated_size(vcpus, memory_mib)
     return sizes
 
 
