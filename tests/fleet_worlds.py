@@ -274,6 +274,5 @@ def described_sizes(config: Infra) -> dict[str, TaskSize]:
     each type (DescribeInstanceTypes, answered here from the sandbox's own data)."""
     from moto.ec2.models.instance_types import INSTANCE_TYPES
 
-    types = {g.instance_type for g in config.ec2_instances.auto_scaling_groups}
-    types |= {b.instance_type for f in config.ec2_instances.spot_fleets for b in f.bids}
-    return sizes_described(INSTANCE_TYPES[t] for t in sorted(types) if t in INSTANCE_TYPES)
+    return sizes_described(INSTANCE_TYPES[t] for t in sorted(config.ec2_instances.instance_types)
+                           if t in INSTANCE_TYPES)

@@ -235,10 +235,8 @@ def read_instance_sizes(clients: Clients, infra: Infra, world: FleetWorld,
     an unknown size always is."""
     if infra.scaling_mode != "placement" or not infra.ec2_instances.autoscaling:
         return world
-    configured = {g.instance_type for g in infra.ec2_instances.auto_scaling_groups}
-    configured |= {b.instance_type for f in infra.ec2_instances.spot_fleets for b in f.bids}
     joined = {ci.instance_type for ci in world.snapshot.instances} if world.snapshot is not None else set()
-    wanted = sorted(configured - joined)
+    wanted = sorted(infra.ec2_instances.instance_types - joined)
     missing = [t for t in wanted if t not in known]
     if missing:
         ec2 = clients("ec2")

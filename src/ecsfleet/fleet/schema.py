@@ -289,6 +289,12 @@ class Ec2Instances(Strict):
     spot_fleets: list[SpotFleet] = []
     scaling: Scaling = Scaling()
 
+    @property
+    def instance_types(self) -> frozenset[str]:
+        """Every type the groups launch: the Auto Scaling groups' and the spot fleets' bids'."""
+        return frozenset({g.instance_type for g in self.auto_scaling_groups}
+                         | {b.instance_type for f in self.spot_fleets for b in f.bids})
+
     @pydantic.model_validator(mode="after")
     def _some_compute(self) -> Ec2Instances:
         if not self.auto_scaling_groups and not self.spot_fleets:
