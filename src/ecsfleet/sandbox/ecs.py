@@ -901,11 +901,15 @@ class EcsRegion:
         attr_at = {n: str(s.get("field", "")).removeprefix("attribute:") for n, s in enumerate(steps)
                    if s.get("type") == "spread" and str(s.get("field", "")).lower() not in by_host}
         spread_on = list(dict.fromkeys(attr_at.values()))
+
+        def values_of(arn: str) -> tuple[str | None, ...]:
+            return tuple(self.instances[arn].attributes.get(attr) for attr in spread_on)
+
         # The service's tasks per value of each attribute it spreads on, kept as tasks stop.
         per_value: dict[str, Counter[str | None]] = {attr: Counter() for attr in spread_on}
         for arn, left in per_host.items():
-            for attr, counts in per_value.items():
-                counts[self.instances[arn].attributes.get(attr)] += len(left)
+            for attr, value in zip(spread_on, values_of(arn), strict=True):
+                per_value[attr][value] += len(left)
 
         def own_score(arn: str) -> tuple[float, ...]:
             """The host's claim to stop its newest task next (the largest goes), with each
@@ -928,9 +932,6 @@ class EcsRegion:
                 else:  # an attribute spread: filled in by `claim`
                     out.append(0)
             return (*out, task.created_at, ci.seq)
-
-        def values_of(arn: str) -> tuple[str | None, ...]:
-            return tuple(self.instances[arn].attributes.get(attr) for attr in spread_on)
 
         def claim(own: tuple[float, ...], values: tuple[str | None, ...]) -> tuple[float, ...]:
             """`own_score` with each attribute spread's count as it stands now."""
