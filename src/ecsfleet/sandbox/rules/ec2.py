@@ -28,7 +28,6 @@ _CREATE_GROUP = _API + "API_CreateSecurityGroup.html"
 _INGRESS = _API + "API_AuthorizeSecurityGroupIngress.html"
 _TEMPLATE = _API + "API_CreateLaunchTemplate.html"
 _PRICE_HISTORY = _API + "API_DescribeSpotPriceHistory.html"
-_INSTANCE_TYPES = _API + "API_DescribeInstanceTypes.html"
 
 # EC2 resource ids: a prefix, a dash, then 8 or 17 lower-case hex digits.
 _INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
