@@ -236,3 +236,13 @@ def test_a_converged_grouped_pass_sends_nothing_and_leaves_no_cycle() -> None:
     assert dns_values_pass(snap) > 0
     assert gc.isenabled()
     assert collected_after("dns_values_pass(snap, converged=True)\ndns_values_pass(snap)") == 0
+
+
+def test_the_sandbox_records_load_without_moto_ec2() -> None:
+    """bench/plan_time.py's process imports the sandbox (its snapshots come from the sandbox's
+    records) and reports its peak memory as the planners' cost: moto's EC2 models, 150 MiB, are
+    imported only where an instance type outside the sandbox's table is read, not at import."""
+    loaded = in_fresh_interpreter(
+        "import sys\nimport ecsfleet.sandbox.emulator, ecsfleet.sandbox.ecs_model, ecsfleet.sandbox.rules\n"
+        "print(sorted(m for m in sys.modules if m.startswith('moto.ec2')))\n")
+    assert loaded.strip() == "[]"

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.ec2.models.instance_types import INSTANCE_TYPES
-
 ACCOUNT_ID = "123456789012"
 EPHEMERAL_PORTS = (32768, 60999)
 # Ports an ECS agent reserves on every instance (SSH, Docker, the agent's introspection API).
@@ -40,6 +38,10 @@ def instance_resources(instance_type: str) -> tuple[int, int]:
     description of the type (DescribeInstanceTypes, moto's data), else DEFAULT_RESOURCES."""
     if instance_type in INSTANCE_RESOURCES:
         return INSTANCE_RESOURCES[instance_type]
+    # Imported here: moto's EC2 models take 150 MiB and a second to import, and a process that
+    # only builds the sandbox's records (the planners' benchmark) never registers such a type.
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
     described = INSTANCE_TYPES.get(instance_type)
     if described is None:
         return DEFAULT_RESOURCES

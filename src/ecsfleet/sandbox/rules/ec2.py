@@ -6,8 +6,6 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from moto.ec2.models.instance_types import INSTANCE_TYPES
-
 from .base import Call, Refusal, Rule, as_mapping, not_enforced, param, rule
 
 _API = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/"
@@ -164,6 +162,10 @@ def _zone_or_zone_id(call: Call) -> Refusal | None:
       "Every instance type named exists; one that does not refuses the whole call (InvalidInstanceType).",
       _ERRORS)
 def _instance_types_exist(call: Call) -> Refusal | None:
+    # Imported at the call: moto's EC2 models take 150 MiB and a second to import, which a
+    # process loading the sandbox's rules without serving EC2 (a benchmark, the table) does not need.
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
     unknown = [str(t) for t in param(call, "InstanceTypes", default=[]) if str(t) not in INSTANCE_TYPES]
     if unknown:
         return Refusal("InvalidInstanceType",
