@@ -110,6 +110,34 @@ def test_three_hosts_share_one_name_and_records_follow_scaling(dsb: Sandbox) -> 
     assert (f"_echo._tcp.{ZONE}.", "SRV") not in left and (f"_ecsfleet-srv._echo._tcp.{ZONE}.", "TXT") not in left
 
 
+def test_one_controller_kept_across_passes_writes_what_a_new_one_would(dsb: Sandbox) -> None:
+    """A daemon keeps one controller, and with it the hosts and SRV texts of its last pass
+    (endpoints.Places): through a scale-in, a scale-out on new host ports and a host drained, each
+    of its passes leaves the zone as a controller new to the cluster finds it, with nothing to do."""
+    zone_id = zone(dsb)
+    cluster_with_instances(dsb, count=3)
+    service(dsb, "echo", 3, {"SERVICE_FQDN_LOCAL": f"echo.{ZONE}", "SERVICE_PORT_8080": f"_echo._tcp.{ZONE}"})
+    clients = Clients(AwsTarget(dsb.region, dsb.endpoint_url))
+    daemon = DnsSync(clients, "test", OWNER)
+    ecs = dsb.client("ecs")
+    steps = [lambda: None, lambda: ecs.update_service(cluster="test", service="echo", desiredCount=1),
+             lambda: ecs.update_service(cluster="test", service="echo", desiredCount=3),
+             lambda: ecs.update_container_instances_state(cluster="test", status="DRAINING",
+                                                          containerInstances=[drained])]
+    drained = ecs.list_container_instances(cluster="test")["containerInstanceArns"][0]
+    ec2_id = ecs.describe_container_instances(cluster="test", containerInstances=[drained])["containerInstances"][0][
+        "ec2InstanceId"]
+    name = dsb.client("ec2").describe_instances(InstanceIds=[ec2_id])["Reservations"][0]["Instances"][0][
+        "PrivateDnsName"]
+    for step in steps:
+        step()
+        dsb.advance(2)
+        assert safe_pass(daemon, dry_run=False).ok
+        assert safe_pass(DnsSync(clients, "test", OWNER), dry_run=True).planned == ()
+    srv = srv_values(dsb, zone_id, f"_echo._tcp.{ZONE}.")
+    assert len(srv) == 3 and not any(value.endswith(f" {name}.") for value in srv)
+
+
 def test_stopping_task_leaves_dns_while_it_still_runs(dsb: Sandbox) -> None:
     zone_id = zone(dsb)
     cluster_with_instances(dsb, count=3)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import builders
-from ecsfleet.dns.endpoints import snapshot_endpoints, snapshot_values
+from ecsfleet.dns.endpoints import Places, snapshot_endpoints, snapshot_values
 from ecsfleet.dns.filters import NameRules, screen
 from ecsfleet.dns.plan import desired_records, screened_records
 from ecsfleet.dns.records import Zone
@@ -31,12 +31,20 @@ RULES = st.sampled_from([NameRules(), NameRules.of(["corp.example.com"]), NameRu
                          NameRules(allow_wildcard=True, allow_apex=True)])
 
 
-def cluster(containers: list[tuple[dict[str, str], int, int, bool]], shared: bool = False) -> ClusterSnapshot:
+def cluster(containers: list[tuple[dict[str, str], int, int, bool]], shared: bool = False,
+            changed: int = 0) -> ClusterSnapshot:
     """A task per (env, host, port, serving): hosts without a public IP, without a host name, or
     DRAINING; tasks stopping or not. `shared`: equal containers are one object, on whatever host
-    their tasks run, as the snapshot's reader gives them."""
+    their tasks run, as the snapshot's reader gives them. `changed` (1 to 4): that host is read
+    with its addresses, host name and status as another pass might find them (a new public IP,
+    a host name gained or lost, ACTIVE again); 0: none."""
     hosts = [builders.host(1), dataclasses.replace(builders.host(2), public_ip=None),
              dataclasses.replace(builders.host(3), private_dns_name=None), builders.host(4, status="DRAINING")]
+    if changed:
+        was = hosts[changed - 1]
+        hosts[changed - 1] = dataclasses.replace(
+            was, status="ACTIVE", public_ip=None if was.public_ip else "54.1.0.9", private_ip=f"10.1.0.{changed}",
+            private_dns_name=None if was.private_dns_name else f"ip-10-1-0-{changed}.ec2.internal")
     tasks = [builders.task(n, hosts[h], port, env=env, container="c", container_port=80,
                            desired="RUNNING" if serving else "STOPPED")
              for n, (env, h, port, serving) in enumerate(containers)]
@@ -66,6 +74,43 @@ def test_the_grouped_read_plans_what_the_endpoints_plan(
         kind: sorted({e.value for e in endpoints if (e.name, e.record_type, e.private) == kind})
         for kind in {(e.name, e.record_type, e.private) for e in endpoints}}
     assert screened_records(values, ZONES, rules, 10, srv_ttl) == (desired, refused, unplaced)
+
+
+CONTAINERS = st.lists(st.tuples(ENVS, st.integers(0, 3), st.sampled_from([80, 8080, 32768, 32769]), st.booleans()),
+                      min_size=1, max_size=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(CONTAINERS, st.integers(0, 4), st.booleans()), min_size=2, max_size=4))
+def test_what_a_controller_keeps_from_pass_to_pass_reads_what_a_fresh_read_reads(
+        passes: list[tuple[list[tuple[dict[str, str], int, int, bool]], int, bool]]) -> None:
+    """The hosts and SRV texts a controller keeps (`Places`) give each pass the values and
+    warnings of a read that kept nothing, whatever moved between passes: tasks, host ports,
+    a host's addresses, host name or status."""
+    kept = Places()
+    for containers, changed, shared in passes:
+        snap = cluster(containers, shared, changed)
+        assert snapshot_values(snap, kept) == snapshot_values(snap)
+
+
+def test_what_is_kept_is_bounded_by_the_last_snapshot() -> None:
+    """A host gone from the cluster is dropped at the next pass, and a host whose tasks keep
+    coming back on new host ports keeps no more SRV texts than a few a task it runs."""
+    kept = Places()
+    env = {"SERVICE_PORT_80": "_web._tcp.example.com"}
+    one, two = builders.host(1), builders.host(2)
+    texts = set()
+    for n in range(300):  # a task a pass on host 1, each on a port of its own; one on host 2
+        snap = builders.snapshot([dataclasses.replace(one, running_tasks=1), two],
+                                 [builders.task(n, one, 32768 + n, env=env), builders.task(1000, two, 32768, env=env)])
+        grouped, _ = snapshot_values(snap, kept)
+        (values,) = grouped.values()
+        assert list(values) == [f"1 1 {32768 + n} ip-10-0-0-1.ec2.internal.", "1 1 32768 ip-10-0-0-2.ec2.internal."]
+        texts.add(id(list(values)[1]))
+    assert len(texts) == 1  # host 2's text was made once, and read from what was kept at every pass after
+    places = kept.of(builders.snapshot([one], []))
+    assert list(places) == [one.arn]
+    assert len(places[one.arn].srv) <= 64 + 4
 
 
 def services(tasks: int) -> ClusterSnapshot:

@@ -10,7 +10,7 @@ from ..draining import short_stop_timeouts
 from ..errors import UserError
 from ..runner import PassReport
 from ..snapshot import SnapshotReader
-from .endpoints import snapshot_values
+from .endpoints import Places, snapshot_values
 from .filters import NameRules
 from .plan import plan, screened_records, srv_ttl_for
 from .records import DEFAULT_TTL, owner_problem
@@ -38,6 +38,8 @@ class DnsSync:
     srv_ttl: int | None = None  # default: ecsd's 0 when adopting, else `ttl`
     names: NameRules = field(default_factory=NameRules)
     capability: str = field(default="dns-sync")
+    # The hosts as the last pass read them, with the SRV texts made for them (endpoints.Places).
+    places: Places = field(default_factory=Places, repr=False)
 
     def __post_init__(self) -> None:
         require_owner(self.owner)
@@ -45,7 +47,7 @@ class DnsSync:
     def reconcile(self, dry_run: bool) -> PassReport:
         reader = self.reader = self.reader or SnapshotReader(self.clients)
         snap = reader.read(self.cluster)
-        values, source_warnings = snapshot_values(snap)
+        values, source_warnings = snapshot_values(snap, self.places)
         route53 = self.clients("route53")
         zones, existing = read_managed(route53, self.zone_ids, self.names)
         desired, refused, placement_warnings = screened_records(

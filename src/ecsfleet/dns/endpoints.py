@@ -114,19 +114,57 @@ def _ask(variable: str, raw: str, checked: Checked) -> _Ask | None:
 @dataclass(slots=True)
 class _Place:
     """A host as its containers' values need it, read once per host rather than once per
-    container: its id, addresses, and SRV target normalized. Not frozen, though nothing changes
-    it: a frozen dataclass sets each field through `object.__setattr__`, and a pass makes one for
-    each host (0.8 -> 0.3 ms at 1,000 hosts, with `normalize` called straight: each host's name
-    is its own, so a memo of them only costs)."""
+    container: its id, addresses, and SRV target normalized. Not frozen: a frozen dataclass sets
+    each field through `object.__setattr__`, and a pass makes one for each new host (0.8 -> 0.3
+    ms at 1,000 hosts, with `normalize` called straight: each host's name is its own, so a memo
+    of them only costs). `srv` is the SRV texts made for it, by host port (`Places`)."""
 
     id: str
     public_ip: str | None
     private_ip: str | None
+    hostname: str | None
     srv_target: str | None
+    srv: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, host_id: str, public_ip: str | None, private_ip: str | None, hostname: str | None) -> _Place:
-        return cls(host_id, public_ip, private_ip, normalize(hostname) if hostname else None)
+        return cls(host_id, public_ip, private_ip, hostname, normalize(hostname) if hostname else None)
+
+
+# A host's SRV texts are kept while it runs no more than this many ports beyond four a task it
+# runs: a host whose tasks come and go on new host ports would otherwise keep one for every port
+# it ever served (up to the 28,232 of the ephemeral range).
+_SRV_TEXTS_SPARE = 64
+_SRV_TEXTS_A_TASK = 4
+
+
+class Places:
+    """The ACTIVE hosts of a pass by ARN (tasks on a DRAINING host publish nothing), kept from one
+    pass to the next by a controller: a host that is still there with the same addresses and name
+    is the same `_Place`, with the SRV texts made for its host ports, so that a pass over a cluster
+    whose tasks have not moved formats no SRV value. A task keeps its host port for its life, and a
+    pass made that string for every task (`"1 1 <port> <target>"`: 17% of the work of a converged
+    pass of 10,000 tasks, bench/plan_time.py). What is kept is bounded by the last snapshot: the
+    hosts it holds, and for each a few texts a task it runs."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, _Place] = {}
+
+    def of(self, snap: ClusterSnapshot) -> dict[str, _Place]:
+        kept: dict[str, _Place] = {}
+        last = self._kept
+        for i in snap.instances:
+            if i.status != "ACTIVE":
+                continue
+            place = last.get(i.arn)
+            if place is None or (place.id, place.public_ip, place.private_ip, place.hostname) != (
+                    i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name):
+                place = _Place.of(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name)
+            elif len(place.srv) > _SRV_TEXTS_SPARE + _SRV_TEXTS_A_TASK * (i.running_tasks + i.pending_tasks):
+                place.srv.clear()
+            kept[i.arn] = place
+        self._kept = kept
+        return kept
 
 
 def _host_port(port: int | None, binds: tuple[PortBinding, ...], host_network: bool) -> int | None:
@@ -232,7 +270,12 @@ class _Reader:
                                 break
                         else:
                             host_port = _host_port(ask.port, binds, False)
-                        value = f"{head}{host_port} {target}" if host_port else None
+                        if host_port:
+                            value = place.srv.get(host_port)
+                            if value is None:
+                                value = place.srv[host_port] = f"{head}{host_port} {target}"
+                        else:
+                            value = None
                     if value is None:
                         self._refuse(_label(task, container.name), ask, place)
                     else:
@@ -268,16 +311,10 @@ def container_endpoints(
     return reader.found, reader.warnings
 
 
-def _places(snap: ClusterSnapshot) -> dict[str, _Place]:
-    """The ACTIVE hosts by ARN, each read once: tasks on a DRAINING host publish nothing."""
-    return {i.arn: _Place.of(i.ec2_instance_id, i.public_ip, i.private_ip, i.private_dns_name)
-            for i in snap.instances if i.status == "ACTIVE"}
-
-
 def _serving(snap: ClusterSnapshot) -> Iterator[tuple[Task, _Place]]:
     """The tasks that publish (`snapshot.serves`: a stopping task's values leave DNS while it
     still runs), each with its host."""
-    places = _places(snap)
+    places = Places().of(snap)
     for task in snap.tasks:
         if serves(task, snap.instance(task.container_instance_arn)):
             yield task, places[task.container_instance_arn or ""]
@@ -294,14 +331,14 @@ def snapshot_endpoints(snap: ClusterSnapshot) -> tuple[list[Endpoint], list[str]
     return reader.found, reader.warnings
 
 
-def snapshot_values(snap: ClusterSnapshot) -> tuple[dict[Wanted, Values], list[str]]:
+def snapshot_values(snap: ClusterSnapshot, places: Places | None = None) -> tuple[dict[Wanted, Values], list[str]]:
     """What the cluster's serving tasks ask to publish, as record sets hold it: the distinct
     values of each (name, record type, kind of address); and the warnings `snapshot_endpoints`
     gives. The same values as its endpoints', without building
     an endpoint (a tuple) for each container and name only to group them again: a value costs a
-    dict insertion, and a pass no object a task that the collector would walk."""
+    dict insertion, and a pass no object a task that the collector would walk. `places`: what
+    the last pass kept of the hosts (a controller's), else nothing."""
     reader = _Reader()
-    places = _places(snap)
     with collection_paused():
-        reader.gather(snap.tasks, places)
+        reader.gather(snap.tasks, (Places() if places is None else places).of(snap))
     return {wanted: values for wanted, values in reader.values.items() if values}, reader.warnings
