@@ -38,8 +38,16 @@ statuses and host and each of its containers' port bindings, and computes nothin
 from the first size to the last is the machine's own (its caches), which no planner walking the
 same objects can go below.
 
+With `--instructions` (valgrind installed), the converged passes of lb-sync and dns-sync at the
+first size are also counted in machine instructions: the script runs itself under valgrind's
+cachegrind, once making 8 passes and once none, the difference over 8. Unlike a time, the count
+is the same from run to run and whatever else the machine does, which makes it the measure to
+compare two planners, or two trees, on a shared machine; it does not see what the processor's
+caches cost (the growth from one size to the next).
+
     python bench/plan_time.py                              # the tables
     python bench/plan_time.py --chart docs/plan_time.png   # and the chart of time and memory
+    python bench/plan_time.py --instructions               # and the instructions of a pass (valgrind)
 """
 
 from __future__ import annotations
@@ -49,13 +57,17 @@ import cProfile
 import dataclasses
 import gc
 import json
+import os
 import pstats
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from _support import OWNER, ZONE, converged_zone, machine, markdown_table, measure, synthetic_snapshot
@@ -354,11 +366,59 @@ def chart(results: Sequence[Size], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+COUNTED_PASSES = 8
+
+
+def count_passes(planner: str, dynamic: bool, passes: int) -> None:
+    """`passes` converged passes of one planner at the first size, after the one its cases make
+    (run under valgrind by `instructions`)."""
+    tasks = SIZES[0]
+    snap = synthetic_snapshot(tasks, tasks // TASKS_PER_HOST, tasks // TASKS_PER_SERVICE, dynamic_ports=dynamic)
+    cases = lbsync_cases(snap) if planner == "lb-sync" else dns_cases(snap, tasks // TASKS_PER_SERVICE)
+    work = cases[1][1]
+    for _ in range(passes + 1):
+        work()
+
+
+def instructions(planner: str, dynamic: bool) -> float:
+    """Millions of instructions one converged pass of `planner` executes (valgrind's count of a
+    run of COUNTED_PASSES passes, less that of a run of none)."""
+    def counted(passes: int) -> int:
+        done = subprocess.run(
+            ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
+             __file__, "--count", planner, "dynamic" if dynamic else "main", str(passes)],
+            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        (refs,) = re.findall(r"I\s+refs:\s+([\d,]+)", done.stderr)
+        return int(refs.replace(",", ""))
+
+    with ThreadPoolExecutor(2) as pool:
+        none, some = pool.map(counted, (0, COUNTED_PASSES))
+    return (some - none) / COUNTED_PASSES / 1e6
+
+
+def instructions_line() -> str:
+    counts = {(p, d): instructions(p, d) for d in (False, True) for p in ("lb-sync", "dns-sync")}
+    return (f"instructions a converged pass at {SIZES[0]:,} tasks (valgrind): "
+            f"lb-sync {counts['lb-sync', False]:.1f} M, "
+            f"dns-sync {counts['dns-sync', False]:.1f} M ({counts['dns-sync', False] / counts['lb-sync', False]:.2f}); "
+            f"a host port a task: lb-sync {counts['lb-sync', True]:.1f} M, dns-sync {counts['dns-sync', True]:.1f} M "
+            f"({counts['dns-sync', True] / counts['lb-sync', True]:.2f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chart", type=Path, help="write a PNG chart of time and memory against task count")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the instructions of lb-sync's and dns-sync's converged passes (valgrind)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, as JSON (run by the script itself)
+    parser.add_argument("--count", nargs=3, help=argparse.SUPPRESS)  # planner, snapshot, passes (under valgrind)
     args = parser.parse_args()
+    if args.count:
+        planner, snapshot, passes = args.count
+        count_passes(planner, snapshot == "dynamic", int(passes))
+        return
+    if args.instructions and not shutil.which("valgrind"):
+        parser.error("--instructions needs valgrind on the PATH (Debian: apt-get install valgrind)")
     if args.one:
         print(json.dumps(dataclasses.asdict(one_size(args.one))))
         return
@@ -392,6 +452,8 @@ def main() -> None:
           f"{first.steady('dns-sync').median_ms / first.steady('lb-sync').median_ms:.2f} (medians above); "
           f"{len(first.dns_over_lb)} alternate runs of each: {spread(first.dns_over_lb)}; a host port a task, "
           f"alternate runs: {spread(first.dns_over_lb_dynamic)}")
+    if args.instructions:
+        print(instructions_line())
     if args.chart:
         chart(results, args.chart)
         print(f"chart: {args.chart}")
