@@ -38,12 +38,13 @@ statuses and host and each of its containers' port bindings, and computes nothin
 from the first size to the last is the machine's own (its caches), which no planner walking the
 same objects can go below.
 
-With `--instructions` (valgrind installed), the converged passes of lb-sync and dns-sync at the
-first size are also counted in machine instructions: the script runs itself under valgrind's
-cachegrind, once making 8 passes and once none, the difference over 8. Unlike a time, the count
-is the same from run to run and whatever else the machine does, which makes it the measure to
-compare two planners, or two trees, on a shared machine; it does not see what the processor's
-caches cost (the growth from one size to the next).
+With `--instructions` (valgrind installed), the converged passes of lb-sync and dns-sync are also
+counted in machine instructions, at the first size (both snapshots) and the last: the script runs
+itself under valgrind's cachegrind, once making 8 passes and once none, the difference over 8.
+Unlike a time, the count is the same from run to run and whatever else the machine does, which
+makes it the measure to compare two planners, or two trees, on a shared machine; it does not see
+what the processor's caches cost, which is what a pass's time adds to 5x from 10,000 to 50,000
+tasks (the floor above).
 
     python bench/plan_time.py                              # the tables
     python bench/plan_time.py --chart docs/plan_time.png   # and the chart of time and memory
@@ -369,10 +370,9 @@ def chart(results: Sequence[Size], path: Path) -> None:
 COUNTED_PASSES = 8
 
 
-def count_passes(planner: str, dynamic: bool, passes: int) -> None:
-    """`passes` converged passes of one planner at the first size, after the one its cases make
-    (run under valgrind by `instructions`)."""
-    tasks = SIZES[0]
+def count_passes(planner: str, tasks: int, dynamic: bool, passes: int) -> None:
+    """`passes` converged passes of one planner, after the one its cases make (run under
+    valgrind by `instructions`)."""
     snap = synthetic_snapshot(tasks, tasks // TASKS_PER_HOST, tasks // TASKS_PER_SERVICE, dynamic_ports=dynamic)
     cases = lbsync_cases(snap) if planner == "lb-sync" else dns_cases(snap, tasks // TASKS_PER_SERVICE)
     work = cases[1][1]
@@ -380,29 +380,41 @@ def count_passes(planner: str, dynamic: bool, passes: int) -> None:
         work()
 
 
-def instructions(planner: str, dynamic: bool) -> float:
-    """Millions of instructions one converged pass of `planner` executes (valgrind's count of a
-    run of COUNTED_PASSES passes, less that of a run of none)."""
-    def counted(passes: int) -> int:
-        done = subprocess.run(
-            ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
-             __file__, "--count", planner, "dynamic" if dynamic else "main", str(passes)],
-            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-        (refs,) = re.findall(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        return int(refs.replace(",", ""))
+def counted(planner: str, tasks: int, dynamic: bool, passes: int) -> int:
+    """Instructions of `count_passes` in a process of its own, by valgrind (cachegrind, no cache
+    simulation), with a fixed hash seed: the same count in every run."""
+    done = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
+         __file__, "--count", planner, str(tasks), "dynamic" if dynamic else "main", str(passes)],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    (refs,) = re.findall(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    return int(refs.replace(",", ""))
 
+
+# (tasks, a host port a task): the snapshots whose converged passes are counted
+COUNTED = ((SIZES[0], False), (SIZES[0], True), (SIZES[-1], False))
+
+
+def instructions() -> dict[tuple[str, int, bool], float]:
+    """Millions of instructions one converged pass of lb-sync and of dns-sync executes on each
+    snapshot of COUNTED: a run of COUNTED_PASSES passes less a run of none, over COUNTED_PASSES."""
+    runs = [(planner, tasks, dynamic) for tasks, dynamic in COUNTED for planner in ("lb-sync", "dns-sync")]
     with ThreadPoolExecutor(2) as pool:
-        none, some = pool.map(counted, (0, COUNTED_PASSES))
-    return (some - none) / COUNTED_PASSES / 1e6
+        none = pool.map(lambda run: counted(*run, 0), runs)
+        some = pool.map(lambda run: counted(*run, COUNTED_PASSES), runs)
+        return {run: (b - a) / COUNTED_PASSES / 1e6 for run, a, b in zip(runs, list(none), list(some), strict=True)}
 
 
-def instructions_line() -> str:
-    counts = {(p, d): instructions(p, d) for d in (False, True) for p in ("lb-sync", "dns-sync")}
-    return (f"instructions a converged pass at {SIZES[0]:,} tasks (valgrind): "
-            f"lb-sync {counts['lb-sync', False]:.1f} M, "
-            f"dns-sync {counts['dns-sync', False]:.1f} M ({counts['dns-sync', False] / counts['lb-sync', False]:.2f}); "
-            f"a host port a task: lb-sync {counts['lb-sync', True]:.1f} M, dns-sync {counts['dns-sync', True]:.1f} M "
-            f"({counts['dns-sync', True] / counts['lb-sync', True]:.2f})")
+def instructions_table(counts: Mapping[tuple[str, int, bool], float]) -> str:
+    rows = [(f"{tasks:,}" + (", a host port a task" if dynamic else ""), f"{counts['lb-sync', tasks, dynamic]:.1f}",
+             f"{counts['dns-sync', tasks, dynamic]:.1f}",
+             f"{counts['dns-sync', tasks, dynamic] / counts['lb-sync', tasks, dynamic]:.2f}")
+            for tasks, dynamic in COUNTED]
+    first, last = SIZES[0], SIZES[-1]
+    growth = ", ".join(f"{p} {counts[p, last, False] / counts[p, first, False]:.2f}x" for p in ("lb-sync", "dns-sync"))
+    return (markdown_table(["converged pass, tasks", "lb-sync M instructions", "dns-sync M instructions",
+                            "dns-sync / lb-sync"], rows)
+            + f"\n\ninstructions from {first:,} to {last:,} tasks: {growth}")
 
 
 def main() -> None:
@@ -411,11 +423,12 @@ def main() -> None:
     parser.add_argument("--instructions", action="store_true",
                         help="also count the instructions of lb-sync's and dns-sync's converged passes (valgrind)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, as JSON (run by the script itself)
-    parser.add_argument("--count", nargs=3, help=argparse.SUPPRESS)  # planner, snapshot, passes (under valgrind)
+    # planner, tasks, snapshot, passes (run under valgrind by --instructions)
+    parser.add_argument("--count", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.count:
-        planner, snapshot, passes = args.count
-        count_passes(planner, snapshot == "dynamic", int(passes))
+        planner, tasks, snapshot, passes = args.count
+        count_passes(planner, int(tasks), snapshot == "dynamic", int(passes))
         return
     if args.instructions and not shutil.which("valgrind"):
         parser.error("--instructions needs valgrind on the PATH (Debian: apt-get install valgrind)")
@@ -453,7 +466,9 @@ def main() -> None:
           f"{len(first.dns_over_lb)} alternate runs of each: {spread(first.dns_over_lb)}; a host port a task, "
           f"alternate runs: {spread(first.dns_over_lb_dynamic)}")
     if args.instructions:
-        print(instructions_line())
+        print()
+        print(f"Machine instructions of a converged pass (valgrind, {COUNTED_PASSES} passes less none)")
+        print(instructions_table(instructions()))
     if args.chart:
         chart(results, args.chart)
         print(f"chart: {args.chart}")
