@@ -8,9 +8,9 @@ For each planner, a first pass (nothing in place yet) and a converged pass (ever
 the planner must find nothing to do). dns-sync is timed from the snapshot to the change batches,
 as its controller runs it: the values the containers ask for (`snapshot_values`, grouped by name
 as they are read), the name filter, record sets, the diff with its validation, and packing. Its
-first pass starts, as a controller's does, with nothing kept; its converged pass with the hosts
-and their SRV texts that the pass before kept (`endpoints.Places`), as a controller's later
-passes do.
+first pass starts, as a controller's does, with nothing kept; its converged pass with what the
+pass before kept, as a controller's later passes do: the hosts and their SRV texts
+(`endpoints.Places`), each record set's values in order (`plan.Ordered`).
 lb-sync's planner is also timed at 10,000 tasks with five times as many services over the same
 tasks (a planner scanning the tasks per service would grow with services x tasks), and both
 lb-sync's and dns-sync's on a snapshot where every task has a host port of its own (dynamic host
@@ -75,7 +75,7 @@ from _support import OWNER, ZONE, converged_zone, machine, markdown_table, measu
 from ecsfleet.agents.plan import Options, decide
 from ecsfleet.dns.endpoints import Places, snapshot_values
 from ecsfleet.dns.filters import NameRules
-from ecsfleet.dns.plan import pack, screened_records
+from ecsfleet.dns.plan import Ordered, pack, screened_records
 from ecsfleet.dns.plan import plan as dns_plan
 from ecsfleet.dns.records import RecordKey, RecordSet, Zone
 from ecsfleet.lbsync.plan import (
@@ -161,12 +161,14 @@ def lbsync_cases(snap: ClusterSnapshot) -> list[tuple[str, Callable[[], int]]]:
 
 
 def dns_changes(snap: ClusterSnapshot, existing: Mapping[tuple[str, RecordKey], RecordSet],
-                places: Places | None = None) -> int:
+                kept: tuple[Places, Ordered] | None = None) -> int:
     """What dns-sync's ECS source computes between its reads and its writes: the values the
     containers ask for, the name filter, record sets, the diff (validating every name and value),
-    and the change batches. `places`: the hosts the controller's last pass kept (None: its first)."""
+    and the change batches. `kept`: what the controller's last pass kept of its hosts and record
+    sets (None: its first pass)."""
+    places, ordered = kept or (None, None)
     values, _ = snapshot_values(snap, places)
-    desired, _, _ = screened_records(values, [DNS_ZONE], NameRules(), 10)
+    desired, _, _ = screened_records(values, [DNS_ZONE], NameRules(), 10, ordered=ordered)
     result = dns_plan(desired, existing, OWNER)
     for groups in result.groups_by_zone.values():
         pack(groups)
@@ -176,7 +178,7 @@ def dns_changes(snap: ClusterSnapshot, existing: Mapping[tuple[str, RecordKey], 
 def dns_cases(snap: ClusterSnapshot, services: int) -> list[tuple[str, Callable[[], int]]]:
     desired, _, _ = screened_records(snapshot_values(snap)[0], [DNS_ZONE], NameRules(), 10)
     zone = converged_zone(desired)
-    kept = Places()
+    kept = (Places(), Ordered())
     assert dns_changes(snap, zone, kept) == 0
     return [
         (f"{services} services, 1st pass", lambda: dns_changes(fresh(snap), {})),

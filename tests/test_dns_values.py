@@ -5,17 +5,21 @@ screening and grouping them, gives; and they hold nothing per task that the coll
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
 import gc
 from collections import Counter
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import builders
+from ecsfleet.dns import plan
 from ecsfleet.dns.endpoints import Places, snapshot_endpoints, snapshot_values
 from ecsfleet.dns.filters import NameRules, screen
-from ecsfleet.dns.plan import desired_records, screened_records
+from ecsfleet.dns.plan import Ordered, desired_records, screened_records
 from ecsfleet.dns.records import Zone
 from ecsfleet.snapshot import ClusterSnapshot, Container
 from support import in_fresh_interpreter
@@ -87,10 +91,39 @@ def test_what_a_controller_keeps_from_pass_to_pass_reads_what_a_fresh_read_reads
     """The hosts and SRV texts a controller keeps (`Places`) give each pass the values and
     warnings of a read that kept nothing, whatever moved between passes: tasks, host ports,
     a host's addresses, host name or status."""
-    kept = Places()
+    kept, ordered = Places(), Ordered()
     for containers, changed, shared in passes:
         snap = cluster(containers, shared, changed)
-        assert snapshot_values(snap, kept) == snapshot_values(snap)
+        values = snapshot_values(snap, kept)
+        assert values == snapshot_values(snap)
+        assert screened_records(values[0], ZONES, NameRules(), 10, ordered=ordered) == screened_records(
+            values[0], ZONES, NameRules(), 10)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 900), max_size=900), min_size=2, max_size=4), st.randoms())
+def test_record_sets_kept_in_order_are_those_sorted_again(passes: list[list[int]], shuffle: Any) -> None:
+    """A record set takes the order its values had at the pass before only when they are the
+    same values, in whatever order they come now; past Route53's 400 values, the same ones are
+    left out, with the same warning."""
+    ordered = Ordered()
+    for ports in passes:
+        shuffle.shuffle(ports)
+        grouped = {("_web._tcp.example.com.", "SRV", True): dict.fromkeys(f"1 1 {p} h{p % 7}." for p in ports),
+                   ("web.example.com.", "A", True): dict.fromkeys(f"10.0.{p // 250}.{p % 250}" for p in ports)}
+        grouped = {kind: found for kind, found in grouped.items() if found}
+        assert plan.record_sets(grouped, ZONES, 10, ordered=ordered) == plan.record_sets(grouped, ZONES, 10)
+
+
+def test_a_set_with_the_values_of_the_pass_before_is_not_sorted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    sorts: list[int] = []
+    monkeypatch.setattr(plan, "sorted", lambda items, **kw: sorts.append(len(items)) or builtins.sorted(items, **kw),
+                        raising=False)
+    values = [f"1 1 {port} ip-10-0-0-{port % 9}.ec2.internal." for port in range(32768, 32968)]
+    ordered = Ordered()
+    for order in (values, values[::-1]):
+        plan.record_sets({("_web._tcp.example.com.", "SRV", True): dict.fromkeys(order)}, ZONES, 10, ordered=ordered)
+    assert sorts.count(200) == 1  # the first pass's; the second found the same values in another order
 
 
 def test_what_is_kept_is_bounded_by_the_last_snapshot() -> None:

@@ -12,7 +12,7 @@ from ..runner import PassReport
 from ..snapshot import SnapshotReader
 from .endpoints import Places, snapshot_values
 from .filters import NameRules
-from .plan import plan, screened_records, srv_ttl_for
+from .plan import Ordered, plan, screened_records, srv_ttl_for
 from .records import DEFAULT_TTL, owner_problem
 from .route53 import apply, read_managed
 
@@ -40,6 +40,8 @@ class DnsSync:
     capability: str = field(default="dns-sync")
     # The hosts as the last pass read them, with the SRV texts made for them (endpoints.Places).
     places: Places = field(default_factory=Places, repr=False)
+    # Each record set's values in order, as the last pass left them (plan.Ordered).
+    ordered: Ordered = field(default_factory=Ordered, repr=False)
 
     def __post_init__(self) -> None:
         require_owner(self.owner)
@@ -51,7 +53,7 @@ class DnsSync:
         route53 = self.clients("route53")
         zones, existing = read_managed(route53, self.zone_ids, self.names)
         desired, refused, placement_warnings = screened_records(
-            values, zones, self.names, self.ttl, srv_ttl_for(self.ttl, self.srv_ttl, self.adopt_ecsd))
+            values, zones, self.names, self.ttl, srv_ttl_for(self.ttl, self.srv_ttl, self.adopt_ecsd), self.ordered)
         # ecsd ran on these hosts: its records of them that no task asks for are left-overs.
         hosts = {a for i in snap.instances for a in (i.private_ip, i.public_ip, i.private_dns_name) if a}
         result = plan(desired, existing, self.owner, self.policy, adopt=self.adopt_ecsd, ecsd_hosts=hosts)

@@ -88,12 +88,28 @@ def desired_records(
     return record_sets(grouped, zones, ttl, srv_ttl)
 
 
+@dataclass
+class Ordered:
+    """Each record set's values in order, as the last pass of a controller left them: its values
+    as they were found, in order, and those of them that fit one record set (`_fitting`). A set
+    whose values are those of the pass before takes that order again instead of sorting them:
+    the two are compared as sets (in C, a look-up a value, each value's hash already held by the
+    string `endpoints.Places` kept), whatever order the tasks were listed in. Sorting each set's
+    values was a twelfth of a converged pass at 10,000 tasks (bench/plan_time.py). Holds the
+    last pass's sets alone."""
+
+    sets: dict[tuple[str, RecordKey], tuple[Collection[str], tuple[str, ...], tuple[str, ...]]] = field(
+        default_factory=dict)
+
+
 def record_sets(grouped: Mapping[Wanted, Collection[str]], zones: Sequence[Zone], ttl: int, srv_ttl: int | None = None,
-                placement: Placement | None = None) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str]]:
+                placement: Placement | None = None, ordered: Ordered | None = None,
+                ) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str]]:
     """`desired_records` of values already grouped by name, type and kind of address
     (`endpoints.snapshot_values`): each kind placed in its zones once, its values merged there
     with those of the other kind of address where both land in one zone. `placement`: the
-    pass's, when it has one (over `zones`)."""
+    pass's, when it has one (over `zones`); `ordered`: what the last pass kept (a controller's),
+    updated with this pass's sets."""
     placement = Placement(zones) if placement is None else placement
     values: dict[tuple[str, RecordKey], Collection[str]] = {}
     unplaced: set[str] = set()
@@ -107,17 +123,27 @@ def record_sets(grouped: Mapping[Wanted, Collection[str]], zones: Sequence[Zone]
             values[where] = found if merged is None else {*merged, *found}
     warnings = [f"{name} is in no managed hosted zone: not published" for name in sorted(unplaced)]
     desired = {}
+    last = ordered.sets if ordered is not None else {}
+    now: dict[tuple[str, RecordKey], tuple[Collection[str], tuple[str, ...], tuple[str, ...]]] = {}
     for where in sorted(values, key=_zone_and_key):
         key = where[1]
-        ordered = tuple(sorted(values[where]))
-        kept = _fitting(ordered)
-        if len(kept) < len(ordered):
+        found = values[where]
+        before = last.get(where)
+        if before is not None and before[0] == found:
+            _, in_order, kept = before
+        else:
+            in_order = tuple(sorted(found))
+            kept = _fitting(in_order)
+        now[where] = (found, in_order, kept)
+        if len(kept) < len(in_order):
             warnings.append(
-                f"{key.name} {key.record_type} has {len(ordered)} values; Route53 allows {MAX_VALUES_PER_SET} in one "
+                f"{key.name} {key.record_type} has {len(in_order)} values; Route53 allows {MAX_VALUES_PER_SET} in one "
                 f"record set (and {MAX_SET_CHARS} characters, so that an UPSERT of it fits one batch), so "
-                f"{len(ordered) - len(kept)} are left out"
+                f"{len(in_order) - len(kept)} are left out"
             )
         desired[where] = RecordSet(key.name, key.record_type, _ttl(key.record_type, ttl, srv_ttl), kept)
+    if ordered is not None:
+        ordered.sets = now
     return desired, warnings
 
 
@@ -130,7 +156,7 @@ def _zone_and_key(where: tuple[str, RecordKey]) -> tuple[str, str, str, str]:
 
 def screened_records(
     grouped: Mapping[Wanted, Collection[str]], zones: Sequence[Zone], rules: NameRules, ttl: int,
-    srv_ttl: int | None = None,
+    srv_ttl: int | None = None, ordered: Ordered | None = None,
 ) -> tuple[dict[tuple[str, RecordKey], RecordSet], list[str], list[str]]:
     """What `screen` then `desired_records` make of a cluster's endpoints, from its values grouped
     (`endpoints.snapshot_values`): the record sets, the names refused, the names in no managed
@@ -141,7 +167,7 @@ def screened_records(
     placement = Placement(zones)  # one for both: the screen places every name the record sets place again
     kept, refused = screen(standing, zones, rules, placement)
     desired, unplaced = record_sets({(e.name, e.record_type, e.private): grouped[(e.name, e.record_type, e.private)]
-                                     for e in kept}, zones, ttl, srv_ttl, placement)
+                                     for e in kept}, zones, ttl, srv_ttl, placement, ordered)
     return desired, refused, unplaced
 
 
