@@ -143,8 +143,8 @@ class Places:
     pass to the next by a controller: a host that is still there with the same addresses and name
     is the same `_Place`, with the SRV texts made for its host ports, so that a pass over a cluster
     whose tasks have not moved formats no SRV value. A task keeps its host port for its life, and a
-    pass made that string for every task (`"1 1 <port> <target>"`: 17% of the work of a converged
-    pass of 10,000 tasks, bench/plan_time.py). What is kept is bounded by the last snapshot: the
+    pass made that string for every task (`"1 1 <port> <target>"`: a seventh of the instructions
+    of a converged pass of 10,000 tasks, bench/plan_time.py). What is kept is bounded by the last snapshot: the
     hosts it holds, and for each a few texts a task it runs."""
 
     def __init__(self) -> None:

@@ -94,9 +94,9 @@ class Ordered:
     as they were found, in order, and those of them that fit one record set (`_fitting`). A set
     whose values are those of the pass before takes that order again instead of sorting them:
     the two are compared as sets (in C, a look-up a value, each value's hash already held by the
-    string `endpoints.Places` kept), whatever order the tasks were listed in. Sorting each set's
-    values was a twelfth of a converged pass at 10,000 tasks (bench/plan_time.py). Holds the
-    last pass's sets alone."""
+    string `endpoints.Places` kept), whatever order the tasks were listed in. Sorting and
+    measuring each set's values was a ninth of the instructions of a converged pass at 10,000
+    tasks (bench/plan_time.py). Holds the last pass's sets alone."""
 
     sets: dict[tuple[str, RecordKey], tuple[Collection[str], tuple[str, ...], tuple[str, ...]]] = field(
         default_factory=dict)
