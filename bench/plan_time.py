@@ -41,7 +41,7 @@ same objects can go below.
 With `--instructions` (valgrind installed), the converged passes of lb-sync and dns-sync are also
 counted in machine instructions, at the first size (both snapshots) and the last: the script runs
 itself under valgrind's cachegrind, once making 8 passes and once none, the difference over 8.
-Unlike a time, the count is the same from run to run and whatever else the machine does, which
+Unlike a time, the count moves less than 0.5% from run to run, whatever else the machine does, which
 makes it the measure to compare two planners, or two trees, on a shared machine; it does not see
 what the processor's caches cost, which is what a pass's time adds to 5x from 10,000 to 50,000
 tasks (the floor above).
@@ -384,7 +384,7 @@ def count_passes(planner: str, tasks: int, dynamic: bool, passes: int) -> None:
 
 def counted(planner: str, tasks: int, dynamic: bool, passes: int) -> int:
     """Instructions of `count_passes` in a process of its own, by valgrind (cachegrind, no cache
-    simulation), with a fixed hash seed: the same count in every run."""
+    simulation), with a fixed hash seed: within 0.5% from one run to the next."""
     done = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
          __file__, "--count", planner, str(tasks), "dynamic" if dynamic else "main", str(passes)],
